@@ -1,0 +1,460 @@
+// ember/tensor/tensor_impl.hpp — the out-of-line definitions of Tensor<T>'s views, copies and
+// backward(), and of the autograd engine. Included at the end of tensor.hpp; not on its own.
+//
+// Each view computes new (shape, strides, offset) over the same storage and, when the base
+// requires grad, records a node whose backward maps the view's gradient back to the base's
+// shape (reshape back, inverse permutation, scatter into zeros for slice/select; expand is
+// undone by the generic sum_to in FunctionNode).
+#ifndef EMBER_TENSOR_CLASS_DEFINED
+#include <ember/tensor/tensor.hpp>
+#else
+#ifndef EMBER_TENSOR_IMPL_HPP
+#define EMBER_TENSOR_IMPL_HPP
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace ember {
+
+// ---- autograd engine ----------------------------------------------------------------------------
+
+namespace autograd {
+
+template <class T>
+void TypedNode<T>::add_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out) {
+  EMBER_CHECK(a.device().is_cpu() && b.device().is_cpu(),
+              "autograd: gradient accumulation on CUDA needs the CUDA backend");
+  Shape as = a.strides(), bs = b.strides();
+  backend::cpu::binary_kernel(out.shape(), a.data(), as, a.is_contiguous(), b.data(), bs,
+                              b.is_contiguous(), out.data(), [](T x, T y) { return T(x + y); });
+}
+
+template <class T>
+Tensor<T> sum_to(const Tensor<T>& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  // Align ranks: sum the leading extra dims, then the dims where `shape` has 1.
+  Shape padded;
+  int extra = grad.dim() - shape.size();
+  EMBER_CHECK(extra >= 0, "sum_to: cannot reduce shape ", grad.shape(), " to ", shape);
+  for (int i = 0; i < extra; ++i) padded.push_back(1);
+  for (int64_t d : shape) padded.push_back(d);
+  for (int i = 0; i < padded.size(); ++i)
+    EMBER_CHECK(padded[i] == grad.shape()[i] || padded[i] == 1, "sum_to: cannot reduce shape ",
+                grad.shape(), " to ", shape);
+  Tensor<T> g = grad.contiguous();
+  Tensor<T> out = Tensor<T>::empty(padded, grad.device());
+  backend::cpu::sum_to_kernel(g.shape(), g.data(), padded, out.data());
+  return out.view(shape);
+}
+
+template <class T>
+void AccumulateGrad<T>::apply() {
+  auto leaf = leaf_.lock();
+  if (!leaf || !this->grad_.defined()) return;
+  const Tensor<T>& g = this->grad_;
+  if (!leaf->grad) {
+    // Own the gradient's memory: optimizers and clip_grad_norm_ modify .grad() in place.
+    leaf->grad = g.clone().impl_ptr();
+  } else {
+    Tensor<T> acc(leaf->grad);
+    Shape as = acc.strides(), bs = g.strides();
+    backend::cpu::binary_kernel(acc.shape(), acc.data(), as, true, g.data(), bs,
+                                g.is_contiguous(), acc.data(), [](T x, T y) { return T(x + y); });
+  }
+}
+
+inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
+  // Iterative post-order DFS gives a topological order (inputs after consumers when reversed).
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, std::size_t>> stack;
+  stack.push_back({root.get(), 0});
+  seen.insert(root.get());
+  while (!stack.empty()) {
+    auto& [node, i] = stack.back();
+    if (i < node->next.size()) {
+      Node* child = node->next[i++].get();
+      if (child && seen.insert(child).second) stack.push_back({child, 0});
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  // Reverse post-order: every node runs after all nodes that feed it gradient.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* n = *it;
+    if (n->has_grad()) n->apply();
+    n->clear_grad();
+    if (!retain_graph) n->release();
+  }
+}
+
+}  // namespace autograd
+
+template <class T>
+void Tensor<T>::backward(bool retain_graph) const {
+  EMBER_CHECK(numel() == 1, "backward: implicit gradient needs a one-element output, found shape ",
+              shape(), "; pass the output gradient explicitly");
+  backward(ones<T>(shape(), device()), retain_graph);
+}
+
+template <class T>
+void Tensor<T>::backward(const Tensor& gradient, bool retain_graph) const {
+  EMBER_CHECK(requires_grad(), "backward: the tensor does not require grad (no input requires "
+                               "grad, or it was computed under NoGradGuard)");
+  EMBER_CHECK(gradient.shape() == shape(), "backward: gradient shape ", gradient.shape(),
+              " does not match the tensor's shape ", shape());
+  auto root = autograd::gradient_edge(*this);
+  root->accumulate(gradient);
+  NoGradGuard no_grad;  // backward functions do not themselves record graphs
+  autograd::run_backward(root, retain_graph);
+}
+
+// ---- views --------------------------------------------------------------------------------------
+
+namespace detail {
+/// Infers one -1 entry of `shape` from `numel`; checks the product.
+inline Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const char* op) {
+  Shape s = shape;
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      EMBER_CHECK(infer < 0, op, ": only one dimension can be -1, found shape ", shape);
+      infer = i;
+    } else {
+      EMBER_CHECK(s[i] >= 0, op, ": invalid size ", s[i], " in shape ", shape);
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    EMBER_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape,
+                " is invalid for a tensor of shape ", from, " (", numel, " elements)");
+    s[infer] = numel / known;
+  }
+  EMBER_CHECK(s.numel() == numel, op, ": shape ", shape, " is invalid for a tensor of shape ", from,
+              " (", numel, " elements)");
+  return s;
+}
+
+/// Strides for viewing (shape, strides) as `target` without copying, if possible
+/// (PyTorch's computeStride: each run of merged dims must be contiguous within itself).
+inline bool view_strides(const Shape& shape, const Shape& strides, const Shape& target,
+                         Shape& out) {
+  out.resize(target.size());
+  if (shape.numel() == 0) {
+    out = contiguous_strides(target);
+    return true;
+  }
+  int64_t view_d = target.size() - 1;
+  int64_t chunk_base_stride = strides.size() ? strides.back() : 1;
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t tensor_d = shape.size() - 1; tensor_d >= 0; --tensor_d) {
+    tensor_numel *= shape[tensor_d];
+    if (tensor_d == 0 ||
+        (shape[tensor_d - 1] != 1 && strides[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || target[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= target[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (tensor_d > 0) {
+        chunk_base_stride = strides[tensor_d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+}  // namespace detail
+
+template <class T>
+Tensor<T> Tensor<T>::view(const Shape& shape_in) const {
+  Shape target = detail::infer_shape(shape_in, numel(), shape(), "view");
+  Shape st;
+  EMBER_CHECK(detail::view_strides(shape(), strides(), target, st), "view: a tensor of shape ",
+              shape(), " with strides ", strides(), " cannot be viewed as ", target,
+              " without copying (it is not contiguous); use reshape() or contiguous().view()");
+  Tensor out = make_view(target, st, offset());
+  if (autograd::any_requires_grad(*this)) {
+    Shape in_shape = shape();
+    autograd::record(out, "view", {*this}, [in_shape](const Tensor& g) {
+      return std::vector<Tensor>{g.reshape(in_shape)};
+    });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::reshape(const Shape& shape_in) const {
+  Shape target = detail::infer_shape(shape_in, numel(), shape(), "reshape");
+  Shape st;
+  if (detail::view_strides(shape(), strides(), target, st)) return view(target);
+  return contiguous().view(target);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::permute(const Shape& dims) const {
+  EMBER_CHECK(dims.size() == dim(), "permute: expected ", dim(), " dims for shape ", shape(),
+              ", found ", dims);
+  Shape ns, nst, inverse;
+  inverse.resize(dim(), -1);
+  for (int i = 0; i < dims.size(); ++i) {
+    int d = normalize_dim(dims[i], dim(), "permute");
+    EMBER_CHECK(inverse[d] == -1, "permute: dim ", d, " repeated in ", dims);
+    inverse[d] = i;
+    ns.push_back(shape()[d]);
+    nst.push_back(strides()[d]);
+  }
+  Tensor out = make_view(ns, nst, offset());
+  if (autograd::any_requires_grad(*this)) {
+    autograd::record(out, "permute", {*this}, [inverse](const Tensor& g) {
+      return std::vector<Tensor>{g.permute(inverse)};
+    });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::transpose(int64_t d0, int64_t d1) const {
+  int a = normalize_dim(d0, dim(), "transpose"), b = normalize_dim(d1, dim(), "transpose");
+  Shape perm;
+  for (int i = 0; i < dim(); ++i) perm.push_back(i);
+  std::swap(perm[a], perm[b]);
+  return permute(perm);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::slice(int64_t dim_in, int64_t start, int64_t end, int64_t step) const {
+  int d = normalize_dim(dim_in, dim(), "slice");
+  EMBER_CHECK(step > 0, "slice: step must be positive, found ", step);
+  int64_t n = shape()[d];
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  start = std::clamp<int64_t>(start, 0, n);
+  end = std::clamp<int64_t>(end, start, n);
+  Shape ns = shape(), nst = strides();
+  ns[d] = (end - start + step - 1) / step;
+  nst[d] = strides()[d] * step;
+  Tensor out = make_view(ns, nst, offset() + start * strides()[d]);
+  if (autograd::any_requires_grad(*this)) {
+    Shape in_shape = shape();
+    Device dev = device();
+    autograd::record(out, "slice", {*this}, [=](const Tensor& g) {
+      Tensor gi = zeros<T>(in_shape, dev);
+      gi.slice(d, start, end, step).copy_(g);
+      return std::vector<Tensor>{gi};
+    });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::narrow(int64_t dim_in, int64_t start, int64_t length) const {
+  int d = normalize_dim(dim_in, dim(), "narrow");
+  int64_t n = shape()[d];
+  if (start < 0) start += n;
+  EMBER_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: start ", start,
+              " + length ", length, " exceeds size ", n, " of dim ", d, " (shape ", shape(), ")");
+  return slice(d, start, start + length);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::select(int64_t dim_in, int64_t index) const {
+  int d = normalize_dim(dim_in, dim(), "select");
+  int64_t n = shape()[d];
+  int64_t i = index < 0 ? index + n : index;
+  EMBER_CHECK(i >= 0 && i < n, "select: index ", index, " is out of range for dim ", d,
+              " of size ", n, " (shape ", shape(), ")");
+  Shape ns = shape(), nst = strides();
+  ns.erase(d);
+  nst.erase(d);
+  Tensor out = make_view(ns, nst, offset() + i * strides()[d]);
+  if (autograd::any_requires_grad(*this)) {
+    Shape in_shape = shape();
+    Device dev = device();
+    autograd::record(out, "select", {*this}, [=](const Tensor& g) {
+      Tensor gi = zeros<T>(in_shape, dev);
+      gi.select(d, i).copy_(g);
+      return std::vector<Tensor>{gi};
+    });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::unsqueeze(int64_t dim_in) const {
+  int d = normalize_dim(dim_in, dim() + 1, "unsqueeze");
+  Shape ns = shape();
+  ns.insert(d, 1);
+  Shape st;
+  detail::view_strides(shape(), strides(), ns, st);
+  Tensor out = make_view(ns, st, offset());
+  if (autograd::any_requires_grad(*this)) {
+    Shape in_shape = shape();
+    autograd::record(out, "unsqueeze", {*this}, [in_shape](const Tensor& g) {
+      return std::vector<Tensor>{g.reshape(in_shape)};
+    });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::squeeze(int64_t dim_in) const {
+  int d = normalize_dim(dim_in, dim(), "squeeze");
+  if (shape()[d] != 1) return *this;
+  Shape ns = shape();
+  ns.erase(d);
+  return view(ns);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::squeeze() const {
+  Shape ns;
+  for (int64_t s : shape())
+    if (s != 1) ns.push_back(s);
+  return view(ns);
+}
+
+template <class T>
+Tensor<T> Tensor<T>::expand(const Shape& target_in) const {
+  EMBER_CHECK(target_in.size() >= dim(), "expand: target shape ", target_in,
+              " has fewer dims than the tensor's shape ", shape());
+  Shape target = target_in;
+  int off = target.size() - dim();
+  for (int i = 0; i < target.size(); ++i) {
+    int j = i - off;
+    if (target[i] == -1) {
+      EMBER_CHECK(j >= 0, "expand: -1 is not allowed for a new leading dim in ", target_in);
+      target[i] = shape()[j];
+    }
+    EMBER_CHECK(j < 0 || shape()[j] == target[i] || shape()[j] == 1, "expand: shape ", shape(),
+                " cannot be expanded to ", target_in, " (dim ", i, ": ", (j < 0 ? 1 : shape()[j]),
+                " vs ", target[i], ")");
+  }
+  Tensor out = make_view(target, broadcast_strides(shape(), strides(), target), offset());
+  if (autograd::any_requires_grad(*this)) {
+    autograd::record(out, "expand", {*this},
+                     [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  }
+  return out;
+}
+
+// ---- copies -------------------------------------------------------------------------------------
+
+template <class T>
+Tensor<T> Tensor<T>::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+template <class T>
+Tensor<T> Tensor<T>::clone() const {
+  check_cpu("clone");
+  Tensor out = Tensor::empty(shape(), device());
+  backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
+                             [](T v) { return v; });
+  if (autograd::any_requires_grad(*this)) {
+    autograd::record(out, "clone", {*this},
+                     [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  }
+  return out;
+}
+
+namespace autograd {
+/// Backward of a dtype cast: casts the gradient back to the input's type.
+template <class To, class From>
+class CastNode final : public TypedNode<To> {
+ public:
+  explicit CastNode(std::shared_ptr<TypedNode<From>> input) : input_(input.get()) {
+    this->next.push_back(std::move(input));
+  }
+  const char* name() const override { return "to"; }
+  void apply() override { input_->accumulate(this->grad_.template to<From>()); }
+
+ private:
+  TypedNode<From>* input_;
+};
+}  // namespace autograd
+
+template <class T>
+template <class U>
+Tensor<U> Tensor<T>::to() const {
+  if constexpr (std::is_same_v<T, U>) {
+    return *this;
+  } else {
+    check_cpu("to");
+    Tensor<U> out = Tensor<U>::empty(shape(), device());
+    backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
+                               [](T v) { return scalar_cast<U>(v); });
+    if constexpr (scalar_traits<T>::is_floating && scalar_traits<U>::is_floating) {
+      if (autograd::any_requires_grad(*this)) {
+        auto& impl = *out.impl_ptr();
+        impl.requires_grad = true;
+        impl.grad_fn = std::make_shared<autograd::CastNode<U, T>>(autograd::gradient_edge(*this));
+      }
+    }
+    return out;
+  }
+}
+
+template <class T>
+Tensor<T> Tensor<T>::to(Device dev) const {
+  if (dev == device()) return *this;
+  auto copy = detail::device_copy_slot();
+  EMBER_CHECK(copy != nullptr, "to(", dev, "): this program was built without ember's CUDA "
+                               "backend (include <ember/cuda.hpp> in a TU compiled by nvcc)");
+  Tensor src = device().is_cpu() ? contiguous() : *this;
+  EMBER_CHECK(src.is_contiguous(), "to(", dev, "): call contiguous() on the CUDA tensor first");
+  Tensor out = Tensor::empty(shape(), dev);
+  copy(out.data(), dev, src.data(), src.device(), numel() * sizeof(T));
+  if (autograd::any_requires_grad(*this)) {
+    Device back = device();
+    autograd::record(out, "to_device", {*this},
+                     [back](const Tensor& g) { return std::vector<Tensor>{g.to(back)}; });
+  }
+  return out;
+}
+
+template <class T>
+Tensor<T>& Tensor<T>::fill_(T value) {
+  EMBER_CHECK(!(requires_grad() && is_grad_enabled()),
+              "fill_: in-place operation on a tensor that requires grad; use NoGradGuard or an "
+              "out-of-place op");
+  check_cpu("fill_");
+  Shape st = strides();
+  const Shape* s[1] = {&st};
+  T* p = data();
+  if (is_contiguous()) {
+    std::fill(p, p + numel(), value);
+  } else {
+    backend::cpu::strided_walk<1>(shape(), s, [&](int64_t i) { p[i] = value; });
+  }
+  storage()->bump_version();
+  return *this;
+}
+
+template <class T>
+template <class U>
+Tensor<T>& Tensor<T>::copy_(const Tensor<U>& src) {
+  EMBER_CHECK(!(requires_grad() && is_grad_enabled()),
+              "copy_: in-place operation on a tensor that requires grad; use NoGradGuard or an "
+              "out-of-place op");
+  check_cpu("copy_");
+  Shape target = broadcast_shapes(shape(), src.shape(), "copy_");
+  EMBER_CHECK(target == shape(), "copy_: source shape ", src.shape(),
+              " cannot be broadcast to destination shape ", shape());
+  Tensor<U> s = src.to(device());
+  Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
+  backend::cpu::copy_strided(shape(), s.data(), sst, data(), strides(),
+                             [](U v) { return scalar_cast<T>(v); });
+  storage()->bump_version();
+  return *this;
+}
+
+}  // namespace ember
+
+#endif  // EMBER_TENSOR_IMPL_HPP
+#endif  // EMBER_TENSOR_CLASS_DEFINED
