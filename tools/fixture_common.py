@@ -51,13 +51,40 @@ def provenance(**extra) -> dict:
     return meta
 
 
+def _canonical_header(blob: bytes) -> bytes:
+    """Rewrite a safetensors blob's JSON header in a fixed order (metadata first,
+    its keys sorted; tensors by data offset) so identical inputs give identical
+    bytes. The safetensors writer keeps __metadata__ in a hash map whose order
+    changes from run to run; the tensor data are left untouched."""
+    import struct
+
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    meta = header.pop("__metadata__", None)
+    ordered = {}
+    if meta is not None:
+        ordered["__metadata__"] = dict(sorted(meta.items()))
+    for k in sorted(header, key=lambda k: (header[k]["data_offsets"][0], k)):
+        ordered[k] = header[k]
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + blob[8 + n:]
+
+
 def save_tensors(path: Path, tensors: dict, **extra_meta) -> None:
     """Write tensors (contiguous, cloned) as safetensors with provenance metadata."""
-    from safetensors.torch import save_file
+    import torch
+    from safetensors.torch import load_file, save
 
     path.parent.mkdir(parents=True, exist_ok=True)
     clean = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
-    save_file(clean, str(path), metadata=provenance(**extra_meta))
+    meta = provenance(**extra_meta)
+    blob = _canonical_header(save(clean, metadata=meta))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(blob)
+    back = load_file(str(tmp))  # round-trip check of the rewritten header
+    assert back.keys() == clean.keys() and all(torch.equal(back[k], clean[k]) for k in clean), path
+    os.replace(tmp, path)
     print(f"wrote {os.path.relpath(path, REPO_ROOT)}: {len(clean)} tensors, {path.stat().st_size} bytes")
 
 

