@@ -1,0 +1,93 @@
+// ember/ops/embedding.hpp — `embedding`: look up rows of a weight table by integer ids
+// (PyTorch's F.embedding), with its backward.
+//
+//   out[..., :] = weight[ids[...], :]          ids [...] int64, weight [num_embeddings, dim]
+//
+// Backward: the gradient of the weight is dense, [num_embeddings, dim], zero everywhere except
+// the rows that were looked up; a row looked up k times receives the sum of its k output
+// gradients (scatter-add, backend/cpu/embedding.hpp: deterministic, race-free). The row
+// `padding_idx` receives no gradient at all (as PyTorch), so a padding vector stays where it was
+// initialized. Saved for backward: the ids only (int64, one per lookup) and the weight's shape —
+// never the weight itself, which the gradient does not depend on.
+//
+// The ids are not differentiable (integers).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <ember/autograd/node.hpp>
+#include <ember/backend/cpu/embedding.hpp>
+#include <ember/ops/elementwise.hpp>
+#include <ember/tensor/tensor.hpp>
+
+namespace ember {
+
+namespace detail {
+/// "[i, j, k]": the multi-index of flat (row-major) position `flat` in `shape`.
+inline std::string multi_index(const Shape& shape, int64_t flat) {
+  Shape idx;
+  idx.resize(shape.size());
+  for (int d = shape.size() - 1; d >= 0; --d) {
+    idx[d] = shape[d] > 0 ? flat % shape[d] : 0;
+    flat = shape[d] > 0 ? flat / shape[d] : 0;
+  }
+  return str_cat(idx);
+}
+}  // namespace detail
+
+/// Looks up rows of `weight` [num_embeddings, dim] at `ids` (any shape [...], int64):
+/// returns [..., dim]. `padding_idx` in [0, num_embeddings) names a row that gets no gradient;
+/// any negative value means "no padding row" (unlike PyTorch, a negative padding_idx does not
+/// count from the end: pass `num_embeddings - 1` for the last row).
+/// Throws `ember::Error` if weight is not 2-D, if padding_idx >= num_embeddings, or if an id is
+/// outside [0, num_embeddings) (naming the id, its position in `ids` and num_embeddings).
+template <class T>
+Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t padding_idx = -1) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "embedding: weight must be float or double");
+  EMBER_CHECK(weight.dim() == 2, "embedding: expected weight of shape [num_embeddings, dim], found ",
+              weight.shape());
+  detail::check_same_device(ids.device(), weight.device(), "embedding");
+  detail::check_cpu_op(weight.device(), "embedding");
+  const int64_t num = weight.size(0), dim = weight.size(1);
+  EMBER_CHECK(padding_idx < num, "embedding: padding_idx ", padding_idx,
+              " is out of range for num_embeddings ", num, " (weight shape ", weight.shape(),
+              "); expected padding_idx < ", num, " (or negative for none)");
+  if (padding_idx < 0) padding_idx = -1;
+
+  Tensor<int64_t> idc = ids.contiguous();
+  const int64_t n = idc.numel();
+  const int64_t* id = idc.data();
+  for (int64_t i = 0; i < n; ++i) {
+    if (id[i] < 0 || id[i] >= num) {
+      EMBER_FAIL("embedding: index ", id[i], " at position ", detail::multi_index(ids.shape(), i),
+                 " of ids with shape ", ids.shape(), " is out of range for num_embeddings ", num,
+                 " (weight shape ", weight.shape(), "); expected 0 <= index < ", num);
+    }
+  }
+
+  Shape out_shape = ids.shape();
+  out_shape.push_back(dim);
+  Tensor<T> out = Tensor<T>::empty(out_shape, weight.device());
+  backend::cpu::embedding_forward(id, n, weight.data(), weight.stride(0), weight.stride(1), dim,
+                                  out.data());
+
+  if (autograd::any_requires_grad(weight)) {
+    autograd::record(out, "embedding", {weight},
+                     [saved_ids = autograd::SavedTensor<int64_t>(idc), wshape = weight.shape(),
+                      dev = weight.device(), padding_idx](const Tensor<T>& g) {
+                       const Tensor<int64_t>& ix = saved_ids.get("embedding");
+                       Tensor<T> gc = g.contiguous();
+                       Tensor<T> gw = zeros<T>(wshape, dev);
+                       backend::cpu::embedding_backward(ix.data(), ix.numel(), gc.data(),
+                                                        wshape[1], padding_idx, gw.data());
+                       return std::vector<Tensor<T>>{gw};
+                     });
+  }
+  return out;
+}
+
+}  // namespace ember

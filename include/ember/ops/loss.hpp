@@ -1,0 +1,152 @@
+// ember/ops/loss.hpp — `cross_entropy`: softmax cross-entropy on logits with ignore_index and
+// label smoothing, exactly PyTorch's F.cross_entropy (class-index targets, no class weights).
+//
+// For a sample with logits x (C classes), target class t and smoothing ε:
+//   loss = (1 − ε) · (−log p_t) + ε · mean_c(−log p_c),     p = softmax(x)
+// (PyTorch's definition: the smoothed target distribution is (1 − ε)·onehot(t) + ε/C.)
+// Samples whose target equals `ignore_index` contribute 0 and are not counted.
+// Reduction::Mean divides the sum by the number of non-ignored samples; when every sample is
+// ignored that is 0/0 and the loss is NaN — as in PyTorch — while its gradient is 0 (no
+// sample contributes), so an optimizer step is harmless but the logged loss shows the empty batch.
+//
+// Forward and backward are fused (backend/cpu/cross_entropy.hpp): one pass per row computes the
+// row max and log-sum-exp with max subtraction (stable: logits [1e8, 1e8] → ln 2 in float too).
+// Backward: (softmax(x) − (1 − ε)·onehot(t) − ε/C) · g / count. Saved for backward: the logits
+// (the gradient needs softmax; recomputing it from logits + two floats per row costs one exp per
+// element and avoids keeping a probability tensor as large as the logits), the targets, and the
+// per-row max and log-sum-exp ([rows] each).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include <ember/autograd/node.hpp>
+#include <ember/backend/cpu/cross_entropy.hpp>
+#include <ember/ops/elementwise.hpp>
+#include <ember/tensor/tensor.hpp>
+
+namespace ember {
+
+/// How a per-sample loss is reduced (PyTorch's `reduction=`).
+enum class Reduction {
+  None,  ///< the per-sample losses, shape of the targets (ignored samples: 0)
+  Mean,  ///< sum over non-ignored samples / their count, a 0-d tensor
+  Sum,   ///< sum over samples, a 0-d tensor
+};
+
+/// Options of `cross_entropy` (PyTorch's keyword arguments, same defaults).
+struct CrossEntropyOptions {
+  int64_t ignore_index = -100;   ///< targets equal to this contribute nothing and are not counted
+  double label_smoothing = 0.0;  ///< ε in [0, 1]
+  Reduction reduction = Reduction::Mean;
+};
+
+/// Cross-entropy between `logits` and class-index `targets` (int64):
+///   logits [N, C], targets [N]               (the usual case: a batch of N samples, C classes)
+///   logits [N, C, d1, ...], targets [N, d1, ...]   (per-position classes, as PyTorch)
+///   logits [C], targets [] (0-d)             (one sample)
+/// Returns a 0-d tensor for Mean/Sum, the targets' shape for None.
+/// Throws `ember::Error` naming both shapes if they do not match as above, naming the target,
+/// its position and C if a target is outside [0, C) and not ignore_index, and if
+/// label_smoothing is outside [0, 1].
+template <class T>
+Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
+                        const CrossEntropyOptions& opt = {}) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "cross_entropy: logits must be float or double");
+  const double eps = opt.label_smoothing;
+  EMBER_CHECK(eps >= 0.0 && eps <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], found ",
+              eps);
+  detail::check_same_device(logits.device(), targets.device(), "cross_entropy");
+  detail::check_cpu_op(logits.device(), "cross_entropy");
+  EMBER_CHECK(logits.dim() >= 1, "cross_entropy: expected logits of shape [N, C], found ",
+              logits.shape());
+
+  // Expected target shape: logits' shape without the class dim (dim 1, or dim 0 for 1-D logits).
+  const int class_dim = logits.dim() == 1 ? 0 : 1;
+  const int64_t C = logits.size(class_dim);
+  Shape expected = logits.shape();
+  expected.erase(class_dim);
+  EMBER_CHECK(targets.shape() == expected, "cross_entropy: expected targets of shape ", expected,
+              " for logits of shape ", logits.shape(), " (class dim ", class_dim,
+              " removed), found ", targets.shape());
+  EMBER_CHECK(C > 0, "cross_entropy: logits of shape ", logits.shape(), " have no classes");
+
+  // Logits as rows [M, C] (differentiable views: the backward of the permute/reshape is done by
+  // their own nodes), targets as [M].
+  Tensor<T> rows2d = logits;
+  if (logits.dim() == 1) {
+    rows2d = logits.unsqueeze(0);
+  } else if (logits.dim() > 2) {
+    Shape perm;
+    perm.push_back(0);
+    for (int d = 2; d < logits.dim(); ++d) perm.push_back(d);
+    perm.push_back(1);
+    rows2d = logits.permute(perm).reshape({-1, C});
+  }
+  const Tensor<T> x = rows2d.contiguous();
+  const int64_t M = x.size(0);
+  const Tensor<int64_t> t = targets.reshape({M}).contiguous();
+
+  const int64_t ignore = opt.ignore_index;
+  const int64_t* tp = t.data();
+  int64_t count = 0;
+  for (int64_t i = 0; i < M; ++i) {
+    if (tp[i] == ignore) continue;
+    if (tp[i] < 0 || tp[i] >= C) {
+      EMBER_FAIL("cross_entropy: target ", tp[i], " at position ",
+                 detail::multi_index(targets.shape(), i), " of targets with shape ",
+                 targets.shape(), " is out of range for ", C, " classes (logits shape ",
+                 logits.shape(), "); expected 0 <= target < ", C, " or ignore_index ", ignore);
+    }
+    ++count;
+  }
+
+  Tensor<T> row_loss = Tensor<T>::empty(targets.shape(), logits.device());
+  Tensor<T> row_max = Tensor<T>::empty({M}, logits.device());
+  Tensor<T> row_logsum = Tensor<T>::empty({M}, logits.device());
+  backend::cpu::cross_entropy_forward(x.data(), M, C, tp, ignore, eps, row_loss.data(),
+                                      row_max.data(), row_logsum.data());
+
+  Tensor<T> out;
+  if (opt.reduction == Reduction::None) {
+    out = row_loss;
+  } else {
+    double sum = 0.0;
+    const T* l = row_loss.data();
+    for (int64_t i = 0; i < M; ++i) sum += double(l[i]);
+    // Mean over zero samples is 0/0 = NaN, as PyTorch (see the header comment).
+    double value = opt.reduction == Reduction::Mean ? sum / double(count) : sum;
+    out = full<T>(Shape{}, T(value), logits.device());
+  }
+
+  if (autograd::any_requires_grad(x)) {
+    const Reduction red = opt.reduction;
+    autograd::record(
+        out, "cross_entropy", {x},
+        [sx = autograd::SavedTensor<T>(x), st = autograd::SavedTensor<int64_t>(t), row_max,
+         row_logsum, M, C, ignore, eps, red, count](const Tensor<T>& g) {
+          const Tensor<T>& xs = sx.get("cross_entropy");
+          const Tensor<int64_t>& ts = st.get("cross_entropy");
+          Tensor<T> grad = Tensor<T>::empty({M, C}, xs.device());
+          Tensor<T> scale;
+          int64_t scale_stride = 0;
+          if (red == Reduction::None) {
+            scale = g.contiguous();
+            scale_stride = 1;
+          } else {
+            double s = double(g.item());
+            if (red == Reduction::Mean) s /= double(count);  // count 0: every row is ignored
+            scale = full<T>(Shape{1}, T(s), xs.device());
+          }
+          backend::cpu::cross_entropy_backward(xs.data(), M, C, ts.data(), ignore, eps,
+                                               row_max.data(), row_logsum.data(), scale.data(),
+                                               scale_stride, grad.data());
+          return std::vector<Tensor<T>>{grad};
+        });
+  }
+  return out;
+}
+
+}  // namespace ember
