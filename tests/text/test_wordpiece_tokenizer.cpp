@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -52,7 +53,6 @@ std::vector<json> read_jsonl(const std::string& path) {
 }
 
 std::vector<std::string> sst2_sentences() {
-  std::ifstream in(kDataDir + "/tokenizer/bert_uncased.jsonl");
   std::vector<std::string> out;
   for (const json& row : read_jsonl(kDataDir + "/tokenizer/bert_uncased.jsonl")) {
     if (row.contains("group") && row["group"] == "sst2") out.push_back(row["text"]);
@@ -63,12 +63,6 @@ std::vector<std::string> sst2_sentences() {
 std::string show(const std::vector<std::string>& v) {
   std::string s = "[";
   for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
-  return s + "]";
-}
-
-std::string show(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
   return s + "]";
 }
 
@@ -90,12 +84,14 @@ TEST_CASE("WordPieceTokenizer: every fixture case matches Hugging Face BertToken
           meta["tokenizers"].get<std::string>(), ", ", rows.size() - 1, " cases");
 
   const WordPieceTokenizer& tok = uncased();
-  const WordPieceTokenizer tok_clean(kVocab, WordPieceTokenizerOptions().clean_up_tokenization_spaces(true));
+  const WordPieceTokenizer tok_clean(
+      kVocab, WordPieceTokenizerOptions().clean_up_tokenization_spaces(true));
   int failures = 0;
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const json& row = rows[i];
     const std::string text = row["text"];
-    const std::size_t max_length = row["max_length"].is_null() ? 0 : row["max_length"].get<std::size_t>();
+    const std::size_t max_length =
+        row["max_length"].is_null() ? 0 : row["max_length"].get<std::size_t>();
     Encoding e = row["text_pair"].is_null()
                      ? tok.encode(text, max_length)
                      : tok.encode(text, row["text_pair"].get<std::string>(), max_length);
@@ -118,15 +114,22 @@ TEST_CASE("WordPieceTokenizer: every fixture case matches Hugging Face BertToken
                     got_special == decoded_special && got_clean == decoded_clean &&
                     tok.decode(e.input_ids) == decoded;
     if (!ok && ++failures <= 10) {
-      INFO("fixture line ", i + 1, ": text = \"", text, "\"");
-      INFO("expected tokens ", show(tokens), "\n     got tokens ", show(got_tokens));
-      CHECK(e.input_ids == ids);
-      CHECK(e.token_type_ids == types);
-      CHECK(e.attention_mask == mask);
-      CHECK(got_pieces == pieces);
-      CHECK(got_decoded == decoded);
-      CHECK(got_special == decoded_special);
-      CHECK(got_clean == decoded_clean);
+      std::string why;
+      if (e.input_ids != ids || got_tokens != tokens)
+        why += "\n  tokens expected " + show(tokens) + "\n              got " + show(got_tokens);
+      if (e.token_type_ids != types) why += "\n  token_type_ids differ";
+      if (e.attention_mask != mask) why += "\n  attention_mask differs";
+      if (got_pieces != pieces)
+        why +=
+            "\n  tokenize expected " + show(pieces) + "\n                got " + show(got_pieces);
+      if (got_decoded != decoded)
+        why += "\n  decode expected \"" + decoded + "\" got \"" + got_decoded + "\"";
+      if (got_special != decoded_special)
+        why += "\n  decode(skip_special_tokens=false) expected \"" + decoded_special + "\" got \"" +
+               got_special + "\"";
+      if (got_clean != decoded_clean)
+        why += "\n  decode(clean_up) expected \"" + decoded_clean + "\" got \"" + got_clean + "\"";
+      FAIL_CHECK("fixture line ", i + 1, ": text \"", text, "\"", why);
     }
   }
   CHECK_MESSAGE(failures == 0, failures, " of ", rows.size() - 1, " fixture cases differ");
@@ -141,7 +144,9 @@ TEST_CASE("WordPieceTokenizer: every code point normalizes and pre-tokenizes as 
   namespace d = ember::data::detail;
   std::vector<char32_t> out, tmp;
   std::string lines;
-  for (const auto& [name, cfg] : sweep["configs"].items()) {
+  for (const auto& item : sweep["configs"].items()) {
+    const std::string name = item.key();
+    const json& cfg = item.value();
     const bool lower = cfg["do_lower_case"], strip = cfg["strip_accents"];
     const auto& hashes = sweep["hashes"][name];
     REQUIRE(hashes.size() * block == 0x110000);
@@ -167,7 +172,8 @@ TEST_CASE("WordPieceTokenizer: every code point normalizes and pre-tokenizes as 
       std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
       if (hashes[b].get<std::string>() != hex && ++bad <= 5) {
         std::snprintf(hex, sizeof hex, "%zX", b * block);
-        FAIL_CHECK("config ", name, ": code points U+", hex, " + 4096 differ from tokenizers "
+        FAIL_CHECK("config ", name, ": code points U+", hex,
+                   " + 4096 differ from tokenizers "
                    "(inspect with tools/gen_tokenizer_fixture.py --probe)");
       }
     }
@@ -189,8 +195,8 @@ TEST_CASE("WordPieceTokenizer: basic behaviour") {
   CHECK_FALSE(tok.contains("no-such-token"));
   CHECK(tok.id_to_token(7592) == "hello");
 
-  CHECK(tok.tokenize("Unaffable!") == std::vector<std::string>{"una", "##ff", "##able", "!"});
-  CHECK(tok.tokenize("") .empty());
+  CHECK(tok.tokenize("Unaffable!") == std::vector<std::string>{"una", "##ffa", "##ble", "!"});
+  CHECK(tok.tokenize("").empty());
   CHECK(tok.tokenize_to_ids("hello world") == std::vector<int64_t>{7592, 2088});
 
   Encoding e = tok.encode("Hello world", 0, /*add_special_tokens=*/false);
@@ -202,7 +208,8 @@ TEST_CASE("WordPieceTokenizer: basic behaviour") {
   CHECK(e.token_type_ids == std::vector<int64_t>{0, 0, 1});
 
   // max_input_chars_per_word counts code points of the normalized word
-  const WordPieceTokenizer short_words(kVocab, WordPieceTokenizerOptions().max_input_chars_per_word(5));
+  const WordPieceTokenizer short_words(kVocab,
+                                       WordPieceTokenizerOptions().max_input_chars_per_word(5));
   CHECK(short_words.tokenize("hello helloo") == std::vector<std::string>{"hello", "[UNK]"});
   CHECK(short_words.tokenize("h\xC3\xA9llo") == std::vector<std::string>{"hello"});  // é → e
 
@@ -214,19 +221,22 @@ TEST_CASE("WordPieceTokenizer: basic behaviour") {
       kVocab, WordPieceTokenizerOptions().do_lower_case(false).strip_accents(true));
   CHECK(strip_only.tokenize("caf\xC3\xA9") == std::vector<std::string>{"cafe"});
   const WordPieceTokenizer lower_only(kVocab, WordPieceTokenizerOptions().strip_accents(false));
-  CHECK(lower_only.tokenize("CAF\xC3\x89") == std::vector<std::string>{"caf\xC3\xA9"});
+  // "café" is not in the uncased vocabulary: without accent stripping it is [UNK]
+  CHECK(lower_only.tokenize("CAF\xC3\x89 caf\xC3\xA9") ==
+        std::vector<std::string>{"[UNK]", "[UNK]"});
+  CHECK(uncased().tokenize("CAF\xC3\x89 caf\xC3\xA9") == std::vector<std::string>{"cafe", "cafe"});
 }
 
 TEST_CASE("WordPieceTokenizer: longest_first truncation of pairs follows tokenizers") {
   using ember::data::truncate_pair;
   using P = std::pair<std::size_t, std::size_t>;
-  CHECK(truncate_pair(3, 4, 10) == P{3, 4});   // fits
-  CHECK(truncate_pair(2, 9, 6) == P{2, 4});    // only the longer is cut
+  CHECK(truncate_pair(3, 4, 10) == P{3, 4});  // fits
+  CHECK(truncate_pair(2, 9, 6) == P{2, 4});   // only the longer is cut
   CHECK(truncate_pair(9, 2, 6) == P{4, 2});
-  CHECK(truncate_pair(5, 5, 7) == P{3, 4});    // tie: the second gets the odd token
+  CHECK(truncate_pair(5, 5, 7) == P{3, 4});  // tie: the second gets the odd token
   CHECK(truncate_pair(2, 2, 3) == P{1, 2});
   CHECK(truncate_pair(1, 1, 1) == P{0, 1});
-  CHECK(truncate_pair(9, 4, 5) == P{3, 2});    // both cut: the longer gets budget/2 + budget%2
+  CHECK(truncate_pair(9, 4, 5) == P{3, 2});  // both cut: the longer gets budget/2 + budget%2
   CHECK(truncate_pair(4, 9, 5) == P{2, 3});
   CHECK(truncate_pair(7, 8, 0) == P{0, 0});
 
@@ -246,8 +256,8 @@ TEST_CASE("WordPieceTokenizer: encode_batch pads on the right like Hugging Face"
   CHECK(b.batch == 3);
   CHECK(b.seq == 5);
   CHECK(b.shape() == std::vector<int64_t>{3, 5});
-  CHECK(b.input_ids == std::vector<int64_t>{101, 1037, 102, 0, 0,          //
-                                            101, 1038, 1039, 1040, 102,    //
+  CHECK(b.input_ids == std::vector<int64_t>{101, 1037, 102, 0, 0,        //
+                                            101, 1038, 1039, 1040, 102,  //
                                             101, 7592, 2088, 999, 102});
   CHECK(b.attention_mask == std::vector<int64_t>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
   CHECK(b.token_type_ids == std::vector<int64_t>(15, 0));
@@ -255,7 +265,8 @@ TEST_CASE("WordPieceTokenizer: encode_batch pads on the right like Hugging Face"
 
   b = tok.encode_batch(texts, 4, Padding::max_length);  // truncates, then pads to 4
   CHECK(b.seq == 4);
-  CHECK(b.input_ids == std::vector<int64_t>{101, 1037, 102, 0, 101, 1038, 1039, 102, 101, 7592, 2088, 102});
+  CHECK(b.input_ids ==
+        std::vector<int64_t>{101, 1037, 102, 0, 101, 1038, 1039, 102, 101, 7592, 2088, 102});
   CHECK(b.attention_mask == std::vector<int64_t>{1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1});
 
   b = tok.encode_batch({"a b", "c"}, {"d", "e f g"}, 0, Padding::longest);
@@ -264,6 +275,14 @@ TEST_CASE("WordPieceTokenizer: encode_batch pads on the right like Hugging Face"
                                             101, 1039, 102, 1041, 1042, 1043, 102});
   CHECK(b.token_type_ids == std::vector<int64_t>{0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1});
   CHECK(b.attention_mask == std::vector<int64_t>{1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1});
+
+  // transformers: tok(["a", "b c"], ["", "d"], padding="longest") keeps the empty pair, while
+  // tok("a", "") does not (see the fixture's ("hello", "") case).
+  b = tok.encode_batch({"a", "b c"}, {"", "d"});
+  CHECK(b.input_ids ==
+        std::vector<int64_t>{101, 1037, 102, 102, 0, 0, 101, 1038, 1039, 102, 1040, 102});
+  CHECK(b.token_type_ids == std::vector<int64_t>{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1});
+  CHECK(b.attention_mask == std::vector<int64_t>{1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1});
 
   // Rows of a batch are the single encodings, for the whole SST-2 dev set.
   const auto sst2 = sst2_sentences();
@@ -296,15 +315,17 @@ TEST_CASE("WordPieceTokenizer: invalid UTF-8 becomes U+FFFD, which clean_text re
   };
   const char32_t R = 0xFFFD;
   // Expectations are Python's bytes.decode("utf-8", errors="replace").
-  CHECK(decode("ab\xFF" "cd") == std::vector<char32_t>{'a', 'b', R, 'c', 'd'});
+  CHECK(decode("ab\xFF"
+               "cd") == std::vector<char32_t>{'a', 'b', R, 'c', 'd'});
   CHECK(decode("caf\xC3") == std::vector<char32_t>{'c', 'a', 'f', R});
   CHECK(decode("\xE2\x82 e") == std::vector<char32_t>{R, ' ', 'e'});
-  CHECK(decode("\xC0\xAF") == std::vector<char32_t>{R, R});                  // overlong
-  CHECK(decode("\xED\xA0\x80") == std::vector<char32_t>{R, R, R});           // surrogate
-  CHECK(decode("\xF4\x90\x80\x80") == std::vector<char32_t>{R, R, R, R});    // > U+10FFFF
-  CHECK(decode("\xE0\x80\x80") == std::vector<char32_t>{R, R, R});           // overlong
-  CHECK(decode("\xF0\x9F\x98") == std::vector<char32_t>{R});                 // truncated
-  CHECK(decode("\xF0\x9F\x98" "A") == std::vector<char32_t>{R, 'A'});
+  CHECK(decode("\xC0\xAF") == std::vector<char32_t>{R, R});                // overlong
+  CHECK(decode("\xED\xA0\x80") == std::vector<char32_t>{R, R, R});         // surrogate
+  CHECK(decode("\xF4\x90\x80\x80") == std::vector<char32_t>{R, R, R, R});  // > U+10FFFF
+  CHECK(decode("\xE0\x80\x80") == std::vector<char32_t>{R, R, R});         // overlong
+  CHECK(decode("\xF0\x9F\x98") == std::vector<char32_t>{R});               // truncated
+  CHECK(decode("\xF0\x9F\x98"
+               "A") == std::vector<char32_t>{R, 'A'});
   CHECK(decode("\xF0\x9F\x98\x80") == std::vector<char32_t>{0x1F600});
   CHECK(decode("\x80\x80") == std::vector<char32_t>{R, R});
   CHECK(decode("\xF5\x80") == std::vector<char32_t>{R, R});
@@ -331,7 +352,8 @@ TEST_CASE("WordPieceTokenizer: invalid UTF-8 becomes U+FFFD, which clean_text re
     const Encoding a = tok.encode(s, 32), b = tok.encode(s, 32);
     REQUIRE(a.input_ids == b.input_ids);
     REQUIRE(a.size() <= 32);
-    for (int64_t id : a.input_ids) REQUIRE((id >= 0 && id < static_cast<int64_t>(tok.vocab_size())));
+    for (int64_t id : a.input_ids)
+      REQUIRE((id >= 0 && id < static_cast<int64_t>(tok.vocab_size())));
     (void)tok.decode(a.input_ids);
   }
 }
@@ -350,7 +372,7 @@ TEST_CASE("WordPieceTokenizer: errors") {
   CHECK_THROWS_AS(tok.id_to_token(-1), ember::Error);
   CHECK_THROWS_AS(tok.id_to_token(30522), ember::Error);
   CHECK_THROWS_AS(tok.decode({101, 99999}), ember::Error);
-  CHECK_THROWS_AS(tok.encode("hello", 1), ember::Error);          // < 2 special tokens
+  CHECK_THROWS_AS(tok.encode("hello", 1), ember::Error);           // < 2 special tokens
   CHECK_THROWS_AS(tok.encode("hello", "world", 2), ember::Error);  // < 3 special tokens
   CHECK_NOTHROW(tok.encode("hello", "world", 3));
   CHECK_THROWS_AS(tok.encode_batch({"a"}, 0, Padding::max_length), ember::Error);
@@ -388,18 +410,24 @@ TEST_CASE("WordPieceTokenizer: from_pretrained reads tokenizer_config.json") {
 }
 
 TEST_CASE("WordPieceTokenizer: SST-2 dev set tokenizes fast") {
+  // Best of 5, in process CPU time (std::clock) so that a loaded machine does not fail it.
   const WordPieceTokenizer& tok = uncased();
   const auto sst2 = sst2_sentences();
   std::size_t n = 0;
-  double best_ms = 1e9;
+  double best_ms = 1e9, best_wall_ms = 1e9;
   for (int rep = 0; rep < 5; ++rep) {
+    const std::clock_t c0 = std::clock();
     const auto t0 = std::chrono::steady_clock::now();
     n = 0;
     for (const auto& s : sst2) n += tok.encode(s).size();
     const auto t1 = std::chrono::steady_clock::now();
-    best_ms = std::min(best_ms, std::chrono::duration<double, std::milli>(t1 - t0).count());
+    const std::clock_t c1 = std::clock();
+    best_ms = std::min(best_ms, 1000.0 * static_cast<double>(c1 - c0) / CLOCKS_PER_SEC);
+    best_wall_ms =
+        std::min(best_wall_ms, std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  MESSAGE("encode of the 872 SST-2 dev sentences (", n, " tokens): ", best_ms, " ms");
+  MESSAGE("encode of the 872 SST-2 dev sentences (", n, " tokens): ", best_ms, " ms CPU, ",
+          best_wall_ms, " ms wall");
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
   CHECK(best_ms < 100.0);
 #endif

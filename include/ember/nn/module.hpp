@@ -48,15 +48,15 @@
 /// Declares a chainable option `name` of type `T` in an options struct (LibTorch's TORCH_ARG):
 /// `opts.name(value)` sets it and returns the options, `opts.name()` reads it. Usage:
 /// `EMBER_ARG(bool, bias) = true;` inside a struct.
-#define EMBER_ARG(T, name)                         \
- public:                                           \
-  auto& name(const T& new_##name) {                \
-    this->name##_ = new_##name;                    \
-    return *this;                                  \
-  }                                                \
-  const T& name() const noexcept { return name##_; } \
-                                                   \
- private:                                          \
+#define EMBER_ARG(T, name)                            \
+ public:                                              \
+  auto& name(T const& new_##name) {                   \
+    this->name##_ = new_##name;                       \
+    return *this;                                     \
+  }                                                   \
+  T const& name() const noexcept { return name##_; }  \
+                                                      \
+ private:                                             \
   T name##_
 
 namespace ember::nn {
@@ -299,7 +299,7 @@ class Module {
       EMBER_CHECK(value.defined(), "load_state_dict: the tensor for \"", key, "\" is undefined");
       const Tensor<T>& dst = own[it->second].second;
       if (value.shape() != dst.shape())
-        mismatches.push_back(detail::str_cat("\"", key, "\": the checkpoint has shape ",
+        mismatches.push_back(ember::detail::str_cat("\"", key, "\": the checkpoint has shape ",
                                              value.shape(), ", the module has shape ",
                                              dst.shape()));
     }

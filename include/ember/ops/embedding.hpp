@@ -14,29 +14,16 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <type_traits>
 #include <vector>
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/embedding.hpp>
 #include <ember/ops/elementwise.hpp>
+#include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember {
-
-namespace detail {
-/// "[i, j, k]": the multi-index of flat (row-major) position `flat` in `shape`.
-inline std::string multi_index(const Shape& shape, int64_t flat) {
-  Shape idx;
-  idx.resize(shape.size());
-  for (int d = shape.size() - 1; d >= 0; --d) {
-    idx[d] = shape[d] > 0 ? flat % shape[d] : 0;
-    flat = shape[d] > 0 ? flat / shape[d] : 0;
-  }
-  return str_cat(idx);
-}
-}  // namespace detail
 
 /// Looks up rows of `weight` [num_embeddings, dim] at `ids` (any shape [...], int64):
 /// returns [..., dim]. `padding_idx` in [0, num_embeddings) names a row that gets no gradient;

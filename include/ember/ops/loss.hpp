@@ -24,6 +24,7 @@
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/cross_entropy.hpp>
 #include <ember/ops/elementwise.hpp>
+#include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember {
@@ -74,7 +75,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   EMBER_CHECK(C > 0, "cross_entropy: logits of shape ", logits.shape(), " have no classes");
 
   // Logits as rows [M, C] (differentiable views: the backward of the permute/reshape is done by
-  // their own nodes), targets as [M].
+  // their own nodes).
   Tensor<T> rows2d = logits;
   if (logits.dim() == 1) {
     rows2d = logits.unsqueeze(0);
@@ -87,7 +88,8 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   }
   const Tensor<T> x = rows2d.contiguous();
   const int64_t M = x.size(0);
-  const Tensor<int64_t> t = targets.reshape({M}).contiguous();
+  // Targets in row-major order are the rows' order (n, d1, ...): no reshape needed.
+  const Tensor<int64_t> t = targets.contiguous();
 
   const int64_t ignore = opt.ignore_index;
   const int64_t* tp = t.data();

@@ -1,0 +1,325 @@
+// ember/backend/cpu/gemm.hpp — C = α·A·B + β·C on the CPU: one product, or a batch of them,
+// through Eigen (and, with EIGEN_USE_BLAS, through the BLAS that Eigen forwards to).
+//
+// Operands are strided matrices: element (i, j) of A lives at a[i·a_rs + j·a_cs]. GEMM can read
+// an operand without copying when one of its strides is 1: row-major (a_cs == 1, leading
+// dimension a_rs) or column-major (a_rs == 1, leading dimension a_cs). A transposed view is
+// simply the other layout, so `x · Wᵀ` and `q · kᵀ` cost no copy. `gemm_layout` says whether a
+// given (rows, cols, rs, cs) qualifies; the caller (ops/matmul.hpp) copies only the operands
+// that do not. Each operand maps onto an `Eigen::Map<const Matrix<T, Dynamic, Dynamic,
+// RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is Eigen's
+// `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel, or the BLAS `?gemm` when the
+// program is compiled with EIGEN_USE_BLAS (CMake option EMBER_USE_BLAS with OpenBLAS found).
+//
+// Threads (one pool: OpenMP; see docs/performance.md, "GEMM"):
+//  * One large product: Eigen splits it over OpenMP threads itself (`parallelize_gemm`, which
+//    uses omp_get_max_threads(), i.e. ember::set_num_threads). With EIGEN_USE_BLAS Eigen does
+//    not split; OpenBLAS runs its own pthread pool, which we size to the same thread count.
+//  * A batch of small products (attention: 384 products of 128×64·64×128): threading inside
+//    each product reaches ~20–49% of peak, splitting the batch across threads and running each
+//    product on one thread reaches ~61–71% (PERFORMANCE-NOTES). `batched_gemm` therefore runs
+//    `#pragma omp parallel for` over the batch and calls the Eigen product inside the region.
+//    Eigen's parallelizer sees omp_get_num_threads() > 1 there and runs single-threaded
+//    (Eigen/src/Core/products/Parallelizer.h: "if we already are in a parallel session ... abort
+//    multi-threading"), so there is no nested oversubscription. With OpenBLAS behind Eigen,
+//    OpenBLAS's pool is set to 1 thread for the duration of the region (openblas_set_num_threads
+//    is global, so it is set outside the region, never inside).
+//
+// OpenBLAS thread control needs EMBER_HAVE_OPENBLAS (defined with EIGEN_USE_BLAS by ember's CMake
+// when it links OpenBLAS). With EIGEN_USE_BLAS and another BLAS, batches run one product after
+// the other, each threaded by that BLAS. ember calls GEMM from one thread at a time (the
+// caller's); calling ember ops from inside your own OpenMP parallel region runs them
+// single-threaded with Eigen's kernels, but an OpenBLAS-backed GEMM there keeps OpenBLAS's
+// current thread count.
+//
+// Kernels trust their callers: sizes ≥ 0, layouts accepted by `gemm_layout`, outputs that do not
+// overlap inputs or each other. Indices handed to a BLAS must fit in int.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include <ember/backend/cpu/strided.hpp>
+#include <ember/core/shape.hpp>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(EIGEN_USE_BLAS) && defined(EMBER_HAVE_OPENBLAS)
+#define EMBER_GEMM_OPENBLAS_THREADS 1
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+}
+#else
+#define EMBER_GEMM_OPENBLAS_THREADS 0
+#endif
+
+namespace ember::backend::cpu {
+
+/// How GEMM reads a rows×cols operand with strides (rs, cs).
+struct GemmLayout {
+  bool row_major = true;  ///< true: element (i, j) at i·ld + j; false: at i + j·ld
+  int64_t ld = 1;         ///< leading dimension, ≥ max(1, inner extent)
+};
+
+/// Classifies an operand: row-major when cs == 1, column-major when rs == 1 (a size-1 dim may
+/// have any stride). Returns false when neither applies (e.g. a stride-0 broadcast inside the
+/// matrix, or a slice with a step along the last dim): the caller must copy it.
+inline bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, GemmLayout* out) {
+  const int64_t cols1 = std::max<int64_t>(cols, 1), rows1 = std::max<int64_t>(rows, 1);
+  if (cs == 1 || cols <= 1) {
+    int64_t ld = rows <= 1 ? cols1 : rs;
+    if (ld >= cols1) {
+      *out = {true, ld};
+      return true;
+    }
+  }
+  if (rs == 1 || rows <= 1) {
+    int64_t ld = cols <= 1 ? rows1 : cs;
+    if (ld >= rows1) {
+      *out = {false, ld};
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Threads one product may use: OpenMP's max threads outside a parallel region, 1 inside.
+inline int gemm_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// Sizes OpenBLAS's own thread pool (no-op unless Eigen forwards to OpenBLAS). Call only
+/// outside parallel regions: the setting is process-wide.
+inline void set_blas_threads(int n) {
+#if EMBER_GEMM_OPENBLAS_THREADS
+  if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
+namespace detail {
+
+template <class T, int Order>
+using ConstMatMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>,
+                               Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using RowMatMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
+                             Eigen::Unaligned, Eigen::OuterStride<>>;
+
+/// c = α·a·b + β·c with Eigen (c row-major). β == 0 never reads c (it may hold garbage).
+template <class T, class A, class B>
+inline void eigen_gemm(const A& a, const B& b, T alpha, T beta, RowMatMap<T>& c) {
+  if (beta == T(0)) {
+    if (alpha == T(1))
+      c.noalias() = a * b;
+    else
+      c.noalias() = alpha * a * b;
+  } else {
+    if (beta != T(1)) c *= beta;
+    if (alpha == T(1))
+      c.noalias() += a * b;
+    else
+      c.noalias() += alpha * a * b;
+  }
+}
+
+template <class T, int OrderA>
+inline void gemm_dispatch_b(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                            const T* b, GemmLayout lb, T beta, RowMatMap<T>& c) {
+  ConstMatMap<T, OrderA> ma(a, m, k, Eigen::OuterStride<>(lda));
+  if (lb.row_major) {
+    ConstMatMap<T, Eigen::RowMajor> mb(b, k, n, Eigen::OuterStride<>(lb.ld));
+    eigen_gemm(ma, mb, alpha, beta, c);
+  } else {
+    ConstMatMap<T, Eigen::ColMajor> mb(b, k, n, Eigen::OuterStride<>(lb.ld));
+    eigen_gemm(ma, mb, alpha, beta, c);
+  }
+}
+
+#if defined(EIGEN_USE_BLAS) && !defined(EIGEN_USE_MKL)
+/// The BLAS ?gemm directly (Fortran, column-major: C row-major [m, n] is Cᵀ column-major, so
+/// compute Cᵀ = Bᵀ·Aᵀ). Eigen's own forwarding of `C.noalias() = A·B` zero-fills C and then
+/// calls ?gemm with β = 1: an extra write pass over C that this avoids. Declared by Eigen's
+/// misc/blas.h (sgemm_, dgemm_), which EIGEN_USE_BLAS includes.
+template <class T>
+inline bool blas_gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, GemmLayout la,
+                      const T* b, GemmLayout lb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    const char ta = lb.row_major ? 'N' : 'T', tb = la.row_major ? 'N' : 'T';
+    const int M = int(n), N = int(m), K = int(k), lda = int(lb.ld), ldb = int(la.ld), ldC = int(ldc);
+    if constexpr (std::is_same_v<T, float>)
+      sgemm_(&ta, &tb, &M, &N, &K, &alpha, b, &lda, a, &ldb, &beta, c, &ldC);
+    else
+      dgemm_(&ta, &tb, &M, &N, &K, &alpha, b, &lda, a, &ldb, &beta, c, &ldC);
+    return true;
+  } else {
+    return false;
+  }
+}
+#endif
+
+/// One product on the calling thread's terms (no thread-count changes).
+template <class T>
+inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs,
+                      int64_t a_cs, const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c,
+                      int64_t c_rs, int64_t c_cs) {
+  if (m == 0 || n == 0) return;
+  GemmLayout lc;
+  gemm_layout(m, n, c_rs, c_cs, &lc);
+  if (!lc.row_major) {  // column-major C: Cᵀ = Bᵀ·Aᵀ is row-major
+    gemm_impl(n, m, k, alpha, b, b_cs, b_rs, a, a_cs, a_rs, beta, c, c_cs, c_rs);
+    return;
+  }
+  if (k == 0) {  // empty sum: C = β·C
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * lc.ld + j] = beta == T(0) ? T(0) : beta * c[i * lc.ld + j];
+    return;
+  }
+  GemmLayout la, lb;
+  gemm_layout(m, k, a_rs, a_cs, &la);
+  gemm_layout(k, n, b_rs, b_cs, &lb);
+#if defined(EIGEN_USE_BLAS) && !defined(EIGEN_USE_MKL)
+  if (blas_gemm(m, n, k, alpha, a, la, b, lb, beta, c, lc.ld)) return;
+#endif
+  RowMatMap<T> mc(c, m, n, Eigen::OuterStride<>(lc.ld));
+  if (la.row_major)
+    gemm_dispatch_b<T, Eigen::RowMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
+  else
+    gemm_dispatch_b<T, Eigen::ColMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
+}
+
+/// Element offset of batch entry `idx` (row-major over `batch_shape`) under `strides`.
+inline int64_t batch_offset(int64_t idx, const Shape& batch_shape, const Shape& strides) {
+  int64_t off = 0;
+  for (int d = batch_shape.size() - 1; d >= 0 && idx > 0; --d) {
+    int64_t s = batch_shape[d];
+    off += (idx % s) * strides[d];
+    idx /= s;
+  }
+  return off;
+}
+
+}  // namespace detail
+
+/// C[m, n] = α·A[m, k]·B[k, n] + β·C with strided operands (element (i, j) of X at
+/// x[i·x_rs + j·x_cs]); every operand must be accepted by `gemm_layout` (C included: a
+/// column-major C is computed as Cᵀ = Bᵀ·Aᵀ). β == 0 overwrites C without reading it.
+/// Threads: OpenMP's thread count (via Eigen, or OpenBLAS's pool sized to match).
+template <class T>
+inline void gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs, int64_t a_cs,
+                 const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_rs,
+                 int64_t c_cs) {
+#ifdef _OPENMP
+  if (!omp_in_parallel()) set_blas_threads(omp_get_max_threads());
+#endif
+  detail::gemm_impl(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+}
+
+/// Whether an operand is used as stored or transposed (BLAS's transa/transb).
+enum class Trans { kNo, kYes };
+
+/// BLAS-style row-major GEMM: C[m, n] = α·op(A)·op(B) + β·C with op(X) = X or Xᵀ, A stored
+/// row-major with leading dimension lda ([m, k], or [k, m] when transposed), likewise B
+/// ([k, n] or [n, k]) and C ([m, n], ldc). Same as cblas_?gemm(CblasRowMajor, ...).
+template <class T>
+inline void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  int64_t a_rs = ta == Trans::kNo ? lda : 1, a_cs = ta == Trans::kNo ? 1 : lda;
+  int64_t b_rs = tb == Trans::kNo ? ldb : 1, b_cs = tb == Trans::kNo ? 1 : ldb;
+  gemm(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc, int64_t(1));
+}
+
+/// Products below this many multiply-adds (m·n·k) count as "small": a batch of them is always
+/// split across threads, never inside a product.
+inline constexpr int64_t kSmallGemm = int64_t(1) << 24;
+
+/// C[i] = α·A[i]·B[i] + β·C[i] for every i of `batch_shape` (row-major order); operand X's
+/// batch entry i starts at x + Σ_d idx_d·x_batch_strides[d] (a stride of 0 broadcasts the same
+/// matrix to every entry; no copy). Matrix strides as in `gemm`. The C entries must not overlap.
+/// Threads: the batch is split across OpenMP threads (each product single-threaded) when it is
+/// at least as large as the thread count and the products are small or the batch divides
+/// evenly; otherwise the products run one after the other, each using all threads.
+template <class T>
+inline void batched_gemm(const Shape& batch_shape, int64_t m, int64_t n, int64_t k, T alpha,
+                         const T* a, const Shape& a_batch_strides, int64_t a_rs, int64_t a_cs,
+                         const T* b, const Shape& b_batch_strides, int64_t b_rs, int64_t b_cs,
+                         T beta, T* c, const Shape& c_batch_strides, int64_t c_rs, int64_t c_cs) {
+  const int64_t batch = batch_shape.numel();
+  if (batch == 0 || m == 0 || n == 0) return;
+  auto one = [&](int64_t i) {
+    detail::gemm_impl(m, n, k, alpha, a + detail::batch_offset(i, batch_shape, a_batch_strides),
+                      a_rs, a_cs, b + detail::batch_offset(i, batch_shape, b_batch_strides), b_rs,
+                      b_cs, beta, c + detail::batch_offset(i, batch_shape, c_batch_strides), c_rs,
+                      c_cs);
+  };
+  const int nt = gemm_threads();
+  const int64_t mnk = m * n * k;
+#if defined(EIGEN_USE_BLAS) && !EMBER_GEMM_OPENBLAS_THREADS
+  const bool across = false;  // cannot make an unknown BLAS single-threaded inside the region
+#else
+  const bool across = nt > 1 && batch >= nt && batch * mnk >= 2 * kParallelGrain &&
+                      (mnk < kSmallGemm || batch % nt == 0 || batch >= 4 * nt);
+#endif
+  if (!across) {
+#ifdef _OPENMP
+    if (!omp_in_parallel()) set_blas_threads(omp_get_max_threads());
+#endif
+    for (int64_t i = 0; i < batch; ++i) one(i);
+    return;
+  }
+#ifdef _OPENMP
+  set_blas_threads(1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < batch; ++i) one(i);
+  set_blas_threads(nt);
+#endif
+}
+
+/// Single-stride form (cuBLAS's gemmStridedBatched): batch entry i of X starts at x + i·x_bs.
+template <class T>
+inline void batched_gemm(int64_t batch, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                         int64_t a_bs, int64_t a_rs, int64_t a_cs, const T* b, int64_t b_bs,
+                         int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_bs, int64_t c_rs,
+                         int64_t c_cs) {
+  batched_gemm(Shape{batch}, m, n, k, alpha, a, Shape{a_bs}, a_rs, a_cs, b, Shape{b_bs}, b_rs,
+               b_cs, beta, c, Shape{c_bs}, c_rs, c_cs);
+}
+
+/// out[j] = Σ_i a[i·lda + j] for a row-major [rows, cols] matrix: the bias gradient of a
+/// linear layer. Columns are split across threads (deterministic: each column summed by one
+/// thread, rows in order); the inner loop over a row's columns vectorizes.
+template <class T>
+inline void sum_rows(int64_t rows, int64_t cols, const T* a, int64_t lda, T* out) {
+  auto columns = [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) out[j] = T(0);
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* row = a + i * lda;
+      for (int64_t j = j0; j < j1; ++j) out[j] += row[j];
+    }
+  };
+  if (rows * cols >= 2 * kParallelGrain)
+    parallel_chunks(cols, 16, columns);
+  else
+    columns(0, cols);
+}
+
+/// c[i·ldc + j] = v[j] for a row-major [rows, cols] C: initializes a linear layer's output with
+/// its bias, so that the GEMM then accumulates x·Wᵀ onto it (β = 1) in the same pass.
+template <class T>
+inline void broadcast_rows(int64_t rows, int64_t cols, const T* v, T* c, int64_t ldc) {
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)),
+               [&](int64_t i) { std::copy(v, v + cols, c + i * ldc); });
+}
+
+}  // namespace ember::backend::cpu

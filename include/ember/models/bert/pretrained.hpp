@@ -1,0 +1,190 @@
+// ember/models/bert/pretrained.hpp — loading and saving Hugging Face-layout BERT directories
+// (`config.json` + `model.safetensors` [+ `vocab.txt`, written by the tokenizer]).
+//
+// Real checkpoints vary in small ways; the loader maps them onto ember's (= Hugging Face's)
+// parameter names before loading:
+//  * with or without the `bert.` prefix (a `BertModel` checkpoint loads into the classifier and
+//    a classifier checkpoint into `BertModel`);
+//  * legacy LayerNorm names `gamma`/`beta` (TensorFlow-converted checkpoints) → `weight`/`bias`;
+//  * `embeddings.position_ids` (a non-trainable buffer older transformers saved) is skipped, as
+//    are pretraining heads (`cls.*`) — both reported as ignored;
+//  * a missing pooler or classifier keeps its fresh initialization and is reported as missing.
+// Any other missing parameter is an error (strict), as is a shape that disagrees with the config:
+// the message names the parameter and both shapes. Tensors stored as F16/BF16/F64 are converted.
+// `save_pretrained` writes F32 safetensors with Hugging Face's names and a config.json that
+// transformers' `AutoModel`/`AutoModelForSequenceClassification` load; every file is written to
+// a temporary name and renamed, so an interrupted save never leaves a half-written file.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <ember/io/safetensors.hpp>
+#include <ember/models/bert/bert.hpp>
+
+namespace ember::models::bert {
+
+/// What `from_pretrained` did with the checkpoint's keys.
+struct LoadReport {
+  std::vector<std::string> missing_keys;     ///< parameters left at their fresh initialization
+  std::vector<std::string> unexpected_keys;  ///< checkpoint tensors that were not used
+  std::vector<std::string> renamed_keys;     ///< "old -> new" for legacy names
+  std::string summary() const {
+    auto join = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+      return s.empty() ? std::string("none") : s;
+    };
+    return "missing (freshly initialized): " + join(missing_keys) +
+           "; unused from checkpoint: " + join(unexpected_keys);
+  }
+};
+
+namespace detail {
+inline bool starts_with(const std::string& s, const std::string& p) {
+  return s.compare(0, p.size(), p) == 0;
+}
+inline bool ends_with(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+inline std::string require_file(const std::string& dir, const std::string& name,
+                                const char* who) {
+  std::string path = (std::filesystem::path(dir) / name).string();
+  EMBER_CHECK(std::filesystem::is_directory(dir), who, ": model directory ", dir,
+              " does not exist (expected a Hugging Face-layout directory with config.json, "
+              "model.safetensors and vocab.txt)");
+  EMBER_CHECK(std::filesystem::is_regular_file(path), who, ": missing file ", path);
+  return path;
+}
+
+/// Maps a checkpoint key onto ember's name for a model whose BERT body sits under `prefix`
+/// ("" for BertModel, "bert." for heads). Returns "" for keys to ignore.
+inline std::string map_key(const std::string& original, const std::string& prefix,
+                           LoadReport& report) {
+  std::string key = original;
+  bool legacy = false;
+  if (ends_with(key, ".gamma")) key = key.substr(0, key.size() - 6) + ".weight", legacy = true;
+  if (ends_with(key, ".beta")) key = key.substr(0, key.size() - 5) + ".bias", legacy = true;
+  if (starts_with(key, "bert.")) key = key.substr(5);
+  if (key == "embeddings.position_ids" || starts_with(key, "cls.")) return "";
+  bool body = starts_with(key, "embeddings.") || starts_with(key, "encoder.") ||
+              starts_with(key, "pooler.");
+  if (body) key = prefix + key;  // otherwise a head parameter such as classifier.weight
+  if (legacy) report.renamed_keys.push_back(original + " -> " + key);
+  return key;
+}
+
+/// Loads `path` into `model` (whose BERT body is under `prefix`), filling `report`.
+template <class T>
+void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::string& prefix,
+                     LoadReport& report) {
+  io::SafetensorsFile file = io::SafetensorsFile::open(path);
+  nn::StateDict<T> own = model.state_dict();
+  std::map<std::string, Tensor<T>> own_by_name(own.begin(), own.end());
+  std::set<std::string> loaded;
+  NoGradGuard no_grad;
+  for (const std::string& key : file.keys()) {
+    std::string name = map_key(key, prefix, report);
+    auto it = name.empty() ? own_by_name.end() : own_by_name.find(name);
+    if (it == own_by_name.end()) {
+      report.unexpected_keys.push_back(key);
+      continue;
+    }
+    const io::TensorInfo& info = file.info(key);
+    EMBER_CHECK(info.shape == it->second.shape(), "from_pretrained: parameter ", name,
+                " has shape ", info.shape, " in ", path, " but the config gives ",
+                it->second.shape());
+    EMBER_CHECK(loaded.insert(name).second, "from_pretrained: parameter ", name,
+                " appears twice in ", path, " (e.g. with and without the bert. prefix)");
+    it->second.copy_(file.get<T>(key));
+  }
+  for (auto& [name, t] : own) {
+    if (loaded.count(name)) continue;
+    bool optional = starts_with(name, prefix + "pooler.") || starts_with(name, "classifier.");
+    EMBER_CHECK(optional, "from_pretrained: ", path, " has no tensor for parameter ", name,
+                " (nor its legacy or prefixed variants)");
+    report.missing_keys.push_back(name);
+  }
+}
+
+/// Writes `j` to `path` atomically (temporary file, then rename).
+inline void write_json_atomic(const std::string& path, const nlohmann::json& j) {
+  io::AtomicFileWriter w(path, "save_pretrained");
+  std::string s = j.dump(2) + "\n";
+  w.write(s.data(), s.size());
+  w.commit();
+}
+
+template <class T>
+void save_weights(const nn::Module<T>& model, const std::string& path) {
+  std::vector<std::pair<std::string, io::TensorVariant>> tensors;
+  for (auto& [name, t] : model.state_dict()) tensors.emplace_back(name, t.template to<float>());
+  io::save_safetensors(path, tensors, {{"format", "pt"}});
+}
+}  // namespace detail
+
+/// Loads a `BertModel` from a Hugging Face-layout directory (`config.json`,
+/// `model.safetensors`). Throws `ember::Error` naming the missing file, the bad config field,
+/// or the parameter whose shape disagrees. `report` (optional) receives what was missing or
+/// unused. `gen` (optional, must outlive the model) drives dropout and fresh initializations.
+template <class T>
+std::shared_ptr<BertModel<T>> bert_model_from_pretrained(const std::string& dir,
+                                                         LoadReport* report = nullptr,
+                                                         Generator* gen = nullptr) {
+  BertConfig config =
+      BertConfig::from_file(detail::require_file(dir, "config.json", "from_pretrained"));
+  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
+  auto model = std::make_shared<BertModel<T>>(config, gen);
+  LoadReport local;
+  detail::load_checkpoint(*model, weights, "", report ? *report : local);
+  return model;
+}
+
+/// Loads a `BertForSequenceClassification` from a Hugging Face-layout directory. A checkpoint
+/// without a classifier (a plain pretrained BERT) gets a fresh one with `num_labels` classes
+/// (when > 0; otherwise the config's). Same errors as `bert_model_from_pretrained`.
+template <class T>
+std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretrained(
+    const std::string& dir, int64_t num_labels = 0, LoadReport* report = nullptr,
+    Generator* gen = nullptr,
+    const std::map<int64_t, std::string>& id2label = {}) {
+  BertConfig config =
+      BertConfig::from_file(detail::require_file(dir, "config.json", "from_pretrained"));
+  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
+  if (!id2label.empty())
+    config.id2label = id2label;
+  else if (num_labels > 0 && num_labels != config.num_labels())
+    config.set_num_labels(num_labels);
+  auto model = std::make_shared<BertForSequenceClassification<T>>(config, gen);
+  LoadReport local;
+  detail::load_checkpoint(*model, weights, "bert.", report ? *report : local);
+  return model;
+}
+
+/// Writes `config.json` and `model.safetensors` (F32, Hugging Face names) into `dir` (created if
+/// needed). Hugging Face transformers' `AutoModel.from_pretrained(dir)` loads the result.
+template <class T>
+void save_pretrained(const BertModel<T>& model, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
+                            model.config().to_json("BertModel"));
+}
+
+/// Writes `config.json` (with id2label/label2id) and `model.safetensors` for a classifier.
+/// `AutoModelForSequenceClassification.from_pretrained(dir)` loads it and gives the same logits.
+template <class T>
+void save_pretrained(const BertForSequenceClassification<T>& model, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  BertConfig c = model.config();
+  if (c.problem_type.empty()) c.problem_type = "single_label_classification";
+  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
+                            c.to_json("BertForSequenceClassification"));
+}
+
+}  // namespace ember::models::bert

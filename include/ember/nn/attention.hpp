@@ -1,0 +1,186 @@
+// ember/nn/attention.hpp — multi-head self-attention (Vaswani et al. 2017, §3.2), laid out as
+// Hugging Face's `BertAttention`, and the padding-mask conversion BERT uses.
+//
+// For x [batch, seq, hidden], with H heads of size d = hidden / H:
+//   Q = x W_qᵀ + b_q, K = …, V = …                          each viewed as [batch, H, seq, d]
+//   scores = Q Kᵀ / √d + mask                                [batch, H, seq, seq]
+//   probs  = dropout(softmax(scores, -1))                    (attention_probs_dropout_prob)
+//   out    = (probs V → [batch, seq, hidden]) W_oᵀ + b_o
+// Q, K, V are views of the projections (view + permute, no copies); Kᵀ is a transposed view.
+// Only the merge of the heads back to [batch, seq, hidden] copies.
+//
+// Masks. `attention_mask` [batch, seq] (int64, 1 = attend, 0 = padding; what the tokenizer
+// returns) becomes the additive mask (1 − mask) · lowest(T), shaped [batch, 1, 1, seq]:
+// exactly Hugging Face's `get_extended_attention_mask` with `torch.finfo(dtype).min`. Masked
+// keys get a finite, hugely negative score, so exp underflows to 0 for them; a row whose keys
+// are all masked (an all-padding sequence) has all scores ≈ lowest and gets uniform weights,
+// as in Hugging Face — finite outputs and gradients, never NaN.
+//
+// Parameter names (state_dict keys), as HF `BertAttention` so BERT checkpoints load:
+//   self.query.{weight,bias}  self.key.*  self.value.*  output.dense.*
+// HF's `attention.output.LayerNorm` belongs to the residual block around this module;
+// `TransformerEncoderLayer` registers it inside this module's `output` level so that its keys are
+// exactly BERT's. Backward: each op keeps what it needs (ops/matmul.hpp saves Q, K, probs, V;
+// ops/softmax.hpp saves probs), i.e. the [batch, H, seq, seq] probabilities are the large saved
+// activation, as in PyTorch's eager attention.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <ember/nn/linear.hpp>
+#include <ember/nn/module.hpp>
+#include <ember/ops/dropout.hpp>
+#include <ember/ops/elementwise.hpp>
+#include <ember/ops/matmul.hpp>
+#include <ember/ops/softmax.hpp>
+
+namespace ember::nn {
+
+/// The additive mask for `attention_mask` [batch, seq] (int64: 1 = attend, 0 = padding):
+/// (1 − mask) · lowest(T) as [batch, 1, 1, seq], broadcastable over heads and query positions
+/// (HF `get_extended_attention_mask`). Throws `ember::Error` unless the mask is 2-D.
+template <class T>
+Tensor<T> additive_attention_mask(const Tensor<int64_t>& attention_mask) {
+  EMBER_CHECK(attention_mask.defined() && attention_mask.dim() == 2,
+              "additive_attention_mask: expected attention_mask of shape [batch, seq], found ",
+              attention_mask.defined() ? attention_mask.shape() : Shape{});
+  NoGradGuard no_grad;
+  Tensor<T> m = attention_mask.template to<T>();
+  Tensor<T> additive = (1.0 - m) * static_cast<double>(std::numeric_limits<T>::lowest());
+  return additive.view({attention_mask.size(0), 1, 1, attention_mask.size(1)});
+}
+
+/// softmax(q kᵀ / √d + mask) v with dropout on the probabilities (the core of attention).
+/// q [..., seq_q, d], k [..., seq_k, d], v [..., seq_k, d_v] (leading dims broadcast as in
+/// `matmul`); `additive_mask` (optional) broadcastable to [..., seq_q, seq_k]. Returns
+/// [..., seq_q, d_v]. Dropout (probability `dropout_p`) applies only when `training`.
+/// Throws `ember::Error` when the last dims of q and k differ or k and v disagree on seq_k
+/// (further shape errors come from the ops).
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                       const Tensor<T>& additive_mask = Tensor<T>(),
+                                       double dropout_p = 0.0, bool training = false,
+                                       Generator& gen = default_generator()) {
+  EMBER_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2 && q.size(-1) == k.size(-1) &&
+                  k.size(-2) == v.size(-2),
+              "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
+              "v [..., seq_k, d_v], found q ", q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  // HF's eager BertSelfAttention divides the scores (not q) by √d; we do the same.
+  Tensor<T> scores = ember::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
+  if (additive_mask.defined()) scores = scores + additive_mask;
+  Tensor<T> probs = ember::softmax(scores, -1);
+  if (training && dropout_p > 0.0) probs = ember::dropout(probs, dropout_p, training, gen);
+  return ember::matmul(probs, v);
+}
+
+/// Options of `MultiHeadAttention`: `MultiHeadAttentionOptions(hidden, heads).dropout(0.1)`.
+struct MultiHeadAttentionOptions {
+  MultiHeadAttentionOptions(int64_t hidden_size, int64_t num_heads)
+      : hidden_size_(hidden_size), num_heads_(num_heads) {}
+  EMBER_ARG(int64_t, hidden_size);
+  EMBER_ARG(int64_t, num_heads);
+  /// Dropout on the attention probabilities (HF `attention_probs_dropout_prob`).
+  EMBER_ARG(double, dropout) = 0.0;
+  /// Biases on the four projections.
+  EMBER_ARG(bool, bias) = true;
+  /// Standard deviation of the projections' initialization.
+  EMBER_ARG(double, initializer_range) = 0.02;
+  /// Generator for initialization and dropout (null: `default_generator()`, looked up at each
+  /// call); must outlive the module.
+  EMBER_ARG(Generator*, generator) = nullptr;
+};
+
+/// Multi-head self-attention over [batch, seq, hidden], with HF BertAttention's names.
+template <class T>
+class MultiHeadAttention : public Module<T> {
+ public:
+  /// Throws `ember::Error` when hidden_size is not a positive multiple of num_heads, or dropout
+  /// is outside [0, 1].
+  explicit MultiHeadAttention(const MultiHeadAttentionOptions& options)
+      : Module<T>("MultiHeadAttention"), options_(options) {
+    EMBER_CHECK(options.num_heads() > 0 && options.hidden_size() > 0 &&
+                    options.hidden_size() % options.num_heads() == 0,
+                "MultiHeadAttention: hidden_size (", options.hidden_size(),
+                ") must be a positive multiple of num_heads (", options.num_heads(), ")");
+    EMBER_CHECK(options.dropout() >= 0.0 && options.dropout() <= 1.0,
+                "MultiHeadAttention: dropout must be in [0, 1], found ", options.dropout());
+    const int64_t h = options.hidden_size();
+    auto lin = [&] {
+      return std::make_shared<Linear<T>>(LinearOptions(h, h)
+                                             .bias(options.bias())
+                                             .initializer_range(options.initializer_range())
+                                             .generator(options.generator()));
+    };
+    self = this->register_module("self", std::make_shared<Module<T>>("SelfAttention"));
+    query = self->register_module("query", lin());
+    key = self->register_module("key", lin());
+    value = self->register_module("value", lin());
+    output = this->register_module("output", std::make_shared<Module<T>>("SelfOutput"));
+    dense = output->register_module("dense", lin());
+  }
+
+  /// `x` [batch, seq, hidden]; `attention_mask` [batch, seq] int64 (1 = attend, 0 = padding) or
+  /// undefined (attend everywhere). Returns [batch, seq, hidden] (after `output.dense`).
+  /// Throws `ember::Error` naming this module for a wrong x or mask shape.
+  Tensor<T> forward(const Tensor<T>& x,
+                    const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+    check_input(x);
+    if (!attention_mask.defined()) return forward_with_additive_mask(x, Tensor<T>());
+    EMBER_CHECK(attention_mask.dim() == 2 && attention_mask.size(0) == x.size(0) &&
+                    attention_mask.size(1) == x.size(1),
+                this->repr(), ": expected attention_mask of shape [", x.size(0), ", ", x.size(1),
+                "] (int64, [batch, seq]) for an input of shape ", x.shape(), ", found ",
+                attention_mask.shape());
+    return forward_with_additive_mask(x, additive_attention_mask<T>(attention_mask));
+  }
+  Tensor<T> operator()(const Tensor<T>& x,
+                       const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
+    return forward(x, attention_mask);
+  }
+
+  /// As `forward`, with a ready additive mask (undefined, or broadcastable to
+  /// [batch, heads, seq, seq]: e.g. `additive_attention_mask` computed once for all layers, or
+  /// a causal mask of 0 / lowest(T)).
+  Tensor<T> forward_with_additive_mask(const Tensor<T>& x, const Tensor<T>& additive_mask) const {
+    check_input(x);
+    const int64_t b = x.size(0), s = x.size(1), h = options_.hidden_size(),
+                  nh = options_.num_heads();
+    auto heads = [&](const Tensor<T>& t) {  // [b, s, h] → [b, nh, s, d], a view
+      return t.view({b, s, nh, h / nh}).permute({0, 2, 1, 3});
+    };
+    Tensor<T> q = heads(query->forward(x)), k = heads(key->forward(x)),
+              v = heads(value->forward(x));
+    Generator& gen = options_.generator() ? *options_.generator() : default_generator();
+    Tensor<T> context = scaled_dot_product_attention(q, k, v, additive_mask, options_.dropout(),
+                                                     this->is_training(), gen);
+    // [b, nh, s, d] → [b, s, nh, d] → [b, s, h] (this reshape copies)
+    return dense->forward(context.permute({0, 2, 1, 3}).reshape({b, s, h}));
+  }
+
+  std::string extra_repr() const override {
+    return ember::detail::str_cat("hidden_size=", options_.hidden_size(),
+                                  ", num_heads=", options_.num_heads(),
+                                  ", dropout=", options_.dropout());
+  }
+  const MultiHeadAttentionOptions& options() const { return options_; }
+  int64_t head_dim() const { return options_.hidden_size() / options_.num_heads(); }
+
+  std::shared_ptr<Module<T>> self;    ///< naming level "self" (HF BertSelfAttention)
+  std::shared_ptr<Linear<T>> query;   ///< self.query
+  std::shared_ptr<Linear<T>> key;     ///< self.key
+  std::shared_ptr<Linear<T>> value;   ///< self.value
+  std::shared_ptr<Module<T>> output;  ///< naming level "output" (HF BertSelfOutput)
+  std::shared_ptr<Linear<T>> dense;   ///< output.dense
+
+ private:
+  void check_input(const Tensor<T>& x) const {
+    EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(-1) == options_.hidden_size(),
+                this->repr(), ": expected an input of shape [batch, seq, ",
+                options_.hidden_size(), "], found ", x.defined() ? x.shape() : Shape{});
+  }
+  MultiHeadAttentionOptions options_;
+};
+
+}  // namespace ember::nn

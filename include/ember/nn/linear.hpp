@@ -1,0 +1,80 @@
+// ember/nn/linear.hpp — `nn::Linear<T>`: y = x Wᵀ + b over the last dim (PyTorch's nn.Linear).
+//
+// Parameters (Hugging Face / PyTorch names): `weight` [out_features, in_features] and, unless
+// `bias(false)`, `bias` [out_features]. Initialized as BERT: weight ~ N(0, 0.02²)
+// (`initializer_range`), bias 0 (nn/init.hpp). The product is `ember::linear` (ops/matmul.hpp),
+// which reads W transposed without copying; its backward is there.
+#pragma once
+
+#include <string>
+
+#include <ember/nn/init.hpp>
+#include <ember/nn/module.hpp>
+#include <ember/ops/matmul.hpp>
+
+namespace ember::nn {
+
+/// Options of `Linear`: `LinearOptions(in, out).bias(false).initializer_range(0.02)`.
+struct LinearOptions {
+  LinearOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
+  EMBER_ARG(int64_t, in_features);
+  EMBER_ARG(int64_t, out_features);
+  /// Whether to learn an additive bias.
+  EMBER_ARG(bool, bias) = true;
+  /// Standard deviation of the weight's normal initialization (BERT's `initializer_range`).
+  EMBER_ARG(double, initializer_range) = 0.02;
+  /// Generator for the initialization (null: `default_generator()`); used only in the
+  /// constructor and `reset_parameters()`, so it need only live until then.
+  EMBER_ARG(Generator*, generator) = nullptr;
+};
+
+/// Affine map of the last dim: `[..., in_features]` → `[..., out_features]`.
+template <class T>
+class Linear : public Module<T> {
+ public:
+  explicit Linear(const LinearOptions& options) : Module<T>("Linear"), options_(options) {
+    EMBER_CHECK(options.in_features() > 0 && options.out_features() > 0,
+                "Linear: in_features and out_features must be positive, found in_features=",
+                options.in_features(), " out_features=", options.out_features());
+    weight = this->register_parameter(
+        "weight", empty<T>({options.out_features(), options.in_features()}));
+    if (options.bias()) bias = this->register_parameter("bias", empty<T>({options.out_features()}));
+    reset_parameters();
+  }
+  Linear(int64_t in_features, int64_t out_features)
+      : Linear(LinearOptions(in_features, out_features)) {}
+
+  /// Re-draws the weight ~ N(0, initializer_range²) and zeroes the bias.
+  void reset_parameters() {
+    Generator& gen = options_.generator() ? *options_.generator() : default_generator();
+    init::normal_(weight, 0.0, options_.initializer_range(), gen);
+    if (bias.defined()) init::zeros_(bias);
+  }
+
+  /// `x` [..., in_features] → [..., out_features]. Throws `ember::Error` naming this module,
+  /// the expected and the found shape when the last dim of `x` is not `in_features`.
+  Tensor<T> forward(const Tensor<T>& x) const {
+    EMBER_CHECK(x.defined(), this->repr(), ": the input is undefined");
+    EMBER_CHECK(x.dim() >= 1 && x.size(-1) == options_.in_features(), this->repr(),
+                ": expected an input of shape [..., ", options_.in_features(), "], found ",
+                x.shape());
+    return ember::linear(x, weight, bias);
+  }
+  Tensor<T> operator()(const Tensor<T>& x) const { return forward(x); }
+
+  std::string extra_repr() const override {
+    return ember::detail::str_cat("in_features=", options_.in_features(),
+                           ", out_features=", options_.out_features(),
+                           options_.bias() ? "" : ", bias=false");
+  }
+  const LinearOptions& options() const { return options_; }
+
+  Tensor<T> weight;  ///< [out_features, in_features]
+  Tensor<T> bias;    ///< [out_features], undefined with `bias(false)`
+
+ private:
+  LinearOptions options_;
+};
+
+}  // namespace ember::nn

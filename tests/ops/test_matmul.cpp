@@ -1,0 +1,351 @@
+// matmul and linear: forward against a naive triple loop (odd sizes, empty dims, broadcasting,
+// 1-D promotion), no-copy reading of transposed operands, gradients by finite differences
+// (gradcheck, double) on 2-D, 1-D, broadcast-batched, transposed and sliced operands, the
+// backend GEMM's alpha/beta/transpose/layout handling, and the error messages.
+// Tolerances: double 1e-10 relative to Σ|a||b| (summation-order differences only); float 1e-5.
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <ember/autograd/gradcheck.hpp>
+#include <ember/backend/cpu/gemm.hpp>
+#include <ember/ops/matmul.hpp>
+
+using namespace ember;
+
+namespace {
+
+// PyTorch's matmul semantics written out directly: promote 1-D operands, broadcast the batch
+// dims, triple loop per batch entry. Returns the result (shape per PyTorch) and, in `mag`, the
+// sums Σ|a||b| per output element (the scale for the rounding tolerance).
+template <class T>
+Tensor<T> naive_matmul(const Tensor<T>& a_in, const Tensor<T>& b_in, std::vector<double>* mag) {
+  Tensor<T> a = a_in.detach().contiguous(), b = b_in.detach().contiguous();
+  Shape as = a.shape(), bs = b.shape();
+  if (as.size() == 1) as.insert(0, 1);
+  if (bs.size() == 1) bs.push_back(1);
+  const int64_t n = as[as.size() - 2], k = as[as.size() - 1], m = bs[bs.size() - 1];
+  Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+  Shape ob = broadcast_shapes(ab, bb, "naive");
+  Shape out_shape = ob;
+  if (a.dim() > 1) out_shape.push_back(n);
+  if (b.dim() > 1) out_shape.push_back(m);
+  Tensor<T> out = zeros<T>(out_shape);
+  mag->assign(static_cast<std::size_t>(out.numel()), 0.0);
+  Shape abs_ = broadcast_strides(ab, contiguous_strides(ab), ob);
+  Shape bbs = broadcast_strides(bb, contiguous_strides(bb), ob);
+  const int64_t batch = ob.numel();
+  for (int64_t e = 0; e < batch; ++e) {
+    int64_t ia = 0, ib = 0, rem = e;
+    for (int d = ob.size() - 1; d >= 0; --d) {
+      int64_t i = rem % ob[d];
+      rem /= ob[d];
+      ia += i * abs_[d];
+      ib += i * bbs[d];
+    }
+    const T* pa = a.data() + ia * n * k;
+    const T* pb = b.data() + ib * k * m;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < m; ++j) {
+        double s = 0, g = 0;
+        for (int64_t l = 0; l < k; ++l) {
+          s += double(pa[i * k + l]) * double(pb[l * m + j]);
+          g += std::abs(double(pa[i * k + l]) * double(pb[l * m + j]));
+        }
+        out.data()[e * n * m + i * m + j] = T(s);
+        (*mag)[e * n * m + i * m + j] = g;
+      }
+  }
+  return out;
+}
+
+template <class T>
+void check_against_naive(const Tensor<T>& a, const Tensor<T>& b, double rel) {
+  std::vector<double> mag;
+  Tensor<T> want = naive_matmul(a, b, &mag);
+  Tensor<T> got = matmul(a, b);
+  REQUIRE(got.shape() == want.shape());
+  std::vector<T> g = got.to_vector(), w = want.to_vector();
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    INFO("a ", a.shape(), " b ", b.shape(), " element ", i);
+    CHECK(std::abs(double(g[i]) - double(w[i])) <= rel * (mag[i] + 1e-30) + 1e-30);
+  }
+}
+
+template <class T>
+Tensor<T> rnd(const Shape& s, uint64_t seed) {
+  Generator gen(seed);
+  return randn<T>(s, gen);
+}
+
+Tensor<double> leaf(const Shape& s, uint64_t seed) {
+  Tensor<double> t = rnd<double>(s, seed);
+  t.requires_grad_();
+  return t;
+}
+
+bool gc2(const Tensor<double>& a, const Tensor<double>& b) {
+  return gradcheck([](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1]); },
+                   {a, b});
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("matmul: forward matches a naive triple loop (float and double, odd and empty sizes)") {
+  struct Case {
+    Shape a, b;
+  };
+  std::vector<Case> cases = {
+      {{17, 33}, {33, 9}},       {{0, 5}, {5, 3}},         {{5, 0}, {0, 3}},
+      {{5, 3}, {3, 0}},          {{7}, {7}},               {{7}, {7, 4}},
+      {{4, 7}, {7}},             {{3}, {2, 3, 5}},         {{2, 4, 3}, {3}},
+      {{2, 1, 3, 4}, {5, 4, 2}}, {{3, 4}, {2, 4, 5}},      {{2, 3, 4}, {4, 5}},
+      {{2, 3, 6, 4}, {4, 5}},    {{1, 3, 4}, {2, 1, 4, 5}}, {{16, 32, 24}, {16, 24, 40}},
+      {{200, 150}, {150, 170}},  {{1, 1}, {1, 1}},         {{0}, {0}},
+      {{3, 0, 4}, {4, 2}},       {{2, 2, 3}, {0, 1, 3, 4}}};
+  uint64_t seed = 1;
+  for (const Case& c : cases) {
+    check_against_naive(rnd<double>(c.a, seed), rnd<double>(c.b, seed + 1), 1e-12);
+    check_against_naive(rnd<float>(c.a, seed + 2), rnd<float>(c.b, seed + 3), 2e-6);
+    seed += 4;
+  }
+  // dot of two 1-D tensors is 0-d
+  Tensor<double> d = matmul(from_vector<double>({1, 2, 3}), from_vector<double>({4, 5, 6}));
+  CHECK(d.dim() == 0);
+  CHECK(d.item() == doctest::Approx(32.0));
+  // k = 0: the empty sum is zero
+  Tensor<float> z = matmul(rnd<float>({5, 0}, 1), rnd<float>({0, 3}, 2));
+  for (float v : z.to_vector()) CHECK(v == 0.0f);
+}
+
+TEST_CASE("matmul: strided operands (transposed, sliced, expanded, permuted) forward") {
+  Tensor<double> x = rnd<double>({2, 5, 4}, 11), y = rnd<double>({2, 6, 4}, 12);
+  check_against_naive(x, y.transpose(-1, -2), 1e-12);                       // col-major B
+  check_against_naive(y.transpose(-1, -2).transpose(-1, -2), x.transpose(-1, -2), 1e-12);
+  check_against_naive(x.transpose(-1, -2), y.slice(1, 0, 5), 1e-12);       // col-major A
+  check_against_naive(x.slice(2, 0, 4, 2), rnd<double>({2, 6}, 13), 1e-12);  // step in a row
+  check_against_naive(x.slice(1, 0, 5, 2), rnd<double>({4, 3}, 14), 1e-12);  // step over rows
+  check_against_naive(rnd<double>({4, 3}, 15).expand({3, 4, 3}), rnd<double>({3, 3, 2}, 16),
+                      1e-12);  // stride-0 batch
+  check_against_naive(rnd<double>({4, 1}, 17).expand({4, 3}), rnd<double>({3, 2}, 18),
+                      1e-12);  // stride 0 inside the matrix: copied
+  // [batch, seq, heads, d] permuted to [batch, heads, seq, d], q·kᵀ
+  Tensor<float> q = rnd<float>({2, 7, 3, 4}, 19).permute({0, 2, 1, 3});
+  Tensor<float> k = rnd<float>({2, 7, 3, 4}, 20).permute({0, 2, 1, 3});
+  check_against_naive(q, k.transpose(-1, -2), 2e-6);
+}
+
+TEST_CASE("matmul: transposed operands are read in place, not copied") {
+  Tensor<float> w = rnd<float>({6, 4}, 1);
+  auto op = detail::gemm_operand(w.t());
+  CHECK(op.t.data() == w.data());  // column-major view of W
+  CHECK(op.rs == 1);
+  CHECK(op.cs == 4);
+  Tensor<float> kk = rnd<float>({2, 3, 5, 8}, 2);
+  auto ko = detail::gemm_operand(kk.transpose(-1, -2));
+  CHECK(ko.t.data() == kk.data());
+  auto sl = detail::gemm_operand(kk.slice(2, 1, 4));  // a row slice keeps ld = 8
+  CHECK(sl.t.data() == kk.data() + 8);
+  auto st = detail::gemm_operand(kk.slice(3, 0, 8, 2));  // step inside a row: copied
+  CHECK(st.t.data() != kk.data());
+  CHECK(st.t.is_contiguous());
+  // linear folds [batch, seq, in] into rows without copying
+  auto f = detail::fold_rows(rnd<float>({2, 3, 4}, 3));
+  CHECK(f.rows == 6);
+  CHECK(f.rs == 4);
+  // the system allocator is not called again for a repeated product (caching allocator)
+  Tensor<float> a = rnd<float>({64, 32}, 4), b = rnd<float>({32, 48}, 5);
+  { Tensor<float> warm = matmul(a, b.t().t()); }
+  std::size_t before = cpu_allocator().stats().system_allocations;
+  for (int i = 0; i < 3; ++i) {
+    Tensor<float> c = matmul(a, b);
+  }
+  CHECK(cpu_allocator().stats().system_allocations == before);
+}
+
+TEST_CASE("matmul: gradcheck on 2-D, 1-D and batched-broadcast operands") {
+  CHECK(gc2(leaf({3, 4}, 1), leaf({4, 5}, 2)));
+  CHECK(gc2(leaf({4}, 3), leaf({4}, 4)));
+  CHECK(gc2(leaf({4}, 5), leaf({4, 3}, 6)));
+  CHECK(gc2(leaf({3, 4}, 7), leaf({4}, 8)));
+  CHECK(gc2(leaf({4}, 9), leaf({2, 4, 3}, 10)));
+  CHECK(gc2(leaf({2, 3, 4}, 11), leaf({4}, 12)));
+  CHECK(gc2(leaf({2, 1, 3, 4}, 13), leaf({5, 4, 2}, 14)));  // partial broadcast both ways
+  CHECK(gc2(leaf({2, 3, 4}, 15), leaf({4, 5}, 16)));        // 2-D weight: folded dW
+  CHECK(gc2(leaf({3, 4}, 17), leaf({2, 4, 5}, 18)));        // 2-D left: accumulated dA
+  CHECK(gc2(leaf({1, 3, 4}, 19), leaf({2, 4, 2}, 20)));     // size-1 batch dim
+  CHECK(gc2(leaf({2, 2, 3, 4}, 21), leaf({2, 2, 4, 2}, 22)));
+  CHECK(gc2(leaf({3, 0}, 23), leaf({0, 2}, 24)));           // k = 0
+  // only one side requires grad
+  Tensor<double> c = rnd<double>({4, 2}, 25);
+  CHECK(gc2(leaf({2, 3, 4}, 26), c));
+  CHECK(gc2(c.t(), leaf({2, 4, 3}, 27)));
+}
+
+TEST_CASE("matmul: gradcheck through transposed, sliced and permuted operands") {
+  // Non-contiguous leaves.
+  Tensor<double> at = rnd<double>({4, 3}, 1).transpose(0, 1);  // [3, 4], column-major
+  at.requires_grad_();
+  Tensor<double> bt = rnd<double>({2, 5, 4}, 2).transpose(-1, -2);  // [2, 4, 5]
+  bt.requires_grad_();
+  CHECK(gc2(at, bt));
+  Tensor<double> as = rnd<double>({3, 8}, 3).slice(1, 0, 8, 2);  // step 2 along rows: copied
+  as.requires_grad_();
+  CHECK(gc2(as, leaf({4, 2}, 4)));
+  // Views taken inside f (their own backward nodes feed matmul's).
+  Tensor<double> x = leaf({2, 3, 4}, 5), w = leaf({5, 4}, 6);
+  CHECK(gradcheck(
+      [](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1].t()); }, {x, w}));
+  Tensor<double> q = leaf({2, 3, 2, 4}, 7), k = leaf({2, 3, 2, 4}, 8);
+  CHECK(gradcheck(
+      [](const std::vector<Tensor<double>>& in) {
+        Tensor<double> qh = in[0].permute({0, 2, 1, 3}), kh = in[1].permute({0, 2, 1, 3});
+        return matmul(qh, kh.transpose(-1, -2));
+      },
+      {q, k}));
+  // A column-major batched left operand against a 2-D weight (no fold: batched path for dW).
+  Tensor<double> xc = rnd<double>({2, 4, 3}, 9).transpose(-1, -2);  // [2, 3, 4]
+  xc.requires_grad_();
+  CHECK(gc2(xc, leaf({4, 2}, 10)));
+  // Expanded (stride-0 batch) operand inside f.
+  Tensor<double> e = leaf({4, 2}, 11), f = leaf({3, 5, 4}, 12);
+  CHECK(gradcheck(
+      [](const std::vector<Tensor<double>>& in) {
+        return matmul(in[1], in[0].expand({3, 4, 2}));
+      },
+      {e, f}));
+  // The gradient of a reduction arrives as a stride-0 (expanded) tensor.
+  Tensor<double> g1 = leaf({3, 4}, 13), g2 = leaf({4, 2}, 14);
+  Tensor<double> s = matmul(g1, g2);
+  s.backward(ones<double>({1, 2}).expand({3, 2}));
+  Tensor<double> want = matmul(ones<double>({3, 2}), g2.detach().t());
+  for (int64_t i = 0; i < 12; ++i)
+    CHECK(g1.grad().to_vector()[i] == doctest::Approx(want.to_vector()[i]));
+}
+
+TEST_CASE("linear: forward equals x·Wᵀ + b, one GEMM over the leading dims") {
+  for (Shape xs : {Shape{5, 4}, Shape{2, 3, 4}, Shape{4}, Shape{0, 4}, Shape{2, 1, 3, 4}}) {
+    Tensor<double> x = rnd<double>(xs, 1), w = rnd<double>({6, 4}, 2), b = rnd<double>({6}, 3);
+    std::vector<double> mag;
+    Tensor<double> want = naive_matmul(x, w.t(), &mag);
+    Tensor<double> y = linear(x, w), yb = linear(x, w, b);
+    Shape ys = xs;
+    ys[ys.size() - 1] = 6;
+    REQUIRE(y.shape() == ys);
+    REQUIRE(yb.shape() == ys);
+    std::vector<double> vy = y.to_vector(), vyb = yb.to_vector(), vw = want.to_vector();
+    for (std::size_t i = 0; i < vy.size(); ++i) {
+      CHECK(vy[i] == doctest::Approx(vw[i]).epsilon(1e-12));
+      CHECK(vyb[i] == doctest::Approx(vw[i] + b.to_vector()[i % 6]).epsilon(1e-12));
+    }
+  }
+  // Non-contiguous input and a weight given as a transposed view.
+  Tensor<float> xt = rnd<float>({4, 2, 3}, 4).permute({1, 2, 0});  // [2, 3, 4]
+  Tensor<float> wt = rnd<float>({4, 6}, 5).t();                     // [6, 4] column-major
+  Tensor<float> bb = rnd<float>({6}, 6);
+  std::vector<double> mag;
+  Tensor<float> want = naive_matmul(xt, wt.t(), &mag);
+  std::vector<float> got = linear(xt, wt, bb).to_vector(), w = want.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i] == doctest::Approx(w[i] + bb.to_vector()[i % 6]).epsilon(1e-5));
+}
+
+TEST_CASE("linear: gradcheck with and without bias, 1-D, 2-D and 3-D inputs") {
+  auto lin = [](const std::vector<Tensor<double>>& in) { return linear(in[0], in[1], in[2]); };
+  auto lin_nb = [](const std::vector<Tensor<double>>& in) { return linear(in[0], in[1]); };
+  for (Shape xs : {Shape{5, 4}, Shape{2, 3, 4}, Shape{4}, Shape{2, 1, 2, 4}}) {
+    CHECK(gradcheck(lin, {leaf(xs, 1), leaf({3, 4}, 2), leaf({3}, 3)}));
+    CHECK(gradcheck(lin_nb, {leaf(xs, 4), leaf({3, 4}, 5)}));
+  }
+  // Non-contiguous x and W; only some inputs requiring grad.
+  Tensor<double> xt = rnd<double>({4, 2, 3}, 6).permute({1, 2, 0});
+  xt.requires_grad_();
+  Tensor<double> wt = rnd<double>({4, 3}, 7).t();
+  wt.requires_grad_();
+  CHECK(gradcheck(lin, {xt, wt, leaf({3}, 8)}));
+  CHECK(gradcheck(lin, {leaf({2, 3, 4}, 9), rnd<double>({3, 4}, 10), leaf({3}, 11)}));
+  CHECK(gradcheck(lin, {rnd<double>({2, 3, 4}, 12), leaf({3, 4}, 13), rnd<double>({3}, 14)}));
+  // Bias gradient on enough rows to take the threaded column-sum path.
+  Tensor<double> big = rnd<double>({300, 256}, 15), wb = rnd<double>({256, 256}, 16);
+  Tensor<double> bias = zeros<double>({256});
+  bias.requires_grad_();
+  Tensor<double> y = linear(big, wb, bias);
+  Tensor<double> gy = rnd<double>({300, 256}, 17);
+  y.backward(gy);
+  std::vector<double> db = bias.grad().to_vector(), g = gy.to_vector();
+  for (int64_t j = 0; j < 256; j += 51) {
+    double s = 0;
+    for (int64_t i = 0; i < 300; ++i) s += g[i * 256 + j];
+    CHECK(db[j] == doctest::Approx(s).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("backend gemm: transpose flags, alpha/beta, column-major C, beta = 0 ignores C") {
+  const int64_t m = 7, n = 5, k = 6;
+  Tensor<double> a = rnd<double>({m, k}, 1), b = rnd<double>({k, n}, 2), c0 = rnd<double>({m, n}, 3);
+  Tensor<double> at = a.t().contiguous(), bt = b.t().contiguous();
+  std::vector<double> mag;
+  std::vector<double> ab = naive_matmul(a, b, &mag).to_vector(), cv = c0.to_vector();
+  for (auto ta : {backend::cpu::Trans::kNo, backend::cpu::Trans::kYes})
+    for (auto tb : {backend::cpu::Trans::kNo, backend::cpu::Trans::kYes}) {
+      Tensor<double> c = c0.clone();
+      const double* pa = ta == backend::cpu::Trans::kNo ? a.data() : at.data();
+      const double* pb = tb == backend::cpu::Trans::kNo ? b.data() : bt.data();
+      int64_t lda = ta == backend::cpu::Trans::kNo ? k : m, ldb = tb == backend::cpu::Trans::kNo ? n : k;
+      backend::cpu::gemm<double>(ta, tb, m, n, k, 2.0, pa, lda, pb, ldb, 0.5, c.data(), n);
+      std::vector<double> got = c.to_vector();
+      for (std::size_t i = 0; i < got.size(); ++i)
+        CHECK(got[i] == doctest::Approx(2.0 * ab[i] + 0.5 * cv[i]).epsilon(1e-12));
+    }
+  // beta = 0 must not read C (NaN there must not leak), column-major C
+  std::vector<double> cm(m * n, std::numeric_limits<double>::quiet_NaN());
+  backend::cpu::gemm<double>(m, n, k, 1.0, a.data(), k, 1, b.data(), n, 1, 0.0, cm.data(), 1, m);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) CHECK(cm[i + j * m] == doctest::Approx(ab[i * n + j]));
+  // batched, single-stride form, with a broadcast (stride 0) B
+  Tensor<float> xa = rnd<float>({8, 3, 4}, 4), xb = rnd<float>({4, 2}, 5);
+  Tensor<float> xc = empty<float>({8, 3, 2});
+  backend::cpu::batched_gemm<float>(8, 3, 2, 4, 1.0f, xa.data(), 12, 4, 1, xb.data(), 0, 2, 1, 0.0f,
+                                    xc.data(), 6, 2, 1);
+  std::vector<double> mg;
+  std::vector<float> want = naive_matmul(xa, xb, &mg).to_vector(), got = xc.to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
+}
+
+TEST_CASE("matmul and linear: errors name the op and both shapes") {
+  auto a = rnd<float>({2, 3}, 1), b = rnd<float>({4, 5}, 2);
+  std::string e = error_of([&] { matmul(a, b); });
+  CHECK(e.find("matmul") != std::string::npos);
+  CHECK(e.find("[2, 3]") != std::string::npos);
+  CHECK(e.find("[4, 5]") != std::string::npos);
+  e = error_of([&] { matmul(rnd<float>({2, 3, 4}, 1), rnd<float>({3, 4, 5}, 2)); });
+  CHECK(e.find("matmul") != std::string::npos);
+  CHECK(e.find("[2, 3, 4]") != std::string::npos);
+  CHECK(e.find("[3, 4, 5]") != std::string::npos);
+  e = error_of([&] { matmul(rnd<float>({3}, 1), rnd<float>({4}, 2)); });
+  CHECK(e.find("[3]") != std::string::npos);
+  CHECK(e.find("[4]") != std::string::npos);
+  e = error_of([&] { matmul(full<float>({}, 1.0f), rnd<float>({4}, 2)); });
+  CHECK(e.find("matmul") != std::string::npos);
+  CHECK(e.find("at least 1 dimension") != std::string::npos);
+  e = error_of([&] { linear(rnd<float>({2, 3}, 1), rnd<float>({5, 4}, 2)); });
+  CHECK(e.find("linear") != std::string::npos);
+  CHECK(e.find("[2, 3]") != std::string::npos);
+  CHECK(e.find("[5, 4]") != std::string::npos);
+  e = error_of([&] { linear(rnd<float>({2, 4}, 1), rnd<float>({5, 4}, 2), rnd<float>({4}, 3)); });
+  CHECK(e.find("linear") != std::string::npos);
+  CHECK(e.find("bias") != std::string::npos);
+  CHECK_THROWS_AS(linear(rnd<float>({2, 4}, 1), rnd<float>({5, 4, 1}, 2)), Error);
+}
