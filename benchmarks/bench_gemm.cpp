@@ -4,6 +4,7 @@
 //
 //   ember_matmul/<shape>/<threads>       ember::matmul; output from the caching allocator, so
 //                                        every iteration after the first reuses the same block
+//   ember_linear/<shape>/<threads>       ember::linear(x [M, K], W [N, K], b [N]) = x·Wᵀ + b
 //   cblas_sgemm/<shape>/<threads>        OpenBLAS, its own pthread pool set to <threads>
 //   cblas_sgemm_loop/attn/<threads>      the batch as a loop of cblas_sgemm, OpenBLAS threaded
 //   cblas_sgemm_omp_batch/attn/<threads> the batch split across OpenMP threads, OpenBLAS set to
@@ -12,15 +13,15 @@
 // (FFN up), 4096×3072×768 (FFN down), and attn = 384 × (128×64 · 64×128) (batch 32 × 12 heads,
 // scores q·kᵀ). Built twice: bench_gemm (ember as configured: EIGEN_USE_BLAS when OpenBLAS was
 // found) and bench_gemm_eigen (ember on Eigen's own kernels).
-#include <cstdint>
-#include <string>
-#include <vector>
+#include <ember/ops/matmul.hpp>
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-#include <omp.h>
 
-#include <ember/ops/matmul.hpp>
+#include <cstdint>
+#include <omp.h>
+#include <string>
+#include <vector>
 
 extern "C" void openblas_set_num_threads(int num_threads);  // OpenBLAS extension (cblas.h)
 
@@ -57,6 +58,20 @@ void BM_ember_matmul(benchmark::State& state, GemmShape s) {
   for (auto _ : state) {
     auto c = ember::matmul(a, b);
     benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  report(state, 2.0 * s.m * s.n * s.k);
+}
+
+// linear(x, W, b) = x·Wᵀ + b with W stored [N, K] (PyTorch layout): Wᵀ read in place
+// (column-major operand), output initialized with the bias and accumulated onto (β = 1).
+void BM_ember_linear(benchmark::State& state, GemmShape s) {
+  set_threads(int(state.range(0)));
+  auto x = random({s.m, s.k}, 1), w = random({s.n, s.k}, 2), b = random({s.n}, 5);
+  { auto warm = ember::linear(x, w, b); }
+  for (auto _ : state) {
+    auto y = ember::linear(x, w, b);
+    benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   report(state, 2.0 * s.m * s.n * s.k);
@@ -121,17 +136,39 @@ void BM_cblas_sgemm_omp_batch_attn(benchmark::State& state) {
 
 int register_all() {
   for (const GemmShape& s : kShapes) {
-    benchmark::RegisterBenchmark((std::string("ember_matmul/") + s.name).c_str(), BM_ember_matmul, s)
-        ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("ember_matmul/") + s.name).c_str(), BM_ember_matmul,
+                                 s)
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("ember_linear/") + s.name).c_str(), BM_ember_linear,
+                                 s)
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("cblas_sgemm/") + s.name).c_str(), BM_cblas_sgemm, s)
-        ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   benchmark::RegisterBenchmark("ember_matmul/attn", BM_ember_matmul_attn)
-      ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Arg(1)
+      ->Arg(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("cblas_sgemm_loop/attn", BM_cblas_sgemm_loop_attn)
-      ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Arg(1)
+      ->Arg(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("cblas_sgemm_omp_batch/attn", BM_cblas_sgemm_omp_batch_attn)
-      ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Arg(1)
+      ->Arg(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 // TransformerEncoderLayer, TransformerEncoder), in dependency order. See docs/nn.md.
 #pragma once
 
+// clang-format off
 #include <ember/nn/module.hpp>
 #include <ember/nn/init.hpp>
 #include <ember/nn/linear.hpp>
@@ -12,3 +13,4 @@
 #include <ember/nn/feed_forward.hpp>
 #include <ember/nn/attention.hpp>
 #include <ember/nn/transformer.hpp>
+// clang-format on

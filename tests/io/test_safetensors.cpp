@@ -26,6 +26,9 @@
 #include <doctest/doctest.h>
 #include <ember/io/safetensors.hpp>
 
+#include "support/test_util.hpp"
+using ember::test::contains;
+
 namespace fs = std::filesystem;
 using ember::bf16;
 using ember::half;
@@ -91,9 +94,6 @@ std::string open_error(const TempDir& tmp, const std::string& bytes) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 template <class T>
 Tensor<T> iota(const ember::Shape& shape, double scale = 1.0, double shift = 0.0) {
@@ -590,9 +590,12 @@ TEST_CASE("save_safetensors: an existing file is replaced only on success") {
   CHECK(tmp.count() == 1);
   CHECK(SafetensorsFile::open(path).contains("old"));
 
-  // And a successful save replaces it.
+  // And a successful save replaces it, even while the old file is open (mapped) for reading:
+  // rename swaps the directory entry, the reader keeps the old contents.
+  auto reader = SafetensorsFile::open(path);
   save_safetensors(path, {{"new", iota<float>({4})}});
   auto file = SafetensorsFile::open(path);
   CHECK(file.keys() == std::vector<std::string>{"new"});
   CHECK(tmp.count() == 1);
+  CHECK(reader.get<float>("old").to_vector() == std::vector<float>{0, 1, 2});
 }

@@ -5,10 +5,9 @@
 // sequence gives finite outputs and gradients), Hugging Face BERT key names, and the tiny BERT
 // encoder fixture (tests/data/bert_tiny, from tools/gen_bert_fixtures.py) reproduced layer by
 // layer. Tolerances are stated at each check.
-#include <ember/nn.hpp>
-
 #include <ember/autograd/gradcheck.hpp>
 #include <ember/io/safetensors.hpp>
+#include <ember/nn.hpp>
 #include <ember/ops/reduction.hpp>
 
 #include <doctest/doctest.h>
@@ -235,10 +234,10 @@ TEST_CASE("FeedForward: HF names, W2 act(W1 x + b1) + b2, activation names") {
 
 TEST_CASE("MultiHeadAttention: HF BertAttention names; hidden % heads != 0 is an error") {
   nn::MultiHeadAttention<float> mha(nn::MultiHeadAttentionOptions(8, 2));
-  CHECK(keys_of(mha) == std::vector<std::string>{
-                            "self.query.weight", "self.query.bias", "self.key.weight",
-                            "self.key.bias", "self.value.weight", "self.value.bias",
-                            "output.dense.weight", "output.dense.bias"});
+  CHECK(keys_of(mha) == std::vector<std::string>{"self.query.weight", "self.query.bias",
+                                                 "self.key.weight", "self.key.bias",
+                                                 "self.value.weight", "self.value.bias",
+                                                 "output.dense.weight", "output.dense.bias"});
   CHECK(mha.head_dim() == 4);
   CHECK_THROWS_WITH_AS(nn::MultiHeadAttention<float>(nn::MultiHeadAttentionOptions(10, 3)),
                        "MultiHeadAttention: hidden_size (10) must be a positive multiple of "
@@ -261,8 +260,7 @@ TEST_CASE("additive_attention_mask: HF's (1 - mask) * finfo.min as [batch, 1, 1,
 }
 
 TEST_CASE("MultiHeadAttention: equals a naive loop implementation, with and without padding") {
-  nn::MultiHeadAttention<double> mha(
-      nn::MultiHeadAttentionOptions(6, 3).initializer_range(0.5));
+  nn::MultiHeadAttention<double> mha(nn::MultiHeadAttentionOptions(6, 3).initializer_range(0.5));
   Generator gen(4);
   {
     NoGradGuard g;
@@ -275,9 +273,8 @@ TEST_CASE("MultiHeadAttention: equals a naive loop implementation, with and with
   // 1e-12: the same sums in a different order, in double.
   check_close(mha.forward(x), from_vector(naive_attention(mha, x.to_vector(), B, S, {}), {B, S, 6}),
               1e-12);
-  check_close(mha.forward(x, m), from_vector(naive_attention(mha, x.to_vector(), B, S, mask),
-                                             {B, S, 6}),
-              1e-12);
+  check_close(mha.forward(x, m),
+              from_vector(naive_attention(mha, x.to_vector(), B, S, mask), {B, S, 6}), 1e-12);
   // Masked keys do not matter: changing x at a padded position leaves the valid rows unchanged.
   Tensor<double> x2 = x.clone();
   x2.select(0, 1).select(0, 3).fill_(100.0);
@@ -286,22 +283,21 @@ TEST_CASE("MultiHeadAttention: equals a naive loop implementation, with and with
 }
 
 TEST_CASE("MultiHeadAttention: gradcheck (double) through x and the weights, with a padding mask") {
-  nn::MultiHeadAttention<double> mha(
-      nn::MultiHeadAttentionOptions(4, 2).initializer_range(0.5));
+  nn::MultiHeadAttention<double> mha(nn::MultiHeadAttentionOptions(4, 2).initializer_range(0.5));
   mha.eval();
   Generator gen(5);
   Tensor<int64_t> m = from_vector<int64_t>({1, 1, 1, 1, 1, 0}, {2, 3});
   Tensor<double> x = randn<double>({2, 3, 4}, gen).requires_grad_();
   Tensor<double> xt = randn<double>({2, 4, 3}, gen).transpose(1, 2).requires_grad_();
   for (const Tensor<double>& in : {x, xt}) {
-    CHECK(gradcheck(
-        [&](const std::vector<Tensor<double>>& i) { return mha.forward(i[0], m); },
-        {in, mha.query->weight, mha.key->weight, mha.value->bias, mha.dense->weight}));
+    CHECK(gradcheck([&](const std::vector<Tensor<double>>& i) { return mha.forward(i[0], m); },
+                    {in, mha.query->weight, mha.key->weight, mha.value->bias, mha.dense->weight}));
   }
 }
 
-TEST_CASE("MultiHeadAttention: a fully padded sequence gives finite outputs and gradients "
-          "(uniform attention, as Hugging Face)") {
+TEST_CASE(
+    "MultiHeadAttention: a fully padded sequence gives finite outputs and gradients "
+    "(uniform attention, as Hugging Face)") {
   for (int dtype = 0; dtype < 2; ++dtype) {
     auto run = [&](auto zero) {
       using T = decltype(zero);
@@ -312,7 +308,7 @@ TEST_CASE("MultiHeadAttention: a fully padded sequence gives finite outputs and 
       Tensor<T> y = mha.forward(x, m);
       CHECK(all_finite(y));
       // All keys masked: every query of sequence 1 averages the value rows uniformly.
-      Tensor<T> v = mha.value->forward(x.detach().select(0, 1));  // [3, 4]
+      Tensor<T> v = mha.value->forward(x.detach().select(0, 1));    // [3, 4]
       Tensor<T> expected = mha.dense->forward(mean(v, {0}, true));  // [1, 4]
       for (int64_t i = 0; i < 3; ++i)
         check_close(y.detach().select(0, 1).slice(0, i, i + 1), expected, 1e-5);
@@ -350,15 +346,15 @@ TEST_CASE("TransformerEncoderLayer: exactly HF BertLayer's state_dict keys, in o
   nn::TransformerEncoderLayer<float> layer(nn::TransformerEncoderLayerOptions(8, 2, 16));
   CHECK(keys_of(layer) ==
         std::vector<std::string>{
-            "attention.self.query.weight", "attention.self.query.bias",
-            "attention.self.key.weight", "attention.self.key.bias",
-            "attention.self.value.weight", "attention.self.value.bias",
+            "attention.self.query.weight", "attention.self.query.bias", "attention.self.key.weight",
+            "attention.self.key.bias", "attention.self.value.weight", "attention.self.value.bias",
             "attention.output.dense.weight", "attention.output.dense.bias",
             "attention.output.LayerNorm.weight", "attention.output.LayerNorm.bias",
             "intermediate.dense.weight", "intermediate.dense.bias", "output.dense.weight",
             "output.dense.bias", "output.LayerNorm.weight", "output.LayerNorm.bias"});
   // Pre-LN has the same parameters.
-  nn::TransformerEncoderLayer<float> pre(nn::TransformerEncoderLayerOptions(8, 2, 16).norm_first(true));
+  nn::TransformerEncoderLayer<float> pre(
+      nn::TransformerEncoderLayerOptions(8, 2, 16).norm_first(true));
   CHECK(keys_of(pre) == keys_of(layer));
   CHECK(layer.num_parameters() == 4 * (8 * 8 + 8) + 2 * 8 + (8 * 16 + 16) + (16 * 8 + 8) + 2 * 8);
 }
@@ -366,9 +362,8 @@ TEST_CASE("TransformerEncoderLayer: exactly HF BertLayer's state_dict keys, in o
 TEST_CASE("TransformerEncoderLayer: post-LN and pre-LN wiring; gradcheck (double), dropout off") {
   for (bool norm_first : {false, true}) {
     CAPTURE(norm_first);
-    nn::TransformerEncoderLayer<double> layer(nn::TransformerEncoderLayerOptions(4, 2, 6)
-                                                  .norm_first(norm_first)
-                                                  .initializer_range(0.5));
+    nn::TransformerEncoderLayer<double> layer(
+        nn::TransformerEncoderLayerOptions(4, 2, 6).norm_first(norm_first).initializer_range(0.5));
     layer.eval();
     Generator gen(10);
     {
@@ -396,14 +391,15 @@ TEST_CASE("TransformerEncoderLayer: post-LN and pre-LN wiring; gradcheck (double
     check_close(layer.forward(x, m), expected, 1e-14);
 
     Tensor<double> xg = x.clone().requires_grad_();
-    CHECK(gradcheck([&](const std::vector<Tensor<double>>& i) { return layer.forward(i[0], m); },
-                    {xg, layer.attention->query->weight, layer.attention_norm->weight,
-                     layer.intermediate_dense->bias, layer.output_dense->weight,
-                     layer.output_norm->bias}));
+    CHECK(gradcheck(
+        [&](const std::vector<Tensor<double>>& i) { return layer.forward(i[0], m); },
+        {xg, layer.attention->query->weight, layer.attention_norm->weight,
+         layer.intermediate_dense->bias, layer.output_dense->weight, layer.output_norm->bias}));
   }
 }
 
-TEST_CASE("TransformerEncoderLayer: hidden dropout in training only; a fully padded row is finite") {
+TEST_CASE(
+    "TransformerEncoderLayer: hidden dropout in training only; a fully padded row is finite") {
   Generator gen(12);
   nn::TransformerEncoderLayer<float> layer(
       nn::TransformerEncoderLayerOptions(8, 2, 16).generator(&gen));

@@ -3,7 +3,6 @@
 // non-strict loading with their error messages, to(Device), zero_grad, num_parameters, printing,
 // initializers, and the user-defined MLP exactly as docs/nn.md shows it.
 #include <ember/nn.hpp>
-
 #include <ember/ops/loss.hpp>
 #include <ember/ops/reduction.hpp>
 
@@ -15,6 +14,9 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/test_util.hpp"
+using ember::test::contains;
 
 using namespace ember;
 
@@ -72,9 +74,6 @@ struct Net : nn::Module<float> {
   Tensor<float> bias;
 };
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -88,7 +87,8 @@ std::string error_of(const std::function<void()>& f) {
 
 // ---- registration and names ---------------------------------------------------------------------
 
-TEST_CASE("Module: dotted names in PyTorch order (own parameters first, then children depth-first)") {
+TEST_CASE(
+    "Module: dotted names in PyTorch order (own parameters first, then children depth-first)") {
   Net net;
   // PyTorch's named_parameters: named_modules in pre-order, each module's own parameters.
   CHECK(names_of(net.named_parameters()) ==
@@ -134,12 +134,13 @@ TEST_CASE("Module: registration errors name the module and the name") {
                  "buffer or child with that name"));
   CHECK(contains(error_of([&] { b.register_buffer("inner", ones<float>({1})); }),
                  "already has a parameter, buffer or child"));
-  CHECK(contains(error_of([&] { b.register_module("running", std::make_shared<nn::Module<float>>()); }),
-                 "already has a parameter, buffer or child"));
+  CHECK(contains(
+      error_of([&] { b.register_module("running", std::make_shared<nn::Module<float>>()); }),
+      "already has a parameter, buffer or child"));
   CHECK(contains(error_of([&] { b.register_parameter("a.b", ones<float>({1})); }),
                  "must not contain '.'"));
-  CHECK(contains(error_of([&] { b.register_parameter("", ones<float>({1})); }),
-                 "must not be empty"));
+  CHECK(
+      contains(error_of([&] { b.register_parameter("", ones<float>({1})); }), "must not be empty"));
   CHECK(contains(error_of([&] { b.register_parameter("u", Tensor<float>()); }), "undefined"));
   CHECK(contains(error_of([&] { b.register_module("n", std::shared_ptr<nn::Linear<float>>()); }),
                  "null"));
@@ -176,9 +177,9 @@ TEST_CASE("ModuleList: children named 0, 1, ... and typed access") {
   auto l0 = list->push_back(std::make_shared<nn::Linear<float>>(2, 3));
   list->push_back(std::make_shared<nn::LayerNorm<float>>(3));
   CHECK(list->size() == 2);
-  CHECK(names_of(root.named_parameters()) ==
-        std::vector<std::string>{"layer.0.weight", "layer.0.bias", "layer.1.weight",
-                                 "layer.1.bias"});
+  CHECK(
+      names_of(root.named_parameters()) ==
+      std::vector<std::string>{"layer.0.weight", "layer.0.bias", "layer.1.weight", "layer.1.bias"});
   CHECK(list->at<nn::Linear<float>>(0) == l0);
   CHECK((*list)[1]->type_name() == "LayerNorm");
   CHECK(contains(error_of([&] { list->at<nn::Linear<float>>(1); }), "not the requested type"));
@@ -277,7 +278,8 @@ TEST_CASE("load_state_dict: a shape mismatch names the key and both shapes, even
   for (bool strict : {true, false}) {
     std::string msg = error_of([&] { m.load_state_dict(sd, strict); });
     CHECK(contains(msg, "size mismatch"));
-    CHECK(contains(msg, "\"fc1.weight\": the checkpoint has shape [3, 5], the module has shape [3, 2]"));
+    CHECK(contains(msg,
+                   "\"fc1.weight\": the checkpoint has shape [3, 5], the module has shape [3, 2]"));
   }
   CHECK(m.fc2->weight.to_vector() == before);
   // A key given twice.
@@ -307,8 +309,7 @@ TEST_CASE("Module::to: CPU is a no-op keeping handles; CUDA without the backend 
   float* p = m.fc1->weight.data();
   m.to(Device::cpu());
   CHECK(m.fc1->weight.data() == p);
-  if (ember::detail::device_copy_slot() == nullptr)
-    CHECK_THROWS_AS(m.to(Device::cuda(0)), Error);
+  if (ember::detail::device_copy_slot() == nullptr) CHECK_THROWS_AS(m.to(Device::cuda(0)), Error);
 }
 
 TEST_CASE("Module::zero_grad drops every gradient; num_parameters counts elements") {
@@ -339,7 +340,8 @@ TEST_CASE("Module printing: repr and the tree like PyTorch") {
 
 // ---- the docs' MLP trains ----------------------------------------------------------------------
 
-TEST_CASE("MLP from docs/nn.md: names, a training loop that lowers the loss, eval is deterministic") {
+TEST_CASE(
+    "MLP from docs/nn.md: names, a training loop that lowers the loss, eval is deterministic") {
   manual_seed(0);
   auto model = std::make_shared<MLP>(4, 16, 3);
   CHECK(names_of(model->named_parameters()) ==

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::contains;
+
 using namespace ember;
 
 namespace {
@@ -22,9 +25,6 @@ std::string embedding_error(F&& f) {
     return e.what();
   }
   return "";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
 }
 // weight[r, c] = 10 r + c: every looked-up value names its row and column.
 template <class T>

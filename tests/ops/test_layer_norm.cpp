@@ -1,6 +1,9 @@
 // Tests for ember/ops/layer_norm.hpp: known values (incl. a float input with a large offset),
 // a naive double reference with and without weight/bias, dweight/dbias over many rows (several
 // kernel chunks; thread-count determinism), gradcheck in double on several layouts, errors.
+#include <ember/autograd/gradcheck.hpp>
+#include <ember/core/threads.hpp>
+#include <ember/io/safetensors.hpp>
 #include <ember/ops/layer_norm.hpp>
 
 #include <doctest/doctest.h>
@@ -8,10 +11,6 @@
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <ember/autograd/gradcheck.hpp>
-#include <ember/core/threads.hpp>
-#include <ember/io/safetensors.hpp>
 
 using namespace ember;
 
@@ -36,8 +35,8 @@ std::vector<double> naive_layer_norm(const std::vector<double>& x, int64_t rows,
     var /= n;
     long double rs = 1.0L / std::sqrt(var + eps);
     for (int64_t i = 0; i < n; ++i)
-      y[r * n + i] = double((x[r * n + i] - mu) * rs * (w.empty() ? 1.0 : w[i]) +
-                            (b.empty() ? 0.0 : b[i]));
+      y[r * n + i] =
+          double((x[r * n + i] - mu) * rs * (w.empty() ? 1.0 : w[i]) + (b.empty() ? 0.0 : b[i]));
   }
   return y;
 }
@@ -73,9 +72,8 @@ TEST_CASE("layer_norm: hand-computed values with weight and bias") {
   Tensor<double> b = from_vector<double>({0.5, 0, -0.5, 1});
   std::vector<double> y = layer_norm(x, {4}, w, b, 1e-5).to_vector();
   const double rs = 1.0 / std::sqrt(1.25 + 1e-5);
-  std::vector<double> expected = {-1.5 * rs * 1 + 0.5, -0.5 * rs * 2, 0.5 * rs * 3 - 0.5,
-                                  1.5 * rs * 4 + 1,    0.5,           0,
-                                  -0.5,                1};
+  std::vector<double> expected = {
+      -1.5 * rs * 1 + 0.5, -0.5 * rs * 2, 0.5 * rs * 3 - 0.5, 1.5 * rs * 4 + 1, 0.5, 0, -0.5, 1};
   for (int i = 0; i < 8; ++i) CHECK(y[i] == doctest::Approx(expected[i]).epsilon(1e-14));
 }
 
@@ -89,8 +87,8 @@ TEST_CASE("layer_norm: matches a naive reference, with and without weight/bias")
     Tensor<double> w, b;
     std::vector<double> wv, bv;
   };
-  for (const Case& c : {Case{w, b, wv, bv}, Case{w, {}, wv, {}}, Case{{}, b, {}, bv},
-                        Case{{}, {}, {}, {}}}) {
+  for (const Case& c :
+       {Case{w, b, wv, bv}, Case{w, {}, wv, {}}, Case{{}, b, {}, bv}, Case{{}, {}, {}, {}}}) {
     std::vector<double> got = layer_norm(x, {8}, c.w, c.b).to_vector();
     std::vector<double> ref = naive_layer_norm(xv, 6, 8, c.wv, c.bv, 1e-5);
     for (std::size_t i = 0; i < ref.size(); ++i)
@@ -103,7 +101,8 @@ TEST_CASE("layer_norm: matches a naive reference, with and without weight/bias")
     REQUIRE(got[i] == doctest::Approx(ref[i]).epsilon(1e-13).scale(1.0));
   // A non-contiguous input gives the same result as its contiguous copy.
   Tensor<double> xt = x.transpose(0, 1);  // [3, 2, 8]
-  CHECK(layer_norm(xt, {8}, w, b).to_vector() == layer_norm(xt.contiguous(), {8}, w, b).to_vector());
+  CHECK(layer_norm(xt, {8}, w, b).to_vector() ==
+        layer_norm(xt.contiguous(), {8}, w, b).to_vector());
 }
 
 TEST_CASE("layer_norm backward: dweight/dbias over many rows, deterministic across threads") {
@@ -176,11 +175,14 @@ TEST_CASE("gradcheck: layer_norm") {
   Tensor<double> v = leaf({5}, 8);  // 1-D input: one row
 
   CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {8}, in[1], in[2]); }, {x, w, b}));
-  CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {3, 8}, in[1], in[2], 1e-3); },
-                  {x, w2, b2}));
+  CHECK(gradcheck(
+      [](auto& in) {
+        return layer_norm(in[0], {3, 8}, in[1], in[2], 1e-3);
+      },
+      {x, w2, b2}));
   CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {8}, in[1]); }, {x, w}));
-  CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {8}, Tensor<double>(), in[1]); },
-                  {x, b}));
+  CHECK(
+      gradcheck([](auto& in) { return layer_norm(in[0], {8}, Tensor<double>(), in[1]); }, {x, b}));
   CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {8}); }, {x}));
   CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {6}, in[1], in[2]); }, {xt, w6, b6}));
   CHECK(gradcheck([](auto& in) { return layer_norm(in[0], {6}, in[1], in[2]); }, {xs, w6, b6}));
@@ -200,8 +202,7 @@ TEST_CASE("layer_norm: errors name the op and the shapes") {
                        "layer_norm: expected input of shape [*, 4] for normalized_shape [4], "
                        "found input of shape [2, 3, 5]",
                        ember::Error);
-  CHECK_THROWS_WITH_AS(layer_norm(x, {2, 3, 5, 1}), doctest::Contains("[2, 3, 5]"),
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(layer_norm(x, {2, 3, 5, 1}), doctest::Contains("[2, 3, 5]"), ember::Error);
   CHECK_THROWS_WITH_AS(layer_norm(x, {5}, zeros<float>({4})),
                        "layer_norm: weight of shape [4] does not match normalized_shape [5] "
                        "(input shape [2, 3, 5])",

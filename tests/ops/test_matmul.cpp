@@ -3,16 +3,17 @@
 // (gradcheck, double) on 2-D, 1-D, broadcast-batched, transposed and sliced operands, the
 // backend GEMM's alpha/beta/transpose/layout handling, and the error messages.
 // Tolerances: double 1e-10 relative to Σ|a||b| (summation-order differences only); float 1e-5.
+#include <ember/autograd/gradcheck.hpp>
+#include <ember/backend/cpu/gemm.hpp>
+#include <ember/ops/matmul.hpp>
+
+#include <doctest/doctest.h>
+
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <doctest/doctest.h>
-#include <ember/autograd/gradcheck.hpp>
-#include <ember/backend/cpu/gemm.hpp>
-#include <ember/ops/matmul.hpp>
 
 using namespace ember;
 
@@ -107,14 +108,26 @@ TEST_CASE("matmul: forward matches a naive triple loop (float and double, odd an
   struct Case {
     Shape a, b;
   };
-  std::vector<Case> cases = {
-      {{17, 33}, {33, 9}},       {{0, 5}, {5, 3}},         {{5, 0}, {0, 3}},
-      {{5, 3}, {3, 0}},          {{7}, {7}},               {{7}, {7, 4}},
-      {{4, 7}, {7}},             {{3}, {2, 3, 5}},         {{2, 4, 3}, {3}},
-      {{2, 1, 3, 4}, {5, 4, 2}}, {{3, 4}, {2, 4, 5}},      {{2, 3, 4}, {4, 5}},
-      {{2, 3, 6, 4}, {4, 5}},    {{1, 3, 4}, {2, 1, 4, 5}}, {{16, 32, 24}, {16, 24, 40}},
-      {{200, 150}, {150, 170}},  {{1, 1}, {1, 1}},         {{0}, {0}},
-      {{3, 0, 4}, {4, 2}},       {{2, 2, 3}, {0, 1, 3, 4}}};
+  std::vector<Case> cases = {{{17, 33}, {33, 9}},
+                             {{0, 5}, {5, 3}},
+                             {{5, 0}, {0, 3}},
+                             {{5, 3}, {3, 0}},
+                             {{7}, {7}},
+                             {{7}, {7, 4}},
+                             {{4, 7}, {7}},
+                             {{3}, {2, 3, 5}},
+                             {{2, 4, 3}, {3}},
+                             {{2, 1, 3, 4}, {5, 4, 2}},
+                             {{3, 4}, {2, 4, 5}},
+                             {{2, 3, 4}, {4, 5}},
+                             {{2, 3, 6, 4}, {4, 5}},
+                             {{1, 3, 4}, {2, 1, 4, 5}},
+                             {{16, 32, 24}, {16, 24, 40}},
+                             {{200, 150}, {150, 170}},
+                             {{1, 1}, {1, 1}},
+                             {{0}, {0}},
+                             {{3, 0, 4}, {4, 2}},
+                             {{2, 2, 3}, {0, 1, 3, 4}}};
   uint64_t seed = 1;
   for (const Case& c : cases) {
     check_against_naive(rnd<double>(c.a, seed), rnd<double>(c.b, seed + 1), 1e-12);
@@ -132,9 +145,9 @@ TEST_CASE("matmul: forward matches a naive triple loop (float and double, odd an
 
 TEST_CASE("matmul: strided operands (transposed, sliced, expanded, permuted) forward") {
   Tensor<double> x = rnd<double>({2, 5, 4}, 11), y = rnd<double>({2, 6, 4}, 12);
-  check_against_naive(x, y.transpose(-1, -2), 1e-12);                       // col-major B
+  check_against_naive(x, y.transpose(-1, -2), 1e-12);  // col-major B
   check_against_naive(y.transpose(-1, -2).transpose(-1, -2), x.transpose(-1, -2), 1e-12);
-  check_against_naive(x.transpose(-1, -2), y.slice(1, 0, 5), 1e-12);       // col-major A
+  check_against_naive(x.transpose(-1, -2), y.slice(1, 0, 5), 1e-12);         // col-major A
   check_against_naive(x.slice(2, 0, 4, 2), rnd<double>({2, 6}, 13), 1e-12);  // step in a row
   check_against_naive(x.slice(1, 0, 5, 2), rnd<double>({4, 3}, 14), 1e-12);  // step over rows
   check_against_naive(rnd<double>({4, 3}, 15).expand({3, 4, 3}), rnd<double>({3, 3, 2}, 16),
@@ -187,7 +200,7 @@ TEST_CASE("matmul: gradcheck on 2-D, 1-D and batched-broadcast operands") {
   CHECK(gc2(leaf({3, 4}, 17), leaf({2, 4, 5}, 18)));        // 2-D left: accumulated dA
   CHECK(gc2(leaf({1, 3, 4}, 19), leaf({2, 4, 2}, 20)));     // size-1 batch dim
   CHECK(gc2(leaf({2, 2, 3, 4}, 21), leaf({2, 2, 4, 2}, 22)));
-  CHECK(gc2(leaf({3, 0}, 23), leaf({0, 2}, 24)));           // k = 0
+  CHECK(gc2(leaf({3, 0}, 23), leaf({0, 2}, 24)));  // k = 0
   // only one side requires grad
   Tensor<double> c = rnd<double>({4, 2}, 25);
   CHECK(gc2(leaf({2, 3, 4}, 26), c));
@@ -206,8 +219,8 @@ TEST_CASE("matmul: gradcheck through transposed, sliced and permuted operands") 
   CHECK(gc2(as, leaf({4, 2}, 4)));
   // Views taken inside f (their own backward nodes feed matmul's).
   Tensor<double> x = leaf({2, 3, 4}, 5), w = leaf({5, 4}, 6);
-  CHECK(gradcheck(
-      [](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1].t()); }, {x, w}));
+  CHECK(gradcheck([](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1].t()); },
+                  {x, w}));
   Tensor<double> q = leaf({2, 3, 2, 4}, 7), k = leaf({2, 3, 2, 4}, 8);
   CHECK(gradcheck(
       [](const std::vector<Tensor<double>>& in) {
@@ -253,7 +266,7 @@ TEST_CASE("linear: forward equals x·Wᵀ + b, one GEMM over the leading dims") 
   }
   // Non-contiguous input and a weight given as a transposed view.
   Tensor<float> xt = rnd<float>({4, 2, 3}, 4).permute({1, 2, 0});  // [2, 3, 4]
-  Tensor<float> wt = rnd<float>({4, 6}, 5).t();                     // [6, 4] column-major
+  Tensor<float> wt = rnd<float>({4, 6}, 5).t();                    // [6, 4] column-major
   Tensor<float> bb = rnd<float>({6}, 6);
   std::vector<double> mag;
   Tensor<float> want = naive_matmul(xt, wt.t(), &mag);
@@ -294,7 +307,8 @@ TEST_CASE("linear: gradcheck with and without bias, 1-D, 2-D and 3-D inputs") {
 
 TEST_CASE("backend gemm: transpose flags, alpha/beta, column-major C, beta = 0 ignores C") {
   const int64_t m = 7, n = 5, k = 6;
-  Tensor<double> a = rnd<double>({m, k}, 1), b = rnd<double>({k, n}, 2), c0 = rnd<double>({m, n}, 3);
+  Tensor<double> a = rnd<double>({m, k}, 1), b = rnd<double>({k, n}, 2),
+                 c0 = rnd<double>({m, n}, 3);
   Tensor<double> at = a.t().contiguous(), bt = b.t().contiguous();
   std::vector<double> mag;
   std::vector<double> ab = naive_matmul(a, b, &mag).to_vector(), cv = c0.to_vector();
@@ -303,7 +317,8 @@ TEST_CASE("backend gemm: transpose flags, alpha/beta, column-major C, beta = 0 i
       Tensor<double> c = c0.clone();
       const double* pa = ta == backend::cpu::Trans::kNo ? a.data() : at.data();
       const double* pb = tb == backend::cpu::Trans::kNo ? b.data() : bt.data();
-      int64_t lda = ta == backend::cpu::Trans::kNo ? k : m, ldb = tb == backend::cpu::Trans::kNo ? n : k;
+      int64_t lda = ta == backend::cpu::Trans::kNo ? k : m,
+              ldb = tb == backend::cpu::Trans::kNo ? n : k;
       backend::cpu::gemm<double>(ta, tb, m, n, k, 2.0, pa, lda, pb, ldb, 0.5, c.data(), n);
       std::vector<double> got = c.to_vector();
       for (std::size_t i = 0; i < got.size(); ++i)
@@ -321,7 +336,8 @@ TEST_CASE("backend gemm: transpose flags, alpha/beta, column-major C, beta = 0 i
                                     xc.data(), 6, 2, 1);
   std::vector<double> mg;
   std::vector<float> want = naive_matmul(xa, xb, &mg).to_vector(), got = xc.to_vector();
-  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
+  for (std::size_t i = 0; i < got.size(); ++i)
+    CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
 }
 
 TEST_CASE("matmul and linear: errors name the op and both shapes") {

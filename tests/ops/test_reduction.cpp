@@ -1,6 +1,9 @@
 // Tests for ember/ops/reduction.hpp: sum, mean, var, max, argmax — hand-computed values, a naive
 // reference over every layout path of the kernel (row, column, strided, blocked), float
 // accuracy, thread-count determinism, gradcheck in double, and error messages.
+#include <ember/autograd/gradcheck.hpp>
+#include <ember/core/threads.hpp>
+#include <ember/io/safetensors.hpp>
 #include <ember/ops/reduction.hpp>
 
 #include <doctest/doctest.h>
@@ -9,10 +12,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <ember/autograd/gradcheck.hpp>
-#include <ember/core/threads.hpp>
-#include <ember/io/safetensors.hpp>
 
 using namespace ember;
 
@@ -69,7 +68,6 @@ std::vector<int64_t> dims_of(uint32_t mask, int nd) {
     if ((mask >> d) & 1u) dims.push_back(d);
   return dims;
 }
-
 
 /// Elementwise |got − want| ≤ tol (1 + |want|), same number of elements.
 void check_close(const Tensor<double>& got, const Tensor<double>& want, double tol) {
@@ -282,8 +280,7 @@ TEST_CASE("reductions: errors name the op, the dim and the shape") {
   CHECK_THROWS_WITH_AS(var(a, {5}), doctest::Contains("[2, 3]"), ember::Error);
   CHECK_THROWS_WITH_AS(max(a, 2), doctest::Contains("max: dim 2"), ember::Error);
   CHECK_THROWS_WITH_AS(argmax(a, -3), doctest::Contains("argmax: dim -3"), ember::Error);
-  CHECK_THROWS_WITH_AS(sum(a, {1, -1}), doctest::Contains("appears more than once"),
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(sum(a, {1, -1}), doctest::Contains("appears more than once"), ember::Error);
   Tensor<float> e = zeros<float>({2, 0});
   CHECK_THROWS_WITH_AS(max(e, 1), doctest::Contains("max: cannot reduce dim 1 of size 0"),
                        ember::Error);

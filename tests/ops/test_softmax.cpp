@@ -1,6 +1,8 @@
 // Tests for ember/ops/softmax.hpp: known values (stability with huge and −inf logits), the
 // all −inf row convention (zeros / −inf, zero and finite gradients), row vs column kernels,
 // gradcheck in double on several dims and layouts, and error messages.
+#include <ember/autograd/gradcheck.hpp>
+#include <ember/io/safetensors.hpp>
 #include <ember/ops/softmax.hpp>
 
 #include <doctest/doctest.h>
@@ -9,9 +11,6 @@
 #include <limits>
 #include <string>
 #include <vector>
-
-#include <ember/autograd/gradcheck.hpp>
-#include <ember/io/safetensors.hpp>
 
 using namespace ember;
 
@@ -189,9 +188,8 @@ TEST_CASE("gradcheck: softmax and log_softmax") {
   // Composition: the gradient flows through a following op.
   CHECK(gradcheck([](auto& in) { return mul(softmax(in[0], -1), in[0]); }, {x}));
   // softmax with masked (−inf) entries, including a fully masked row.
-  Tensor<double> m =
-      from_vector<double>({0.3, -kInf, 1.2, -0.4, -kInf, -kInf, -kInf, -kInf, 2.0, 0.1, -1.0, 0.5},
-                          {3, 4});
+  Tensor<double> m = from_vector<double>(
+      {0.3, -kInf, 1.2, -0.4, -kInf, -kInf, -kInf, -kInf, 2.0, 0.1, -1.0, 0.5}, {3, 4});
   m.requires_grad_();
   CHECK(gradcheck([](auto& in) { return softmax(in[0], 1); }, {m}));
 }
@@ -202,11 +200,11 @@ TEST_CASE("softmax: errors name the op, the dim and the shape") {
                        "softmax: dim 2 is out of range for a tensor of shape [2, 3] (expected a "
                        "dim in [-2, 1])",
                        ember::Error);
-  CHECK_THROWS_WITH_AS(log_softmax(a, -3), doctest::Contains("log_softmax: dim -3"),
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(log_softmax(a, -3), doctest::Contains("log_softmax: dim -3"), ember::Error);
 }
 
-TEST_CASE("softmax / log_softmax: match PyTorch reference values (tests/data/ops/ops.safetensors)") {
+TEST_CASE(
+    "softmax / log_softmax: match PyTorch reference values (tests/data/ops/ops.safetensors)") {
   // float64 fixtures from tools/gen_op_fixtures.py: F.softmax / F.log_softmax(input [2, 3, 5],
   // dim=-1), one row shifted by +50; tolerance 1e-12.
   auto file = io::SafetensorsFile::open(EMBER_TEST_DATA_DIR "/ops/ops.safetensors");

@@ -5,11 +5,11 @@
 #include <doctest/doctest.h>
 #include <ember/ember.hpp>
 
+#include "support/test_util.hpp"
+using ember::test::contains;
+
 using namespace ember;
 
-static bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 #define CHECK_ERROR_CONTAINS(expr, ...)                                          \
   do {                                                                           \
     bool thrown = false;                                                         \

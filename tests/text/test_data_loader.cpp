@@ -32,8 +32,8 @@ const std::string kDataDir = EMBER_TEST_DATA_DIR;
 const std::string kSst2Dev = kDataDir + "/../../examples/data/sst2/dev.tsv";
 
 const WordPieceTokenizer& tiny_tokenizer() {
-  static const WordPieceTokenizer tok(
-      std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e"});
+  static const WordPieceTokenizer tok(std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                               "[MASK]", "a", "b", "c", "d", "e"});
   return tok;
 }
 const WordPieceTokenizer& bert_tokenizer() {
@@ -180,12 +180,14 @@ TEST_CASE("DataLoader: drop_last") {
   CHECK(none.num_batches() == 0);
   CHECK(none.begin() == none.end());
   // Shuffled with drop_last: 8 distinct examples per epoch, a different 2 left out.
-  DataLoader sd(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(4).drop_last(true).shuffle(true).seed(3));
+  DataLoader sd(ds, tiny_tokenizer(),
+                DataLoaderOptions().batch_size(4).drop_last(true).shuffle(true).seed(3));
   auto o = visit_order(sd);
   CHECK(std::set<int64_t>(o.begin(), o.end()).size() == 8);
 }
 
-TEST_CASE("DataLoader: seeded shuffle is reproducible, differs per epoch, visits each example once") {
+TEST_CASE(
+    "DataLoader: seeded shuffle is reproducible, differs per epoch, visits each example once") {
   auto ds = numbered(100);
   auto opts = DataLoaderOptions().batch_size(8).shuffle(true).seed(42);
   DataLoader a(ds, tiny_tokenizer(), opts), b(ds, tiny_tokenizer(), opts);
@@ -269,11 +271,13 @@ TEST_CASE("DataLoader: invalid options") {
   auto pairs = TextClassificationDataset::from_rows({"a"}, {"0"}, {"b"});
   CHECK_THROWS_WITH_AS(DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(0)),
                        "DataLoader: batch_size must be >= 1, found 0", ember::Error);
-  CHECK_THROWS_WITH_AS(
-      DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().max_length(1)),
-      "DataLoader: max_length must be 0 (no truncation) or >= 2 to hold the special tokens, found 1",
-      ember::Error);
-  CHECK_THROWS_AS(DataLoader(pairs, tiny_tokenizer(), DataLoaderOptions().max_length(2)), ember::Error);
+  CHECK_THROWS_WITH_AS(DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().max_length(1)),
+                       "DataLoader: max_length must be 0 (no truncation) or >= 2 to hold the "
+                       "special tokens, found 1",
+                       ember::Error);
+  CHECK_THROWS_AS(DataLoader(pairs, tiny_tokenizer(), DataLoaderOptions().max_length(2)),
+                  ember::Error);
   CHECK_NOTHROW(DataLoader(pairs, tiny_tokenizer(), DataLoaderOptions().max_length(3)));
-  CHECK_THROWS_AS(DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().bucket_size(0)), ember::Error);
+  CHECK_THROWS_AS(DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().bucket_size(0)),
+                  ember::Error);
 }

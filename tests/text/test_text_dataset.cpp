@@ -12,9 +12,11 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
-#include <unistd.h>
+#include "support/test_util.hpp"
+using ember::test::contains;
 
 #ifndef EMBER_TEST_DATA_DIR
 #define EMBER_TEST_DATA_DIR "/work/main/tests/data"
@@ -31,12 +33,19 @@ const std::string kSst2Dev = std::string(EMBER_TEST_DATA_DIR) + "/../../examples
 
 /// Writes `content` to a fresh file `name` in this test's temporary folder; returns its path.
 std::string write_file(const std::string& name, const std::string& content) {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("ember_test_text_dataset_" +
-                                              std::to_string(static_cast<long long>(::getpid())));
-    fs::create_directories(d);
-    return d;
-  }();
+  // A folder per process, removed when the test binary exits.
+  struct TempDir {
+    fs::path path =
+        fs::temp_directory_path() /
+        ("ember_test_text_dataset_" + std::to_string(static_cast<long long>(::getpid())));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const TempDir tmp;
+  const fs::path& dir = tmp.path;
   const fs::path p = dir / name;
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << content;
@@ -54,7 +63,6 @@ std::string error_of(F&& f) {
   return "";
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -119,8 +127,10 @@ TEST_CASE("TextClassificationDataset: string labels, sorted; pairs with named co
                                       "1\tA man sleeps.\tA man runs.\tcontradiction\n"
                                       "2\tA dog.\tAn animal outside.\tneutral\n"
                                       "3\tA cat.\tA feline.\tentailment\n");
-  TextClassificationDataset ds(
-      path, TextDatasetOptions().text_column("premise").text_pair_column("hypothesis").label_column("gold"));
+  TextClassificationDataset ds(path, TextDatasetOptions()
+                                         .text_column("premise")
+                                         .text_pair_column("hypothesis")
+                                         .label_column("gold"));
   REQUIRE(ds.size() == 4);
   CHECK(ds.has_text_pair());
   CHECK(ds.example(1).text == "A man sleeps.");
@@ -158,22 +168,24 @@ TEST_CASE("TextClassificationDataset: CSV with RFC 4180 quoting") {
 
 TEST_CASE("TextClassificationDataset: CSV line numbers count lines inside quoted fields") {
   const std::string path = write_file("lines.csv",
-                                      "text,label\n"           // 1
-                                      "\"a\nb\nc\",1\n"        // 2-4
-                                      "ok,1\n"                 // 5
-                                      "too,many,fields\n");    // 6
-  const std::string msg = error_of([&] { TextClassificationDataset ds(path, TextDatasetOptions().text_column("text")); });
+                                      "text,label\n"         // 1
+                                      "\"a\nb\nc\",1\n"      // 2-4
+                                      "ok,1\n"               // 5
+                                      "too,many,fields\n");  // 6
+  const std::string msg = error_of(
+      [&] { TextClassificationDataset ds(path, TextDatasetOptions().text_column("text")); });
   CHECK(contains(msg, path + ":6:"));
   CHECK(contains(msg, "expected 2 fields"));
   CHECK(contains(msg, "found 3"));
 }
 
 TEST_CASE("TextClassificationDataset: JSONL with integer, string labels and pairs") {
-  const std::string ints = write_file("ints.jsonl",
-                                      "{\"sentence\": \"good\", \"label\": 1}\n"
-                                      "\n"
-                                      "{\"label\": 0, \"sentence\": \"bad \\\"movie\\\"\", \"extra\": [1, 2]}\n"
-                                      "{\"sentence\": \"caf\\u00e9\", \"label\": \"1\"}\r\n");
+  const std::string ints =
+      write_file("ints.jsonl",
+                 "{\"sentence\": \"good\", \"label\": 1}\n"
+                 "\n"
+                 "{\"label\": 0, \"sentence\": \"bad \\\"movie\\\"\", \"extra\": [1, 2]}\n"
+                 "{\"sentence\": \"caf\\u00e9\", \"label\": \"1\"}\r\n");
   TextClassificationDataset a(ints);
   REQUIRE(a.size() == 3);
   CHECK(a.example(1).text == "bad \"movie\"");
@@ -184,7 +196,8 @@ TEST_CASE("TextClassificationDataset: JSONL with integer, string labels and pair
   const std::string pairs = write_file("pairs.jsonl",
                                        "{\"q\": \"how?\", \"p\": \"like so\", \"y\": \"yes\"}\n"
                                        "{\"q\": \"why?\", \"p\": \"no idea\", \"y\": \"no\"}\n");
-  TextClassificationDataset b(pairs, TextDatasetOptions().text_column("q").text_pair_column("p").label_column("y"));
+  TextClassificationDataset b(
+      pairs, TextDatasetOptions().text_column("q").text_pair_column("p").label_column("y"));
   CHECK(b.has_text_pair());
   CHECK(b.example(0).text_pair == "like so");
   CHECK(b.id2label() == std::vector<std::string>{"no", "yes"});
@@ -192,7 +205,8 @@ TEST_CASE("TextClassificationDataset: JSONL with integer, string labels and pair
 }
 
 TEST_CASE("TextClassificationDataset: no header, columns by index; explicit format") {
-  const std::string path = write_file("noheader.txt", "1\tfirst text\tpair one\n0\tsecond\tpair two\n");
+  const std::string path =
+      write_file("noheader.txt", "1\tfirst text\tpair one\n0\tsecond\tpair two\n");
   TextClassificationDataset ds(path, TextDatasetOptions()
                                          .format(TextFormat::tsv)
                                          .has_header(false)
@@ -210,8 +224,9 @@ TEST_CASE("TextClassificationDataset: no header, columns by index; explicit form
   CHECK(c.example(0).text == "hello, world");
   CHECK(c.id2label() == std::vector<std::string>{"neg", "pos"});
 
-  const std::string msg = error_of(
-      [&] { TextClassificationDataset d(csv, TextDatasetOptions().has_header(false).label_index(2)); });
+  const std::string msg = error_of([&] {
+    TextClassificationDataset d(csv, TextDatasetOptions().has_header(false).label_index(2));
+  });
   CHECK(contains(msg, csv + ":1:"));
   CHECK(contains(msg, "label_index 2 is out of range"));
 }
@@ -227,14 +242,20 @@ TEST_CASE("TextClassificationDataset: a fixed label2id maps evaluation data like
   CHECK(ds.label2id() == mapping);
 
   const std::string bad = write_file("eval_bad.csv", "sentence,label\nfine,pos\nmeh,mixed\n");
-  const std::string msg = error_of([&] { TextClassificationDataset d(bad, TextDatasetOptions().label2id(mapping)); });
+  const std::string msg =
+      error_of([&] { TextClassificationDataset d(bad, TextDatasetOptions().label2id(mapping)); });
   CHECK(contains(msg, bad + ":3:"));
   CHECK(contains(msg, "label 'mixed' is not in the given label2id"));
   CHECK(contains(msg, "'neg'"));
 
-  CHECK(contains(error_of([&] { TextClassificationDataset d(path, TextDatasetOptions().label2id({{"a", 0}, {"b", 0}})); }),
-                 "two labels to id 0"));
-  CHECK(contains(error_of([&] { TextClassificationDataset d(path, TextDatasetOptions().label2id({{"a", -1}})); }),
+  CHECK(contains(
+      error_of([&] {
+        TextClassificationDataset d(path, TextDatasetOptions().label2id({{"a", 0}, {"b", 0}}));
+      }),
+      "two labels to id 0"));
+  CHECK(contains(error_of([&] {
+                   TextClassificationDataset d(path, TextDatasetOptions().label2id({{"a", -1}}));
+                 }),
                  "negative id"));
 }
 
@@ -249,7 +270,9 @@ TEST_CASE("TextClassificationDataset: from_rows") {
   CHECK(pairs.example(1).text_pair == "py");
   CHECK_THROWS_AS(TextClassificationDataset::from_rows({"x"}, {"0", "1"}), ember::Error);
   CHECK_THROWS_AS(TextClassificationDataset::from_rows({}, {}), ember::Error);
-  CHECK(contains(error_of([] { TextClassificationDataset::from_rows({"x", "y"}, {"0", " "}); }),
+  CHECK(contains(error_of([] {
+                   TextClassificationDataset::from_rows({"x", "y"}, {"0", " "});
+                 }),
                  "<rows>:2: empty label"));
 }
 
@@ -262,36 +285,67 @@ TEST_CASE("TextClassificationDataset: each malformed input names the file and li
     std::vector<std::string> expected;  // substrings of the message (the path is checked too)
   };
   const std::vector<Case> cases = {
-      {"missing_column.tsv", "text\tlabel\nhello\t1\n", Opt(),
+      {"missing_column.tsv",
+       "text\tlabel\nhello\t1\n",
+       Opt(),
        {":1:", "no text column 'sentence'", "'text', 'label'"}},
-      {"missing_label.tsv", "sentence\tgold\nhello\t1\n", Opt(), {":1:", "no label column 'label'"}},
-      {"missing_pair.tsv", "sentence\tlabel\nhello\t1\n", Opt().text_pair_column("sentence2"),
+      {"missing_label.tsv",
+       "sentence\tgold\nhello\t1\n",
+       Opt(),
+       {":1:", "no label column 'label'"}},
+      {"missing_pair.tsv",
+       "sentence\tlabel\nhello\t1\n",
+       Opt().text_pair_column("sentence2"),
        {":1:", "no text pair column 'sentence2'"}},
       {"looks_tsv.csv", "sentence\tlabel\nhello\t1\n", Opt(), {":1:", "looks tab-separated"}},
-      {"field_count.tsv", "sentence\tlabel\nok\t1\nhas\ta tab\t0\n", Opt(),
+      {"field_count.tsv",
+       "sentence\tlabel\nok\t1\nhas\ta tab\t0\n",
+       Opt(),
        {":3:", "expected 2 fields (as the header), found 3", "cannot be quoted"}},
       {"too_few.tsv", "sentence\tlabel\nok\t1\n\nno label here\n", Opt(), {":4:", "found 1"}},
       {"empty_label.tsv", "sentence\tlabel\nok\t1\nnothing\t\n", Opt(), {":3:", "empty label"}},
       {"empty_label.csv", "sentence,label\nok,1\nnothing,\"  \"\n", Opt(), {":3:", "empty label"}},
-      {"unterminated.csv", "sentence,label\nok,1\n\"never closed,1\nmore,0\n", Opt(),
+      {"unterminated.csv",
+       "sentence,label\nok,1\n\"never closed,1\nmore,0\n",
+       Opt(),
        {":3:", "unterminated quoted field"}},
-      {"after_quote.csv", "sentence,label\n\"closed\"early,1\n", Opt(),
+      {"after_quote.csv",
+       "sentence,label\n\"closed\"early,1\n",
+       Opt(),
        {":2:", "unexpected character 'e' after a closing quote"}},
-      {"invalid.jsonl", "{\"sentence\": \"a\", \"label\": 1}\n{\"sentence\": \"b\", \"label\": 1\n", Opt(),
+      {"invalid.jsonl",
+       "{\"sentence\": \"a\", \"label\": 1}\n{\"sentence\": \"b\", \"label\": 1\n",
+       Opt(),
        {":2:", "invalid JSON"}},
       {"not_object.jsonl", "[\"a\", 1]\n", Opt(), {":1:", "expected a JSON object, found array"}},
-      {"no_text.jsonl", "{\"sentence\": \"a\", \"label\": 1}\n\n{\"text\": \"b\", \"label\": 1}\n", Opt(),
+      {"no_text.jsonl",
+       "{\"sentence\": \"a\", \"label\": 1}\n\n{\"text\": \"b\", \"label\": 1}\n",
+       Opt(),
        {":3:", "no field 'sentence'", "'label', 'text'"}},
       {"no_label.jsonl", "{\"sentence\": \"a\"}\n", Opt(), {":1:", "no field 'label'"}},
-      {"text_type.jsonl", "{\"sentence\": 5, \"label\": 1}\n", Opt(), {":1:", "must be a string, found number"}},
-      {"float_label.jsonl", "{\"sentence\": \"a\", \"label\": 1.5}\n", Opt(),
+      {"text_type.jsonl",
+       "{\"sentence\": 5, \"label\": 1}\n",
+       Opt(),
+       {":1:", "must be a string, found number"}},
+      {"float_label.jsonl",
+       "{\"sentence\": \"a\", \"label\": 1.5}\n",
+       Opt(),
        {":1:", "must be an integer or a string, found number 1.5"}},
-      {"null_label.jsonl", "{\"sentence\": \"a\", \"label\": null}\n", Opt(), {":1:", "empty label (null)"}},
-      {"empty_string_label.jsonl", "{\"sentence\": \"a\", \"label\": \"\"}\n", Opt(), {":1:", "empty label"}},
+      {"null_label.jsonl",
+       "{\"sentence\": \"a\", \"label\": null}\n",
+       Opt(),
+       {":1:", "empty label (null)"}},
+      {"empty_string_label.jsonl",
+       "{\"sentence\": \"a\", \"label\": \"\"}\n",
+       Opt(),
+       {":1:", "empty label"}},
       {"empty.tsv", "", Opt(), {"has no examples (the file is empty)"}},
       {"header_only.tsv", "sentence\tlabel\n", Opt(), {"has no examples"}},
       {"blank.jsonl", "\n  \n", Opt(), {"has no examples"}},
-      {"data.txt", "sentence\tlabel\na\t1\n", Opt(), {"cannot tell the format", "'.txt'", "TextFormat::tsv"}},
+      {"data.txt",
+       "sentence\tlabel\na\t1\n",
+       Opt(),
+       {"cannot tell the format", "'.txt'", "TextFormat::tsv"}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);

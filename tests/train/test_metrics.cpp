@@ -14,19 +14,22 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::contains;
+
 namespace {
 
-using ember::Tensor;
 using ember::from_vector;
+using ember::Tensor;
 using ember::train::ConfusionMatrix;
 
-ConfusionMatrix make(int64_t classes, const std::vector<int64_t>& y_true, const std::vector<int64_t>& y_pred) {
+ConfusionMatrix make(int64_t classes, const std::vector<int64_t>& y_true,
+                     const std::vector<int64_t>& y_pred) {
   ConfusionMatrix cm(classes);
   cm.update(from_vector<int64_t>(y_pred), from_vector<int64_t>(y_true));
   return cm;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -124,20 +127,22 @@ TEST_CASE("ConfusionMatrix: classification report") {
   CHECK(contains(r, "    accuracy                           0.6000          5\n"));
   CHECK(contains(r, "   macro avg     0.5000     0.5556     0.4889          5\n"));
   CHECK(contains(r, "weighted avg     0.7000     0.6000     0.6133          5\n"));
-  CHECK(contains(r, "confusion matrix (rows: true label, columns: predicted)\n"
-                    "             class 0 class 1 class 2\n"
-                    "     class 0       1       0       0\n"
-                    "     class 1       1       0       0\n"
-                    "     class 2       0       1       2\n"));
+  CHECK(contains(r,
+                 "confusion matrix (rows: true label, columns: predicted)\n"
+                 "             class 0 class 1 class 2\n"
+                 "     class 0       1       0       0\n"
+                 "     class 1       1       0       0\n"
+                 "     class 2       0       1       2\n"));
   CHECK(contains(cm.report(), "           0     0.5000"));  // no names: the ids
-  CHECK_THROWS_WITH_AS(cm.report({"a", "b"}), "ConfusionMatrix::report: id2label has 2 names for 3 classes",
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(cm.report({"a", "b"}),
+                       "ConfusionMatrix::report: id2label has 2 names for 3 classes", ember::Error);
 }
 
 TEST_CASE("ConfusionMatrix: logits, accumulation, reset, errors") {
   ConfusionMatrix cm(3);
   // Rows: argmax 2; a tie between 0 and 1 → the first (0); argmax 1.
-  Tensor<float> logits = from_vector<float>({0.1f, 0.2f, 3.0f, 1.0f, 1.0f, -1.0f, -2.0f, 5.0f, 4.0f}, {3, 3});
+  Tensor<float> logits =
+      from_vector<float>({0.1f, 0.2f, 3.0f, 1.0f, 1.0f, -1.0f, -2.0f, 5.0f, 4.0f}, {3, 3});
   cm.update_logits(logits, from_vector<int64_t>({2, 1, 1}));
   CHECK(cm.count(2, 2) == 1);
   CHECK(cm.count(1, 0) == 1);
@@ -154,14 +159,15 @@ TEST_CASE("ConfusionMatrix: logits, accumulation, reset, errors") {
   cm.reset();
   CHECK(cm.total() == 0);
 
-  CHECK_THROWS_WITH_AS(cm.update(3, 0), "ConfusionMatrix: prediction 3 is out of range for 3 classes",
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(cm.update(3, 0),
+                       "ConfusionMatrix: prediction 3 is out of range for 3 classes", ember::Error);
   CHECK_THROWS_WITH_AS(cm.update(0, -1), "ConfusionMatrix: label -1 is out of range for 3 classes",
                        ember::Error);
   CHECK_THROWS_AS(cm.update(from_vector<int64_t>({0, 1}), from_vector<int64_t>({0})), ember::Error);
-  CHECK_THROWS_WITH_AS(cm.update_logits(from_vector<float>({0.f, 1.f}, {1, 2}), from_vector<int64_t>({0})),
-                       "ConfusionMatrix::update_logits: expected logits [batch, 3], found shape [1, 2]",
-                       ember::Error);
+  CHECK_THROWS_WITH_AS(
+      cm.update_logits(from_vector<float>({0.f, 1.f}, {1, 2}), from_vector<int64_t>({0})),
+      "ConfusionMatrix::update_logits: expected logits [batch, 3], found shape [1, 2]",
+      ember::Error);
   CHECK_THROWS_AS(cm.update_logits(logits, from_vector<int64_t>({0, 1})), ember::Error);
   CHECK_THROWS_AS(ConfusionMatrix(0), ember::Error);
 }

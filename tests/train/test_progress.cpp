@@ -13,9 +13,8 @@
 #include <limits>
 #include <sstream>
 #include <string>
-#include <vector>
-
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -36,11 +35,19 @@ std::vector<std::string> lines_of(const std::string& s) {
   return out;
 }
 
+/// A file in a folder per process, removed when the test binary exits.
 std::string temp_path(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() /
-                 ("ember_test_progress_" + std::to_string(static_cast<long long>(::getpid())));
-  fs::create_directories(dir);
-  return (dir / name).string();
+  struct TempDir {
+    fs::path path = fs::temp_directory_path() /
+                    ("ember_test_progress_" + std::to_string(static_cast<long long>(::getpid())));
+    TempDir() { fs::create_directories(path); }
+    ~TempDir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const TempDir tmp;
+  return (tmp.path / name).string();
 }
 
 }  // namespace
@@ -70,7 +77,8 @@ TEST_CASE("format_progress") {
   s.elapsed_s = 29;
   s.eta_s = 1504;
   CHECK(format_progress(s) ==
-        "epoch 1/3  step 120/6315 (1%)  loss 0.6931  lr 2.00e-05  412.3 ex/s  elapsed 0:29  ETA 25:04");
+        "epoch 1/3  step 120/6315 (1%)  loss 0.6931  lr 2.00e-05  412.3 ex/s  elapsed 0:29  ETA "
+        "25:04");
   s.step = 5;
   s.total_steps = 10;
   s.epoch = -1;  // no epoch
@@ -90,7 +98,9 @@ TEST_CASE("ProgressBar: plain output prints the first step, every N steps, and t
   double t = 100;
   std::ostringstream os;
   {
-    ProgressBar bar(10, os, ProgressOptions().print_every(5).smoothing(0).interactive(false).clock([&] { return t; }));
+    ProgressBar bar(
+        10, os,
+        ProgressOptions().print_every(5).smoothing(0).interactive(false).clock([&] { return t; }));
     CHECK_FALSE(bar.interactive());
     bar.set_epoch(0, 2);
     for (int step = 1; step <= 10; ++step) {
@@ -103,9 +113,13 @@ TEST_CASE("ProgressBar: plain output prints the first step, every N steps, and t
   }
   const auto lines = lines_of(os.str());
   REQUIRE(lines.size() == 4);
-  CHECK(lines[0] == "epoch 1/2  step 1/10 (10%)  loss 1.0000  lr 1.00e-03  32.0 ex/s  elapsed 0:01  ETA 0:09");
-  CHECK(lines[1] == "epoch 1/2  step 5/10 (50%)  loss 0.2000  lr 1.00e-03  32.0 ex/s  elapsed 0:05  ETA 0:05");
-  CHECK(lines[2] == "epoch 2/2  step 10/10 (100%)  loss 0.1000  lr 1.00e-03  32.0 ex/s  elapsed 0:10  ETA 0:00");
+  CHECK(lines[0] ==
+        "epoch 1/2  step 1/10 (10%)  loss 1.0000  lr 1.00e-03  32.0 ex/s  elapsed 0:01  ETA 0:09");
+  CHECK(lines[1] ==
+        "epoch 1/2  step 5/10 (50%)  loss 0.2000  lr 1.00e-03  32.0 ex/s  elapsed 0:05  ETA 0:05");
+  CHECK(
+      lines[2] ==
+      "epoch 2/2  step 10/10 (100%)  loss 0.1000  lr 1.00e-03  32.0 ex/s  elapsed 0:10  ETA 0:00");
   CHECK(lines[3] == "eval accuracy 0.9000");
   CHECK(os.str().find('\r') == std::string::npos);
 }
@@ -113,7 +127,9 @@ TEST_CASE("ProgressBar: plain output prints the first step, every N steps, and t
 TEST_CASE("ProgressBar: plain output also prints after print_interval seconds") {
   double t = 0;
   std::ostringstream os;
-  ProgressBar bar(100, os, ProgressOptions().print_every(1000).print_interval(10).interactive(false).clock([&] { return t; }));
+  ProgressBar bar(100, os,
+                  ProgressOptions().print_every(1000).print_interval(10).interactive(false).clock(
+                      [&] { return t; }));
   t = 1;
   bar.update(1, 0.1);  // first step: printed
   t = 5;
@@ -152,7 +168,9 @@ TEST_CASE("ProgressBar: smoothed loss is a bias-corrected moving average") {
 TEST_CASE("ProgressBar: a resumed run starts at initial_step and times only its own steps") {
   double t = 0;
   std::ostringstream os;
-  ProgressBar bar(200, os, ProgressOptions().initial_step(100).smoothing(0).interactive(false).clock([&] { return t; }));
+  ProgressBar bar(
+      200, os,
+      ProgressOptions().initial_step(100).smoothing(0).interactive(false).clock([&] { return t; }));
   t = 2;
   bar.update(0.25, 5e-5);
   CHECK(lines_of(os.str()).at(0) ==
@@ -163,7 +181,9 @@ TEST_CASE("ProgressBar: terminal output redraws one line with \\r") {
   double t = 0;
   std::ostringstream os;
   {
-    ProgressBar bar(3, os, ProgressOptions().interactive(true).bar_width(4).smoothing(0).clock([&] { return t; }));
+    ProgressBar bar(3, os, ProgressOptions().interactive(true).bar_width(4).smoothing(0).clock([&] {
+      return t;
+    }));
     CHECK(bar.interactive());
     t = 1;
     bar.update(0.5, 1e-3, 2);
@@ -175,9 +195,12 @@ TEST_CASE("ProgressBar: terminal output redraws one line with \\r") {
     bar.update(0.5, 1e-3, 2);  // the last step: drawn and the line ended
   }
   const std::string out = os.str();
-  const std::string l1 = "[=>  ]  step 1/3 (33%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:01  ETA 0:02";
-  const std::string l2 = "[==> ]  step 2/3 (66%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:02  ETA 0:01";
-  const std::string l3 = "[====]  step 3/3 (100%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:03  ETA 0:00";
+  const std::string l1 =
+      "[=>  ]  step 1/3 (33%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:01  ETA 0:02";
+  const std::string l2 =
+      "[==> ]  step 2/3 (66%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:02  ETA 0:01";
+  const std::string l3 =
+      "[====]  step 3/3 (100%)  loss 0.5000  lr 1.00e-03  2.0 ex/s  elapsed 0:03  ETA 0:00";
   std::string msg = "eval accuracy 0.5";
   msg.append(l1.size() - msg.size(), ' ');  // erases the bar under the message
   CHECK(out == "\r" + l1 + "\r" + msg + "\n\r" + l2 + "\r" + l3 + "\n");
@@ -205,7 +228,8 @@ TEST_CASE("MetricsLogger: one JSON object per line, keys in order, flushed") {
   CHECK(content ==
         "{\"type\":\"train\",\"step\":1,\"epoch\":0,\"loss\":0.5,\"lr\":0.001}\n"
         "{\"type\":\"train\",\"step\":2,\"loss\":0.25,\"lr\":2e-05}\n"
-        "{\"type\":\"eval\",\"split\":\"validation\",\"step\":10,\"epoch\":1,\"accuracy\":0.75,\"f1\":null}\n"
+        "{\"type\":\"eval\",\"split\":\"validation\",\"step\":10,\"epoch\":1,\"accuracy\":0.75,"
+        "\"f1\":null}\n"
         "{\"text\":\"done\",\"type\":\"note\"}\n");
   const auto rows = MetricsLogger::read(path);
   REQUIRE(rows.size() == 4);
@@ -225,7 +249,8 @@ TEST_CASE("MetricsLogger: one JSON object per line, keys in order, flushed") {
   CHECK(MetricsLogger::read(path).empty());
 
   CHECK_THROWS_WITH_AS(MetricsLogger("/nonexistent/dir/log.jsonl"),
-                       "MetricsLogger: cannot open '/nonexistent/dir/log.jsonl' for writing", ember::Error);
+                       "MetricsLogger: cannot open '/nonexistent/dir/log.jsonl' for writing",
+                       ember::Error);
   std::ofstream(temp_path("bad.jsonl")) << "{\"a\": 1}\nnot json\n";
   const std::string bad = temp_path("bad.jsonl");
   try {

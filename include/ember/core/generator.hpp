@@ -89,7 +89,8 @@ class Generator {
   uint64_t randint(uint64_t n) {
     auto b = block(reserve(1));
     uint64_t x = (uint64_t(b[0]) << 32) | b[1];
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(x) * n) >> 64);
+    __extension__ using u128 = unsigned __int128;  // GCC/Clang builtin; __extension__: -Wpedantic
+    return static_cast<uint64_t>((static_cast<u128>(x) * n) >> 64);
   }
 
  private:

@@ -1,8 +1,9 @@
 // ember/data/data_loader.hpp — `DataLoader`: a TextClassificationDataset, tokenized once, served
 // as padded batches of `Tensor<int64_t>` in a seeded, reproducible order.
 //
-//   DataLoader train(dataset, tokenizer, DataLoaderOptions().batch_size(32).shuffle(true).seed(42));
-//   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+//   DataLoader train(dataset, tokenizer,
+//   DataLoaderOptions().batch_size(32).shuffle(true).seed(42)); for (int64_t epoch = 0; epoch <
+//   epochs; ++epoch) {
 //     train.set_epoch(epoch);                  // this epoch's order
 //     for (auto& batch : train) { ... batch.input_ids [batch, seq] ... batch.labels [batch] ... }
 //   }
@@ -60,6 +61,7 @@ namespace ember::data {
 /// How a DataLoader batches. Chainable: `DataLoaderOptions().batch_size(16).shuffle(true)`.
 class DataLoaderOptions {
  public:
+  // clang-format off
   DataLoaderOptions& batch_size(int64_t v) { batch_size_ = v; return *this; }
   DataLoaderOptions& shuffle(bool v) { shuffle_ = v; return *this; }
   /// Drop the last batch when it has fewer than batch_size examples.
@@ -71,6 +73,7 @@ class DataLoaderOptions {
   /// Batches per sorting chunk when bucketing.
   DataLoaderOptions& bucket_size(int64_t v) { bucket_size_ = v; return *this; }
   DataLoaderOptions& seed(uint64_t v) { seed_ = v; return *this; }
+  // clang-format on
 
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
@@ -218,7 +221,8 @@ inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
   if (error) std::rethrow_exception(error);
 
   offsets_.resize(static_cast<std::size_t>(n) + 1, 0);
-  for (int64_t i = 0; i < n; ++i) offsets_[i + 1] = offsets_[i] + static_cast<int64_t>(enc[i].size());
+  for (int64_t i = 0; i < n; ++i)
+    offsets_[i + 1] = offsets_[i] + static_cast<int64_t>(enc[i].size());
   ids_.resize(static_cast<std::size_t>(offsets_[n]));
   type_start_.resize(static_cast<std::size_t>(n));
   labels_.resize(static_cast<std::size_t>(n));
@@ -277,8 +281,8 @@ inline void DataLoader::set_epoch(int64_t epoch) {
 }
 
 inline Batch DataLoader::batch(int64_t b) const {
-  EMBER_CHECK(b >= 0 && b < num_batches(), "DataLoader::batch: index ", b,
-              " is out of range for ", num_batches(), " batches");
+  EMBER_CHECK(b >= 0 && b < num_batches(), "DataLoader::batch: index ", b, " is out of range for ",
+              num_batches(), " batches");
   const int64_t lo = batch_starts_[b], hi = batch_starts_[b + 1], rows = hi - lo;
   int64_t seq = 0;
   for (int64_t r = lo; r < hi; ++r) seq = std::max(seq, length(order_[r]));

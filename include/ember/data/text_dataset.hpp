@@ -32,6 +32,7 @@
 #pragma once
 
 #include <ember/core/error.hpp>
+#include <ember/core/generator.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -65,19 +66,25 @@ enum class TextFormat { auto_detect, tsv, csv, jsonl };
 /// JSONL always uses the names (as object keys).
 class TextDatasetOptions {
  public:
+  // clang-format off
   TextDatasetOptions& format(TextFormat v) { format_ = v; return *this; }
   /// TSV/CSV: whether the first row names the columns (default true).
   TextDatasetOptions& has_header(bool v) { has_header_ = v; return *this; }
   TextDatasetOptions& text_column(std::string v) { text_column_ = std::move(v); return *this; }
   /// Empty (the default): single texts, no pair.
-  TextDatasetOptions& text_pair_column(std::string v) { text_pair_column_ = std::move(v); return *this; }
+  TextDatasetOptions& text_pair_column(std::string v) {
+    text_pair_column_ = std::move(v); return *this;
+  }
   TextDatasetOptions& label_column(std::string v) { label_column_ = std::move(v); return *this; }
   /// Without a header: 0-based column indices (defaults: text 0, pair none (-1), label 1).
   TextDatasetOptions& text_index(int64_t v) { text_index_ = v; return *this; }
   TextDatasetOptions& text_pair_index(int64_t v) { text_pair_index_ = v; return *this; }
   TextDatasetOptions& label_index(int64_t v) { label_index_ = v; return *this; }
   /// A fixed label → id mapping (ids distinct, >= 0); labels outside it are errors.
-  TextDatasetOptions& label2id(std::map<std::string, int64_t> v) { label2id_ = std::move(v); return *this; }
+  TextDatasetOptions& label2id(std::map<std::string, int64_t> v) {
+    label2id_ = std::move(v); return *this;
+  }
+  // clang-format on
 
   TextFormat format() const { return format_; }
   bool has_header() const { return has_header_; }
@@ -123,6 +130,22 @@ class TextClassificationDataset {
       std::vector<std::string> texts, std::vector<std::string> labels,
       std::vector<std::string> text_pairs = {},
       std::optional<std::map<std::string, int64_t>> label2id = std::nullopt);
+
+  /// A seeded random sample of `count` examples (all of them when count >= size()), in the
+  /// sampled order, keeping this dataset's label mapping. Throws `ember::Error` for count < 1.
+  TextClassificationDataset subset(int64_t count, uint64_t seed) const {
+    EMBER_CHECK(count >= 1, "TextClassificationDataset::subset: count must be >= 1, found ", count);
+    std::vector<int64_t> idx(examples_.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
+    Generator gen(seed);
+    for (int64_t i = int64_t(idx.size()) - 1; i > 0; --i)  // Fisher–Yates
+      std::swap(idx[std::size_t(i)], idx[gen.randint(uint64_t(i) + 1)]);
+    TextClassificationDataset out = *this;
+    out.examples_.clear();
+    for (int64_t i = 0; i < std::min<int64_t>(count, size()); ++i)
+      out.examples_.push_back(examples_[std::size_t(idx[std::size_t(i)])]);
+    return out;
+  }
 
   /// Number of examples (always > 0).
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
@@ -190,7 +213,8 @@ template <class It>
 inline std::string join_names(It begin, It end, std::size_t max_items = 20) {
   std::ostringstream os;
   std::size_t n = 0, total = static_cast<std::size_t>(std::distance(begin, end));
-  for (It it = begin; it != end && n < max_items; ++it, ++n) os << (n ? ", " : "") << '\'' << *it << '\'';
+  for (It it = begin; it != end && n < max_items; ++it, ++n)
+    os << (n ? ", " : "") << '\'' << *it << '\'';
   if (total > max_items) os << ", ... (" << total << " in all)";
   return os.str();
 }
@@ -198,7 +222,8 @@ inline std::string join_names(It begin, It end, std::size_t max_items = 20) {
 inline std::string read_text_file(const std::string& path, const char* who) {
   std::error_code ec;
   EMBER_CHECK(std::filesystem::exists(path, ec), who, ": file '", path, "' does not exist");
-  EMBER_CHECK(!std::filesystem::is_directory(path, ec), who, ": '", path, "' is a directory, not a file");
+  EMBER_CHECK(!std::filesystem::is_directory(path, ec), who, ": '", path,
+              "' is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   EMBER_CHECK(in.good(), who, ": cannot open '", path, "' for reading");
   std::ostringstream ss;
@@ -326,12 +351,16 @@ inline TextClassificationDataset::TextClassificationDataset(const std::string& p
     std::string ext = std::filesystem::path(path).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (ext == ".tsv") format = TextFormat::tsv;
-    else if (ext == ".csv") format = TextFormat::csv;
-    else if (ext == ".jsonl" || ext == ".ndjson") format = TextFormat::jsonl;
+    if (ext == ".tsv")
+      format = TextFormat::tsv;
+    else if (ext == ".csv")
+      format = TextFormat::csv;
+    else if (ext == ".jsonl" || ext == ".ndjson")
+      format = TextFormat::jsonl;
     else
       EMBER_FAIL("TextClassificationDataset: cannot tell the format of '", path,
-                 "' from its extension '", ext, "' (expected .tsv, .csv or .jsonl); set it with "
+                 "' from its extension '", ext,
+                 "' (expected .tsv, .csv or .jsonl); set it with "
                  "TextDatasetOptions().format(TextFormat::tsv / csv / jsonl)");
   }
   const std::string content = detail::read_text_file(path, "TextClassificationDataset");
@@ -351,8 +380,8 @@ inline TextClassificationDataset::TextClassificationDataset(const std::string& p
 inline TextClassificationDataset TextClassificationDataset::from_rows(
     std::vector<std::string> texts, std::vector<std::string> labels,
     std::vector<std::string> text_pairs, std::optional<std::map<std::string, int64_t>> label2id) {
-  EMBER_CHECK(texts.size() == labels.size(), "TextClassificationDataset::from_rows: ",
-              texts.size(), " texts but ", labels.size(), " labels");
+  EMBER_CHECK(texts.size() == labels.size(), "TextClassificationDataset::from_rows: ", texts.size(),
+              " texts but ", labels.size(), " labels");
   EMBER_CHECK(text_pairs.empty() || text_pairs.size() == texts.size(),
               "TextClassificationDataset::from_rows: ", texts.size(), " texts but ",
               text_pairs.size(), " text pairs");
@@ -395,8 +424,8 @@ inline void TextClassificationDataset::read_delimited_(const std::string& conten
     auto find = [&](const std::string& name, const char* what) -> int64_t {
       auto it = std::find(fields.begin(), fields.end(), name);
       EMBER_CHECK(it != fields.end(), "TextClassificationDataset: ", path_, ":", record_line,
-                  ": the header has no ", what, " column '", name, "' (columns: ",
-                  detail::join_names(fields.begin(), fields.end()), ")",
+                  ": the header has no ", what, " column '", name,
+                  "' (columns: ", detail::join_names(fields.begin(), fields.end()), ")",
                   num_fields == 1 && !tsv && fields[0].find('\t') != std::string::npos
                       ? "; the file looks tab-separated: use TextFormat::tsv"
                   : num_fields == 1 && tsv && fields[0].find(',') != std::string::npos
@@ -420,8 +449,8 @@ inline void TextClassificationDataset::read_delimited_(const std::string& conten
   }
 
   auto add = [&]() {
-    EMBER_CHECK(fields.size() == num_fields, "TextClassificationDataset: ", path_, ":",
-                record_line, ": expected ", num_fields, " fields (as the ",
+    EMBER_CHECK(fields.size() == num_fields, "TextClassificationDataset: ", path_, ":", record_line,
+                ": expected ", num_fields, " fields (as the ",
                 opt.has_header() ? "header" : "first row", "), found ", fields.size(),
                 tsv ? " (TSV fields are separated by tabs and cannot be quoted)" : "");
     RawRow row;
@@ -468,8 +497,8 @@ inline void TextClassificationDataset::read_jsonl_(const std::string& content,
     };
     auto text_field = [&](const std::string& name) -> std::string {
       auto it = obj.find(name);
-      EMBER_CHECK(it != obj.end(), "TextClassificationDataset: ", path_, ":", line,
-                  ": no field '", name, "' in this object (fields: ", keys(), ")");
+      EMBER_CHECK(it != obj.end(), "TextClassificationDataset: ", path_, ":", line, ": no field '",
+                  name, "' in this object (fields: ", keys(), ")");
       EMBER_CHECK(it->is_string(), "TextClassificationDataset: ", path_, ":", line, ": field '",
                   name, "' must be a string, found ", type_name(*it));
       return it->get<std::string>();
@@ -479,8 +508,8 @@ inline void TextClassificationDataset::read_jsonl_(const std::string& content,
     row.text = text_field(opt.text_column());
     if (!opt.text_pair_column().empty()) row.text_pair = text_field(opt.text_pair_column());
     auto it = obj.find(opt.label_column());
-    EMBER_CHECK(it != obj.end(), "TextClassificationDataset: ", path_, ":", line,
-                ": no field '", opt.label_column(), "' in this object (fields: ", keys(), ")");
+    EMBER_CHECK(it != obj.end(), "TextClassificationDataset: ", path_, ":", line, ": no field '",
+                opt.label_column(), "' in this object (fields: ", keys(), ")");
     if (it->is_number_integer()) {  // signed or unsigned
       row.label = it->dump();
     } else if (it->is_string()) {
@@ -488,9 +517,8 @@ inline void TextClassificationDataset::read_jsonl_(const std::string& content,
     } else {
       EMBER_CHECK(!it->is_null(), "TextClassificationDataset: ", path_, ":", line,
                   ": empty label (null)");
-      EMBER_FAIL("TextClassificationDataset: ", path_, ":", line, ": label '",
-                 opt.label_column(), "' must be an integer or a string, found ", type_name(*it),
-                 " ", it->dump());
+      EMBER_FAIL("TextClassificationDataset: ", path_, ":", line, ": label '", opt.label_column(),
+                 "' must be an integer or a string, found ", type_name(*it), " ", it->dump());
     }
     EMBER_CHECK(!row.label.empty(), "TextClassificationDataset: ", path_, ":", line,
                 ": empty label");
@@ -507,8 +535,8 @@ inline void TextClassificationDataset::build_(
     for (const auto& [name, id] : *fixed) {
       EMBER_CHECK(id >= 0, "TextClassificationDataset: label2id maps '", name,
                   "' to a negative id ", id);
-      EMBER_CHECK(seen.insert(id).second, "TextClassificationDataset: label2id maps two labels to id ",
-                  id);
+      EMBER_CHECK(seen.insert(id).second,
+                  "TextClassificationDataset: label2id maps two labels to id ", id);
       max_id = std::max(max_id, id);
     }
     label2id_ = *fixed;

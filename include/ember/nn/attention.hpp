@@ -25,16 +25,16 @@
 // activation, as in PyTorch's eager attention.
 #pragma once
 
-#include <cmath>
-#include <limits>
-#include <string>
-
 #include <ember/nn/linear.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/dropout.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/matmul.hpp>
 #include <ember/ops/softmax.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
 
 namespace ember::nn {
 
@@ -66,7 +66,8 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
   EMBER_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2 && q.size(-1) == k.size(-1) &&
                   k.size(-2) == v.size(-2),
               "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
-              "v [..., seq_k, d_v], found q ", q.shape(), ", k ", k.shape(), ", v ", v.shape());
+              "v [..., seq_k, d_v], found q ",
+              q.shape(), ", k ", k.shape(), ", v ", v.shape());
   // HF's eager BertSelfAttention divides the scores (not q) by √d; we do the same.
   Tensor<T> scores = ember::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
   if (additive_mask.defined()) scores = scores + additive_mask;
@@ -176,9 +177,9 @@ class MultiHeadAttention : public Module<T> {
 
  private:
   void check_input(const Tensor<T>& x) const {
-    EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(-1) == options_.hidden_size(),
-                this->repr(), ": expected an input of shape [batch, seq, ",
-                options_.hidden_size(), "], found ", x.defined() ? x.shape() : Shape{});
+    EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(-1) == options_.hidden_size(), this->repr(),
+                ": expected an input of shape [batch, seq, ", options_.hidden_size(), "], found ",
+                x.defined() ? x.shape() : Shape{});
   }
   MultiHeadAttentionOptions options_;
 };

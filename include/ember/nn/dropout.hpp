@@ -8,10 +8,10 @@
 // the gradient) are `ember::dropout` (ops/dropout.hpp).
 #pragma once
 
-#include <string>
-
 #include <ember/nn/module.hpp>
 #include <ember/ops/dropout.hpp>
+
+#include <string>
 
 namespace ember::nn {
 
@@ -30,8 +30,8 @@ class Dropout : public Module<T> {
  public:
   /// Throws `ember::Error` for p outside [0, 1].
   explicit Dropout(const DropoutOptions& options = {}) : Module<T>("Dropout"), options_(options) {
-    EMBER_CHECK(options.p() >= 0.0 && options.p() <= 1.0,
-                "Dropout: p must be in [0, 1], found ", options.p());
+    EMBER_CHECK(options.p() >= 0.0 && options.p() <= 1.0, "Dropout: p must be in [0, 1], found ",
+                options.p());
   }
 
   /// `x` → same shape; the identity in eval mode or with p = 0.

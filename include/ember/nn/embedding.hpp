@@ -7,12 +7,12 @@
 // as PyTorch) are `ember::embedding` (ops/embedding.hpp).
 #pragma once
 
-#include <optional>
-#include <string>
-
 #include <ember/nn/init.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/embedding.hpp>
+
+#include <optional>
+#include <string>
 
 namespace ember::nn {
 
@@ -36,8 +36,7 @@ template <class T>
 class Embedding : public Module<T> {
  public:
   /// Throws `ember::Error` for non-positive sizes or a `padding_idx` outside the table.
-  explicit Embedding(const EmbeddingOptions& options)
-      : Module<T>("Embedding"), options_(options) {
+  explicit Embedding(const EmbeddingOptions& options) : Module<T>("Embedding"), options_(options) {
     EMBER_CHECK(options.num_embeddings() > 0 && options.embedding_dim() > 0,
                 "Embedding: num_embeddings and embedding_dim must be positive, found ",
                 options.num_embeddings(), " and ", options.embedding_dim());
@@ -71,8 +70,8 @@ class Embedding : public Module<T> {
   Tensor<T> operator()(const Tensor<int64_t>& ids) const { return forward(ids); }
 
   std::string extra_repr() const override {
-    std::string s = ember::detail::str_cat(options_.num_embeddings(), ", ",
-                                           options_.embedding_dim());
+    std::string s =
+        ember::detail::str_cat(options_.num_embeddings(), ", ", options_.embedding_dim());
     if (options_.padding_idx()) s += ", padding_idx=" + std::to_string(*options_.padding_idx());
     return s;
   }

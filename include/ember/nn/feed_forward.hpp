@@ -10,12 +10,12 @@
 // ops/elementwise.hpp, ops/dropout.hpp).
 #pragma once
 
-#include <string>
-
 #include <ember/nn/linear.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/dropout.hpp>
 #include <ember/ops/elementwise.hpp>
+
+#include <string>
 
 namespace ember::nn {
 
@@ -29,9 +29,12 @@ enum class Activation {
 /// The name Hugging Face configs use for `a` ("relu", "gelu", "gelu_new").
 inline const char* activation_name(Activation a) {
   switch (a) {
-    case Activation::Relu: return "relu";
-    case Activation::Gelu: return "gelu";
-    case Activation::GeluTanh: return "gelu_new";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::GeluTanh:
+      return "gelu_new";
   }
   return "?";
 }
@@ -51,9 +54,12 @@ inline Activation activation_from_name(const std::string& name) {
 template <class T>
 Tensor<T> apply_activation(const Tensor<T>& x, Activation a) {
   switch (a) {
-    case Activation::Relu: return ember::relu(x);
-    case Activation::Gelu: return ember::gelu(x);
-    case Activation::GeluTanh: return ember::gelu_tanh(x);
+    case Activation::Relu:
+      return ember::relu(x);
+    case Activation::Gelu:
+      return ember::gelu(x);
+    case Activation::GeluTanh:
+      return ember::gelu_tanh(x);
   }
   EMBER_FAIL("apply_activation: unknown activation");
 }
@@ -89,7 +95,8 @@ class FeedForward : public Module<T> {
                                              .initializer_range(options.initializer_range())
                                              .generator(options.generator()));
     };
-    intermediate = this->register_module("intermediate", std::make_shared<Module<T>>("Intermediate"));
+    intermediate =
+        this->register_module("intermediate", std::make_shared<Module<T>>("Intermediate"));
     intermediate_dense = intermediate->register_module(
         "dense", lin(options.hidden_size(), options.intermediate_size()));
     output = this->register_module("output", std::make_shared<Module<T>>("Output"));
@@ -113,10 +120,10 @@ class FeedForward : public Module<T> {
   }
   const FeedForwardOptions& options() const { return options_; }
 
-  std::shared_ptr<Module<T>> intermediate;      ///< naming level "intermediate"
+  std::shared_ptr<Module<T>> intermediate;        ///< naming level "intermediate"
   std::shared_ptr<Linear<T>> intermediate_dense;  ///< intermediate.dense: hidden → intermediate
-  std::shared_ptr<Module<T>> output;            ///< naming level "output"
-  std::shared_ptr<Linear<T>> output_dense;      ///< output.dense: intermediate → hidden
+  std::shared_ptr<Module<T>> output;              ///< naming level "output"
+  std::shared_ptr<Linear<T>> output_dense;        ///< output.dense: intermediate → hidden
 
  private:
   FeedForwardOptions options_;

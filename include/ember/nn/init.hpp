@@ -17,12 +17,12 @@
 // the dims after the first two (PyTorch's `_calculate_fan_in_and_fan_out`).
 #pragma once
 
-#include <cmath>
-
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
 #include <ember/tensor/tensor.hpp>
+
+#include <cmath>
 
 namespace ember::nn::init {
 
@@ -38,8 +38,7 @@ Tensor<T> normal_(Tensor<T> t, double mean, double std, Generator& gen = default
 /// Fills `t` with samples of U(low, high).
 template <class T>
 Tensor<T> uniform_(Tensor<T> t, double low, double high, Generator& gen = default_generator()) {
-  EMBER_CHECK(low <= high, "init::uniform_: expected low <= high, found low=", low,
-              " high=", high);
+  EMBER_CHECK(low <= high, "init::uniform_: expected low <= high, found low=", low, " high=", high);
   NoGradGuard no_grad;
   t.copy_(rand<T>(t.shape(), gen, low, high));
   return t;
@@ -67,8 +66,10 @@ Tensor<T> ones_(Tensor<T> t) {
 /// Throws `ember::Error` for fewer than 2 dims.
 template <class T>
 Tensor<T> xavier_uniform_(Tensor<T> t, double gain = 1.0, Generator& gen = default_generator()) {
-  EMBER_CHECK(t.dim() >= 2, "init::xavier_uniform_: fan in and fan out need a tensor with at "
-              "least 2 dims, found shape ", t.shape());
+  EMBER_CHECK(t.dim() >= 2,
+              "init::xavier_uniform_: fan in and fan out need a tensor with at "
+              "least 2 dims, found shape ",
+              t.shape());
   int64_t receptive = 1;
   for (int d = 2; d < t.dim(); ++d) receptive *= t.size(d);
   double fan_in = double(t.size(1) * receptive), fan_out = double(t.size(0) * receptive);

@@ -9,18 +9,17 @@
 // backward are `ember::layer_norm` (ops/layer_norm.hpp).
 #pragma once
 
-#include <string>
-
 #include <ember/nn/init.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/layer_norm.hpp>
+
+#include <string>
 
 namespace ember::nn {
 
 /// Options of `LayerNorm`: `LayerNormOptions({hidden}).eps(1e-12)`.
 struct LayerNormOptions {
-  /* implicit */ LayerNormOptions(Shape normalized_shape)
-      : normalized_shape_(normalized_shape) {}
+  /* implicit */ LayerNormOptions(Shape normalized_shape) : normalized_shape_(normalized_shape) {}
   /* implicit */ LayerNormOptions(int64_t size) : normalized_shape_(Shape{size}) {}
   EMBER_ARG(Shape, normalized_shape);
   /// Added to the variance for numerical stability (BERT: 1e-12).
@@ -36,8 +35,10 @@ class LayerNorm : public Module<T> {
   /// Throws `ember::Error` for an empty or non-positive `normalized_shape` or eps < 0.
   explicit LayerNorm(const LayerNormOptions& options) : Module<T>("LayerNorm"), options_(options) {
     const Shape& s = options.normalized_shape();
-    EMBER_CHECK(s.size() >= 1 && s.numel() > 0, "LayerNorm: normalized_shape must be non-empty "
-                "with positive sizes, found ", s);
+    EMBER_CHECK(s.size() >= 1 && s.numel() > 0,
+                "LayerNorm: normalized_shape must be non-empty "
+                "with positive sizes, found ",
+                s);
     EMBER_CHECK(options.eps() >= 0, "LayerNorm: eps must be non-negative, found ", options.eps());
     if (options.elementwise_affine()) {
       weight = this->register_parameter("weight", empty<T>(s));
@@ -59,8 +60,8 @@ class LayerNorm : public Module<T> {
     const Shape& s = options_.normalized_shape();
     bool ok = x.dim() >= s.size();
     for (int i = 0; ok && i < s.size(); ++i) ok = x.shape()[x.dim() - s.size() + i] == s[i];
-    EMBER_CHECK(ok, this->repr(), ": expected an input of shape [..., ", shape_body(s),
-                "], found ", x.shape());
+    EMBER_CHECK(ok, this->repr(), ": expected an input of shape [..., ", shape_body(s), "], found ",
+                x.shape());
     return ember::layer_norm(x, s, weight, bias, options_.eps());
   }
   Tensor<T> operator()(const Tensor<T>& x) const { return forward(x); }

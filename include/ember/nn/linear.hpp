@@ -6,11 +6,11 @@
 // which reads W transposed without copying; its backward is there.
 #pragma once
 
-#include <string>
-
 #include <ember/nn/init.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/matmul.hpp>
+
+#include <string>
 
 namespace ember::nn {
 
@@ -37,8 +37,8 @@ class Linear : public Module<T> {
     EMBER_CHECK(options.in_features() > 0 && options.out_features() > 0,
                 "Linear: in_features and out_features must be positive, found in_features=",
                 options.in_features(), " out_features=", options.out_features());
-    weight = this->register_parameter(
-        "weight", empty<T>({options.out_features(), options.in_features()}));
+    weight = this->register_parameter("weight",
+                                      empty<T>({options.out_features(), options.in_features()}));
     if (options.bias()) bias = this->register_parameter("bias", empty<T>({options.out_features()}));
     reset_parameters();
   }
@@ -65,8 +65,8 @@ class Linear : public Module<T> {
 
   std::string extra_repr() const override {
     return ember::detail::str_cat("in_features=", options_.in_features(),
-                           ", out_features=", options_.out_features(),
-                           options_.bias() ? "" : ", bias=false");
+                                  ", out_features=", options_.out_features(),
+                                  options_.bias() ? "" : ", bias=false");
   }
   const LinearOptions& options() const { return options_; }
 

@@ -26,6 +26,12 @@
 // typed pointer) and are neither copyable nor movable: a copy would silently share parameters.
 #pragma once
 
+#include <ember/autograd/grad_mode.hpp>
+#include <ember/core/device.hpp>
+#include <ember/core/error.hpp>
+#include <ember/core/generator.hpp>
+#include <ember/tensor/tensor.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -39,24 +45,18 @@
 #include <utility>
 #include <vector>
 
-#include <ember/autograd/grad_mode.hpp>
-#include <ember/core/device.hpp>
-#include <ember/core/error.hpp>
-#include <ember/core/generator.hpp>
-#include <ember/tensor/tensor.hpp>
-
 /// Declares a chainable option `name` of type `T` in an options struct (LibTorch's TORCH_ARG):
 /// `opts.name(value)` sets it and returns the options, `opts.name()` reads it. Usage:
 /// `EMBER_ARG(bool, bias) = true;` inside a struct.
-#define EMBER_ARG(T, name)                            \
- public:                                              \
-  auto& name(T const& new_##name) {                   \
-    this->name##_ = new_##name;                       \
-    return *this;                                     \
-  }                                                   \
-  T const& name() const noexcept { return name##_; }  \
-                                                      \
- private:                                             \
+#define EMBER_ARG(T, name)                           \
+ public:                                             \
+  auto& name(T const& new_##name) {                  \
+    this->name##_ = new_##name;                      \
+    return *this;                                    \
+  }                                                  \
+  T const& name() const noexcept { return name##_; } \
+                                                     \
+ private:                                            \
   T name##_
 
 namespace ember::nn {
@@ -178,7 +178,8 @@ class Module {
     std::unordered_set<const void*> seen;
     auto visit = [&](const std::string& prefix, const Module& m) {
       for (const auto& [name, p] : m.parameters_)
-        if (seen.insert(p.impl_ptr().get()).second) out.emplace_back(detail::dotted(prefix, name), p);
+        if (seen.insert(p.impl_ptr().get()).second)
+          out.emplace_back(detail::dotted(prefix, name), p);
     };
     if (recurse) {
       for (const auto& [prefix, m] : named_modules()) visit(prefix, *m);
@@ -300,8 +301,8 @@ class Module {
       const Tensor<T>& dst = own[it->second].second;
       if (value.shape() != dst.shape())
         mismatches.push_back(ember::detail::str_cat("\"", key, "\": the checkpoint has shape ",
-                                             value.shape(), ", the module has shape ",
-                                             dst.shape()));
+                                                    value.shape(), ", the module has shape ",
+                                                    dst.shape()));
     }
     for (const auto& [key, t] : own)
       if (!given.count(key)) result.missing_keys.push_back(key);

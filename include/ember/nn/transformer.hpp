@@ -18,15 +18,15 @@
 // Every piece's backward is in its op; nothing here needs its own.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include <ember/nn/attention.hpp>
 #include <ember/nn/feed_forward.hpp>
 #include <ember/nn/layer_norm.hpp>
 #include <ember/nn/linear.hpp>
 #include <ember/nn/module.hpp>
 #include <ember/ops/dropout.hpp>
+
+#include <string>
+#include <vector>
 
 namespace ember::nn {
 
@@ -78,14 +78,15 @@ class TransformerEncoderLayer : public Module<T> {
       return std::make_shared<LayerNorm<T>>(LayerNormOptions(h).eps(options.layer_norm_eps()));
     };
     attention = this->register_module(
-        "attention", std::make_shared<MultiHeadAttention<T>>(
-                         MultiHeadAttentionOptions(h, options.num_heads())
-                             .dropout(options.attention_dropout())
-                             .initializer_range(options.initializer_range())
-                             .generator(options.generator())));
+        "attention",
+        std::make_shared<MultiHeadAttention<T>>(MultiHeadAttentionOptions(h, options.num_heads())
+                                                    .dropout(options.attention_dropout())
+                                                    .initializer_range(options.initializer_range())
+                                                    .generator(options.generator())));
     // HF keeps the attention block's LayerNorm at attention.output.LayerNorm.
     attention_norm = attention->output->register_module("LayerNorm", norm());
-    intermediate = this->register_module("intermediate", std::make_shared<Module<T>>("Intermediate"));
+    intermediate =
+        this->register_module("intermediate", std::make_shared<Module<T>>("Intermediate"));
     intermediate_dense = intermediate->register_module("dense", lin(h, inter));
     output = this->register_module("output", std::make_shared<Module<T>>("Output"));
     output_dense = output->register_module("dense", lin(inter, h));
@@ -115,7 +116,8 @@ class TransformerEncoderLayer : public Module<T> {
       return ember::dropout(output_dense->forward(inner), p, train, gen);
     };
     if (options_.norm_first()) {
-      Tensor<T> a = attention->forward_with_additive_mask(attention_norm->forward(x), additive_mask);
+      Tensor<T> a =
+          attention->forward_with_additive_mask(attention_norm->forward(x), additive_mask);
       Tensor<T> h = x + ember::dropout(a, p, train, gen);
       return h + ffn(output_norm->forward(h));
     }
@@ -125,11 +127,11 @@ class TransformerEncoderLayer : public Module<T> {
   }
 
   std::string extra_repr() const override {
-    return ember::detail::str_cat(
-        "hidden_size=", options_.hidden_size(), ", num_heads=", options_.num_heads(),
-        ", intermediate_size=", options_.intermediate_size(),
-        ", norm_first=", options_.norm_first() ? "true" : "false",
-        ", activation=", activation_name(options_.activation()));
+    return ember::detail::str_cat("hidden_size=", options_.hidden_size(),
+                                  ", num_heads=", options_.num_heads(),
+                                  ", intermediate_size=", options_.intermediate_size(),
+                                  ", norm_first=", options_.norm_first() ? "true" : "false",
+                                  ", activation=", activation_name(options_.activation()));
   }
   const TransformerEncoderLayerOptions& options() const { return options_; }
 
@@ -146,8 +148,8 @@ class TransformerEncoderLayer : public Module<T> {
     EMBER_CHECK(x.defined() && x.dim() == 3, this->repr(),
                 ": expected an input of shape [batch, seq, hidden], found ",
                 x.defined() ? x.shape() : Shape{});
-    EMBER_CHECK(!mask.defined() || (mask.dim() == 2 && mask.size(0) == x.size(0) &&
-                                    mask.size(1) == x.size(1)),
+    EMBER_CHECK(!mask.defined() ||
+                    (mask.dim() == 2 && mask.size(0) == x.size(0) && mask.size(1) == x.size(1)),
                 this->repr(), ": expected attention_mask of shape [", x.size(0), ", ", x.size(1),
                 "] for an input of shape ", x.shape(), ", found ", mask.shape());
   }
@@ -175,11 +177,13 @@ class TransformerEncoder : public Module<T> {
                 options.num_layers());
     layer = this->register_module("layer", std::make_shared<ModuleList<T>>());
     for (int64_t i = 0; i < options.num_layers(); ++i)
-      layers_.push_back(layer->push_back(std::make_shared<TransformerEncoderLayer<T>>(options.layer())));
+      layers_.push_back(
+          layer->push_back(std::make_shared<TransformerEncoderLayer<T>>(options.layer())));
     if (options.final_layer_norm())
       final_norm = this->register_module(
-          "LayerNorm", std::make_shared<LayerNorm<T>>(LayerNormOptions(options.layer().hidden_size())
-                                                          .eps(options.layer().layer_norm_eps())));
+          "LayerNorm",
+          std::make_shared<LayerNorm<T>>(LayerNormOptions(options.layer().hidden_size())
+                                             .eps(options.layer().layer_norm_eps())));
   }
   TransformerEncoder(const TransformerEncoderLayerOptions& layer_options, int64_t num_layers)
       : TransformerEncoder(TransformerEncoderOptions(layer_options, num_layers)) {}
@@ -214,7 +218,7 @@ class TransformerEncoder : public Module<T> {
   }
   const TransformerEncoderOptions& options() const { return options_; }
 
-  std::shared_ptr<ModuleList<T>> layer;   ///< "layer": the layers as children "0", "1", …
+  std::shared_ptr<ModuleList<T>> layer;      ///< "layer": the layers as children "0", "1", …
   std::shared_ptr<LayerNorm<T>> final_norm;  ///< "LayerNorm" with final_layer_norm(true), else null
 
  private:

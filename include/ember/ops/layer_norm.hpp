@@ -17,15 +17,15 @@
 // dweight and dbias.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <type_traits>
-#include <vector>
-
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/layer_norm.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 namespace ember {
 
@@ -36,8 +36,7 @@ namespace ember {
 /// differ from it, or weight/bias has another shape.
 template <class T>
 Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
-                     const Tensor<T>& weight = {}, const Tensor<T>& bias = {},
-                     double eps = 1e-5) {
+                     const Tensor<T>& weight = {}, const Tensor<T>& bias = {}, double eps = 1e-5) {
   static_assert(std::is_floating_point_v<T>, "layer_norm: T must be float or double");
   const int nn = normalized_shape.size();
   EMBER_CHECK(nn >= 1, "layer_norm: normalized_shape must have at least one dimension, found ",
@@ -82,8 +81,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
         y, "layer_norm", {x, weight, bias},
         [sx = autograd::SavedTensor<T>(x),
          sw = weight.defined() ? autograd::SavedTensor<T>(weight) : autograd::SavedTensor<T>(),
-         mean, rstd,
-         rows, n, normalized_shape, gx, gw, gb](const Tensor<T>& g) {
+         mean, rstd, rows, n, normalized_shape, gx, gw, gb](const Tensor<T>& g) {
           Tensor<T> xs = sx.get("layer_norm").contiguous();
           Tensor<T> ws = sw.get("layer_norm");
           if (ws.defined()) ws = ws.contiguous();
@@ -95,10 +93,10 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
             for (Tensor<T>* t : {&dx, &dw, &db})
               if (t->defined()) t->zero_();
           } else {
-            backend::cpu::layer_norm_backward(
-                gc.data(), xs.data(), mean.data(), rstd.data(),
-                ws.defined() ? ws.data() : nullptr, gx ? dx.data() : nullptr,
-                gw ? dw.data() : nullptr, gb ? db.data() : nullptr, rows, n);
+            backend::cpu::layer_norm_backward(gc.data(), xs.data(), mean.data(), rstd.data(),
+                                              ws.defined() ? ws.data() : nullptr,
+                                              gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
+                                              gb ? db.data() : nullptr, rows, n);
           }
           return std::vector<Tensor<T>>{dx, dw, db};
         });

@@ -29,13 +29,13 @@
 // rows), db = Σ_rows dy. Saves x when W needs a gradient, W when x does.
 #pragma once
 
-#include <type_traits>
-#include <vector>
-
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/gemm.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
+
+#include <type_traits>
+#include <vector>
 
 namespace ember {
 
@@ -65,7 +65,7 @@ inline bool collapse_dims(const Shape& shape, const Shape& strides, int first, i
 /// A matrix operand for the GEMM kernels: the last two dims of `t` (after any copy).
 template <class T>
 struct GemmOperand {
-  Tensor<T> t;       // the tensor read (the input itself, or a contiguous copy)
+  Tensor<T> t;  // the tensor read (the input itself, or a contiguous copy)
   int64_t rows, cols, rs, cs;
 };
 
@@ -120,8 +120,8 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
   }
   Shape cbs = contiguous_strides(out_batch);
   for (int64_t& st : cbs) st *= n * m;
-  backend::cpu::batched_gemm<T>(out_batch, n, m, k, T(1), x.t.data(), xbs, x.rs, x.cs,
-                                y.t.data(), ybs, y.rs, y.cs, T(0), out, cbs, m, 1);
+  backend::cpu::batched_gemm<T>(out_batch, n, m, k, T(1), x.t.data(), xbs, x.rs, x.cs, y.t.data(),
+                                ybs, y.rs, y.cs, T(0), out, cbs, m, 1);
 }
 
 /// Gradient-style product with reduction: returns r of shape `target` ([tb..., r, c]) with
@@ -162,11 +162,10 @@ Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& 
     // threaded), never materializing the [batch, r, c] stack.
     if (batch == 0) res.fill_(T(0));
     for (int64_t e = 0; e < batch; ++e)
-      backend::cpu::gemm<T>(r, c, k, T(1),
-                            x.t.data() + backend::cpu::detail::batch_offset(e, out_batch, xbs),
-                            x.rs, x.cs,
-                            y.t.data() + backend::cpu::detail::batch_offset(e, out_batch, ybs),
-                            y.rs, y.cs, e == 0 ? T(0) : T(1), res.data(), c, 1);
+      backend::cpu::gemm<T>(
+          r, c, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, out_batch, xbs), x.rs,
+          x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, out_batch, ybs), y.rs, y.cs,
+          e == 0 ? T(0) : T(1), res.data(), c, 1);
     return res;
   }
   // Partial broadcast: the full batched product, then the sum over the broadcast dims.
@@ -180,11 +179,11 @@ Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& 
 
 /// Shapes of a matmul after promoting 1-D operands, with the checks that throw.
 struct MatmulShapes {
-  Shape a, b;         // the operands' shapes
-  Shape a2, b2;       // promoted operand shapes (≥ 2-D)
-  Shape out_batch;    // broadcast batch shape
-  Shape out2;         // promoted result shape: out_batch + [n, m]
-  Shape out;          // the result's shape (promoted dims removed)
+  Shape a, b;       // the operands' shapes
+  Shape a2, b2;     // promoted operand shapes (≥ 2-D)
+  Shape out_batch;  // broadcast batch shape
+  Shape out2;       // promoted result shape: out_batch + [n, m]
+  Shape out;        // the result's shape (promoted dims removed)
 };
 
 inline MatmulShapes matmul_shapes(const Shape& a, const Shape& b) {
@@ -310,17 +309,21 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
 template <class T>
 Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = {}) {
   static_assert(detail::is_gemm_type_v<T>, "linear: T must be float or double");
-  EMBER_CHECK(weight.dim() == 2, "linear: expected a 2-D weight [out_features, in_features], "
-                                 "found shape ", weight.shape(), " (input shape ", x.shape(), ")");
-  EMBER_CHECK(x.dim() >= 1, "linear: expected an input of shape [..., in_features], found a 0-d "
-                            "tensor (weight shape ", weight.shape(), ")");
+  EMBER_CHECK(weight.dim() == 2,
+              "linear: expected a 2-D weight [out_features, in_features], "
+              "found shape ",
+              weight.shape(), " (input shape ", x.shape(), ")");
+  EMBER_CHECK(x.dim() >= 1,
+              "linear: expected an input of shape [..., in_features], found a 0-d "
+              "tensor (weight shape ",
+              weight.shape(), ")");
   const int64_t in = weight.size(1), nout = weight.size(0);
   EMBER_CHECK(x.size(-1) == in, "linear: input shape ", x.shape(), " does not match weight shape ",
               weight.shape(), " (expected the input's last dim to be in_features = ", in,
               ", found ", x.size(-1), ")");
   if (bias.defined())
-    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == nout, "linear: expected a bias of shape [",
-                nout, "] for weight shape ", weight.shape(), ", found ", bias.shape());
+    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == nout, "linear: expected a bias of shape [", nout,
+                "] for weight shape ", weight.shape(), ", found ", bias.shape());
   detail::check_same_device(x.device(), weight.device(), "linear");
   if (bias.defined()) detail::check_same_device(x.device(), bias.device(), "linear");
   detail::check_cpu_op(x.device(), "linear");
@@ -344,34 +347,33 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     const bool gx = x.requires_grad(), gw = weight.requires_grad(),
                gbias = bias.defined() && bias.requires_grad();
     Shape x_shape = x.shape();
-    autograd::record(
-        out, "linear", {x, weight, bias},
-        [x_shape, gx, gw, gbias, R, in, nout,
-         sx = gw ? autograd::SavedTensor<T>(x) : autograd::SavedTensor<T>(),
-         sw = gx ? autograd::SavedTensor<T>(weight) : autograd::SavedTensor<T>()](
-            const Tensor<T>& g) {
-          detail::FoldedRows<T> gf = detail::fold_rows(g);  // dy as [R, out]
-          Tensor<T> dx, dw, db;
-          if (gx) {  // dx = dy·W: [R, out]·[out, in]
-            detail::GemmOperand<T> w = detail::gemm_operand(sw.get("linear").detach());
-            dx = Tensor<T>::empty(x_shape);
-            backend::cpu::gemm<T>(R, in, nout, T(1), gf.t.data(), gf.rs, gf.cs, w.t.data(), w.rs,
-                                  w.cs, T(0), dx.data(), in, 1);
-          }
-          if (gw) {  // dW = dyᵀ·x: [out, R]·[R, in], summed over all rows in one GEMM
-            detail::FoldedRows<T> xf = detail::fold_rows(sx.get("linear"));
-            dw = Tensor<T>::empty({nout, in});
-            backend::cpu::gemm<T>(nout, in, R, T(1), gf.t.data(), gf.cs, gf.rs, xf.t.data(), xf.rs,
-                                  xf.cs, T(0), dw.data(), in, 1);
-          }
-          if (gbias) {  // db = Σ_rows dy
-            db = Tensor<T>::empty({nout});
-            Tensor<T> gc = gf.cs == 1 ? gf.t : gf.t.contiguous();
-            int64_t ld = gf.cs == 1 ? gf.rs : nout;
-            backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
-          }
-          return std::vector<Tensor<T>>{dx, dw, db};
-        });
+    autograd::record(out, "linear", {x, weight, bias},
+                     [x_shape, gx, gw, gbias, R, in, nout,
+                      sx = gw ? autograd::SavedTensor<T>(x) : autograd::SavedTensor<T>(),
+                      sw = gx ? autograd::SavedTensor<T>(weight)
+                              : autograd::SavedTensor<T>()](const Tensor<T>& g) {
+                       detail::FoldedRows<T> gf = detail::fold_rows(g);  // dy as [R, out]
+                       Tensor<T> dx, dw, db;
+                       if (gx) {  // dx = dy·W: [R, out]·[out, in]
+                         detail::GemmOperand<T> w = detail::gemm_operand(sw.get("linear").detach());
+                         dx = Tensor<T>::empty(x_shape);
+                         backend::cpu::gemm<T>(R, in, nout, T(1), gf.t.data(), gf.rs, gf.cs,
+                                               w.t.data(), w.rs, w.cs, T(0), dx.data(), in, 1);
+                       }
+                       if (gw) {  // dW = dyᵀ·x: [out, R]·[R, in], summed over all rows in one GEMM
+                         detail::FoldedRows<T> xf = detail::fold_rows(sx.get("linear"));
+                         dw = Tensor<T>::empty({nout, in});
+                         backend::cpu::gemm<T>(nout, in, R, T(1), gf.t.data(), gf.cs, gf.rs,
+                                               xf.t.data(), xf.rs, xf.cs, T(0), dw.data(), in, 1);
+                       }
+                       if (gbias) {  // db = Σ_rows dy
+                         db = Tensor<T>::empty({nout});
+                         Tensor<T> gc = gf.cs == 1 ? gf.t : gf.t.contiguous();
+                         int64_t ld = gf.cs == 1 ? gf.rs : nout;
+                         backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
+                       }
+                       return std::vector<Tensor<T>>{dx, dw, db};
+                     });
   }
   return out;
 }

@@ -27,16 +27,16 @@
 // strides; max/argmax make a contiguous copy first when needed.
 #pragma once
 
+#include <ember/autograd/node.hpp>
+#include <ember/backend/cpu/reduce.hpp>
+#include <ember/ops/elementwise.hpp>
+#include <ember/tensor/tensor.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <vector>
-
-#include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/reduce.hpp>
-#include <ember/ops/elementwise.hpp>
-#include <ember/tensor/tensor.hpp>
 
 namespace ember {
 
@@ -132,7 +132,8 @@ Tensor<T> sum_or_mean(const Tensor<T>& a, uint32_t mask, bool keepdim, bool mean
 }
 }  // namespace detail
 
-// ---- sum / mean -----------------------------------------------------------------------------------
+// ---- sum / mean
+// -----------------------------------------------------------------------------------
 
 /// Sum of all elements: a 0-d tensor.
 template <class T>
@@ -159,7 +160,8 @@ Tensor<T> mean(const Tensor<T>& a, const std::vector<int64_t>& dims, bool keepdi
   return detail::sum_or_mean(a, detail::reduction_mask(dims, a.shape(), "mean"), keepdim, true);
 }
 
-// ---- var --------------------------------------------------------------------------------------------
+// ---- var
+// --------------------------------------------------------------------------------------------
 
 /// Variance over `dims` (negative allowed; empty = all): Σ (x − mean)² / (N − 1) when `unbiased`
 /// (torch.var's default), / N otherwise. NaN when N − c ≤ 0 (e.g. one element, unbiased).
@@ -218,7 +220,8 @@ Tensor<T> var(const Tensor<T>& a, const std::vector<int64_t>& dims, bool unbiase
   return out;
 }
 
-// ---- max / argmax -----------------------------------------------------------------------------------
+// ---- max / argmax
+// -----------------------------------------------------------------------------------
 
 namespace detail {
 /// Sizes of the [outer, n, inner] view of `shape` around dim `d` (a 0-d shape is [1, 1, 1]).
@@ -238,9 +241,8 @@ inline void split_at_dim(const Shape& shape, int d, int64_t& outer, int64_t& n, 
 
 /// Values and/or indices of the max along `dim` (shared by max and argmax).
 template <class T>
-void max_along_dim(const Tensor<T>& a, int64_t dim, bool keepdim, const char* op,
-                   Tensor<T>* values, Tensor<int64_t>* indices, int64_t& outer, int64_t& n,
-                   int64_t& inner) {
+void max_along_dim(const Tensor<T>& a, int64_t dim, bool keepdim, const char* op, Tensor<T>* values,
+                   Tensor<int64_t>* indices, int64_t& outer, int64_t& n, int64_t& inner) {
   check_cpu_op(a.device(), op);
   const int d = reduction_dim(dim, a.shape(), op);
   split_at_dim(a.shape(), a.dim() == 0 ? -1 : d, outer, n, inner);
@@ -297,8 +299,7 @@ Tensor<int64_t> argmax(const Tensor<T>& a, int64_t dim, bool keepdim = false) {
 template <class T>
 Tensor<T> max(const Tensor<T>& a) {
   detail::check_cpu_op(a.device(), "max");
-  EMBER_CHECK(a.numel() > 0, "max: cannot take the max of an empty tensor (shape ", a.shape(),
-              ")");
+  EMBER_CHECK(a.numel() > 0, "max: cannot take the max of an empty tensor (shape ", a.shape(), ")");
   Tensor<T> ac = a.detach().contiguous();
   const T m = backend::cpu::max_all(ac.data(), ac.numel());
   Tensor<T> out = full<T>(Shape{}, m, a.device());

@@ -15,15 +15,15 @@
 // is the innermost, column kernel otherwise; the input is made contiguous first if needed).
 #pragma once
 
-#include <cstdint>
-#include <type_traits>
-#include <vector>
-
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/softmax.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/reduction.hpp>
 #include <ember/tensor/tensor.hpp>
+
+#include <cstdint>
+#include <type_traits>
+#include <vector>
 
 namespace ember {
 
@@ -40,17 +40,16 @@ Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
   if (y.numel() > 0) backend::cpu::softmax_forward(xc.data(), y.data(), outer, n, inner, log);
   if (autograd::any_requires_grad(x)) {
-    autograd::record(y, op, {x},
-                     [op, log, outer, n, inner,
-                      sy = autograd::SavedTensor<T>(y.detach())](const Tensor<T>& g) {
-                       const Tensor<T>& yv = sy.get(op);
-                       Tensor<T> gc = g.contiguous();
-                       Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
-                       if (dx.numel() > 0)
-                         backend::cpu::softmax_backward(yv.data(), gc.data(), dx.data(), outer, n,
-                                                        inner, log);
-                       return std::vector<Tensor<T>>{dx};
-                     });
+    autograd::record(
+        y, op, {x},
+        [op, log, outer, n, inner, sy = autograd::SavedTensor<T>(y.detach())](const Tensor<T>& g) {
+          const Tensor<T>& yv = sy.get(op);
+          Tensor<T> gc = g.contiguous();
+          Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
+          if (dx.numel() > 0)
+            backend::cpu::softmax_backward(yv.data(), gc.data(), dx.data(), outer, n, inner, log);
+          return std::vector<Tensor<T>>{dx};
+        });
   }
   return y;
 }

@@ -142,7 +142,7 @@ inline Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, c
 inline bool view_strides(const Shape& shape, const Shape& strides, const Shape& target,
                          Shape& out) {
   out.resize(target.size());
-  if (shape.numel() == 0) {
+  if (shape.numel() == 0 || shape.size() == 0) {  // no elements, or one element of a 0-d tensor
     out = contiguous_strides(target);
     return true;
   }

@@ -1,8 +1,8 @@
 // ember/train/early_stopping.hpp — `EarlyStopping`: stop training when a validation metric has
 // not improved for `patience` evaluations.
 //
-//   EarlyStopping stopper(/*patience=*/3, EarlyStopping::Mode::max);   // accuracy: higher is better
-//   for (...) {
+//   EarlyStopping stopper(/*patience=*/3, EarlyStopping::Mode::max);   // accuracy: higher is
+//   better for (...) {
 //     double acc = evaluate(...);
 //     if (stopper.update(acc)) save_checkpoint("best");                 // improved: keep the model
 //     if (stopper.should_stop()) break;

@@ -224,8 +224,8 @@ inline std::string ConfusionMatrix::report(const std::vector<std::string>& id2la
     return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
   };
   std::ostringstream os;
-  os << std::string(width, ' ') << fmt(" %10s %10s %10s %10s\n\n", "precision", "recall",
-                                       "f1-score", "support");
+  os << std::string(width, ' ')
+     << fmt(" %10s %10s %10s %10s\n\n", "precision", "recall", "f1-score", "support");
   for (int64_t c = 0; c < num_classes_; ++c)
     os << pad_left(names[c], width)
        << fmt(" %10.4f %10.4f %10.4f %10lld\n", precision(c), recall(c), f1(c),

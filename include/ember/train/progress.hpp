@@ -62,12 +62,12 @@ struct ProgressSnapshot {
   int64_t total_steps = 0;
   int64_t epoch = -1;
   int64_t num_epochs = 0;
-  double loss = 0;             // smoothed
+  double loss = 0;  // smoothed
   double lr = 0;
-  double rate = 0;             // examples/s (or steps/s when !rate_in_examples); 0: unknown
+  double rate = 0;  // examples/s (or steps/s when !rate_in_examples); 0: unknown
   bool rate_in_examples = true;
   double elapsed_s = 0;
-  double eta_s = -1;           // < 0: unknown
+  double eta_s = -1;  // < 0: unknown
 };
 
 /// "M:SS" below an hour, "H:MM:SS" from an hour on, "?" for a negative or non-finite time.
@@ -78,6 +78,7 @@ std::string format_progress(const ProgressSnapshot& s, int bar_width = 0);
 /// ProgressBar settings. Chainable: `ProgressOptions().print_every(100).interactive(false)`.
 class ProgressOptions {
  public:
+  // clang-format off
   /// Plain (non-terminal) output: print a line every this many steps (0: 5% of total_steps).
   ProgressOptions& print_every(int64_t v) { print_every_ = v; return *this; }
   /// Plain output: also print when this many seconds passed since the last line.
@@ -92,6 +93,7 @@ class ProgressOptions {
   ProgressOptions& bar_width(int v) { bar_width_ = v; return *this; }
   /// Time source in seconds (default: std::chrono::steady_clock).
   ProgressOptions& clock(std::function<double()> v) { clock_ = std::move(v); return *this; }
+  // clang-format on
 
   int64_t print_every() const { return print_every_; }
   double print_interval() const { return print_interval_; }
@@ -114,7 +116,8 @@ class ProgressOptions {
 class ProgressBar {
  public:
   /// A bar for `total_steps` (>= 1) optimizer steps, drawn on `os` (kept by reference).
-  explicit ProgressBar(int64_t total_steps, std::ostream& os = std::cerr, ProgressOptions options = {});
+  explicit ProgressBar(int64_t total_steps, std::ostream& os = std::cerr,
+                       ProgressOptions options = {});
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -152,8 +155,8 @@ class ProgressBar {
   double lr_ = 0;
   int64_t examples_ = 0;
   double start_, last_print_;
-  bool printed_ = false;       // something printed since start (terminal: throttle)
-  bool line_open_ = false;     // terminal: a bar is on screen without its newline
+  bool printed_ = false;        // something printed since start (terminal: throttle)
+  bool line_open_ = false;      // terminal: a bar is on screen without its newline
   std::size_t last_width_ = 0;  // terminal: length of the drawn line (to erase leftovers)
 };
 
@@ -197,8 +200,10 @@ inline std::string format_double(const char* f, double v) {
 /// Whether `os` is std::cout / std::cerr / std::clog attached to a terminal.
 inline bool stream_is_tty(const std::ostream& os) {
   int fd = -1;
-  if (&os == &std::cout) fd = 1;
-  else if (&os == &std::cerr || &os == &std::clog) fd = 2;
+  if (&os == &std::cout)
+    fd = 1;
+  else if (&os == &std::cerr || &os == &std::clog)
+    fd = 2;
   if (fd < 0) return false;
 #if defined(_WIN32)
   return _isatty(fd) != 0;
@@ -236,8 +241,7 @@ inline std::string format_progress(const ProgressSnapshot& s, int bar_width) {
   if (bar_width > 0) {
     const int filled = static_cast<int>(frac * bar_width);
     out += '[';
-    for (int i = 0; i < bar_width; ++i)
-      out += i < filled ? '=' : (i == filled ? '>' : ' ');
+    for (int i = 0; i < bar_width; ++i) out += i < filled ? '=' : (i == filled ? '>' : ' ');
     out += "]  ";
   }
   out += "step " + std::to_string(s.step) + "/" + std::to_string(s.total_steps) + " (" +
@@ -259,8 +263,8 @@ inline ProgressBar::ProgressBar(int64_t total_steps, std::ostream& os, ProgressO
   EMBER_CHECK(options_.print_every() >= 0, "ProgressBar: print_every must be >= 0, found ",
               options_.print_every());
   interactive_ = options_.interactive().value_or(detail::stream_is_tty(os));
-  print_every_ = options_.print_every() > 0 ? options_.print_every()
-                                            : std::max<int64_t>(1, total_ / 20);
+  print_every_ =
+      options_.print_every() > 0 ? options_.print_every() : std::max<int64_t>(1, total_ / 20);
   step_ = first_step_ = options_.initial_step();
   start_ = last_print_ = now_();
 }
@@ -328,8 +332,10 @@ inline void ProgressBar::draw_(bool force) {
     os_ << '\r' << line;
     last_width_ = width;
     line_open_ = true;
-    if (step_ >= total_) close();
-    else os_.flush();
+    if (step_ >= total_)
+      close();
+    else
+      os_.flush();
   } else {
     const int64_t done = step_ - first_step_;
     const bool due = force || done == 1 || done % print_every_ == 0 ||

@@ -18,20 +18,20 @@
 // Kernels trust their callers: pointers valid, arrays contiguous.
 #pragma once
 
+#include <ember/backend/cpu/strided.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
-
-#include <ember/backend/cpu/strided.hpp>
 
 namespace ember::backend::cpu {
 
 /// y = layer_norm(x) per row of contiguous [rows, n] `x`; `w`, `b` ([n]) may be null; writes
 /// mean[rows] and rstd[rows].
 template <class T>
-inline void layer_norm_forward(const T* x, const T* w, const T* b, T* y, double* mean,
-                               double* rstd, int64_t rows, int64_t n, double eps) {
+inline void layer_norm_forward(const T* x, const T* w, const T* b, T* y, double* mean, double* rstd,
+                               int64_t rows, int64_t n, double eps) {
   if (n == 0) return;
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / n), [&](int64_t r) {
     const T* xr = x + r * n;
@@ -48,7 +48,8 @@ inline void layer_norm_forward(const T* x, const T* w, const T* b, T* y, double*
     mean[r] = mu;
     rstd[r] = rs;
     if (w && b) {
-      for (int64_t i = 0; i < n; ++i) yr[i] = T((double(xr[i]) - mu) * rs * double(w[i]) + double(b[i]));
+      for (int64_t i = 0; i < n; ++i)
+        yr[i] = T((double(xr[i]) - mu) * rs * double(w[i]) + double(b[i]));
     } else if (w) {
       for (int64_t i = 0; i < n; ++i) yr[i] = T((double(xr[i]) - mu) * rs * double(w[i]));
     } else if (b) {

@@ -24,13 +24,13 @@
 // Kernels see pointers, sizes and strides only, and trust their callers (ops check user input).
 #pragma once
 
+#include <ember/backend/cpu/strided.hpp>
+#include <ember/core/shape.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
-
-#include <ember/backend/cpu/strided.hpp>
-#include <ember/core/shape.hpp>
 
 namespace ember::backend::cpu {
 
@@ -144,8 +144,8 @@ inline void reduce_sum(const ReducePlan& p, const T* x, F f, double* out) {
     return;
   }
   const int nk = p.kept_sizes.size(), nr = p.red_sizes.size();
-  const bool column = p.red_strides[nr - 1] != 1 && p.kept_strides[nk - 1] == 1 &&
-                      p.kept_sizes[nk - 1] > 1;
+  const bool column =
+      p.red_strides[nr - 1] != 1 && p.kept_strides[nk - 1] == 1 && p.kept_sizes[nk - 1] > 1;
 
   if (!column) {
     // Row order. Few outputs with long reductions: cut each reduction into blocks.
@@ -195,13 +195,15 @@ inline void reduce_sum(const ReducePlan& p, const T* x, F f, double* out) {
   }
   const int64_t nchunks = (kin + kChunk - 1) / kChunk;
   const int64_t rblock = std::max<int64_t>(256, (R + 63) / 64);
-  const int64_t nblocks = (k_outer * nchunks < 64 && R >= 2 * rblock) ? (R + rblock - 1) / rblock : 1;
+  const int64_t nblocks =
+      (k_outer * nchunks < 64 && R >= 2 * rblock) ? (R + rblock - 1) / rblock : 1;
   std::vector<double> partial(nblocks > 1 ? static_cast<std::size_t>(K * nblocks) : 0);
   double* dst = nblocks > 1 ? partial.data() : out;
   const int64_t items = k_outer * nchunks * nblocks;
   const int64_t per_item = std::max<int64_t>(1, std::min(kin, kChunk) * (R / nblocks));
   parallel_for(items, std::max<int64_t>(1, kParallelGrain / per_item), [&](int64_t item) {
-    const int64_t b = item % nblocks, c = (item / nblocks) % nchunks, ko = item / (nblocks * nchunks);
+    const int64_t b = item % nblocks, c = (item / nblocks) % nchunks,
+                  ko = item / (nblocks * nchunks);
     const int64_t j0 = c * kChunk, len = std::min(kChunk, kin - j0), o0 = ko * kin + j0;
     const int64_t r0 = b * R / nblocks, r1 = (b + 1) * R / nblocks;
     const T* base = x + detail::Odometer(ko_sizes, ko_strides, ko).offset + j0;

@@ -18,12 +18,12 @@
 // Sums accumulate in double. Kernels trust their callers: pointers are valid, n ≥ 1.
 #pragma once
 
+#include <ember/backend/cpu/strided.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-
-#include <ember/backend/cpu/strided.hpp>
 
 namespace ember::backend::cpu {
 
@@ -33,33 +33,32 @@ template <class T>
 inline void softmax_forward(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log) {
   const T ninf = -std::numeric_limits<T>::infinity();
   if (inner == 1) {
-    parallel_for(outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
-                 [&](int64_t r) {
-                   const T* xr = x + r * n;
-                   T* yr = y + r * n;
-                   T m = ninf;
-                   for (int64_t i = 0; i < n; ++i) m = std::max(m, xr[i]);
-                   if (m == ninf) {  // all −inf: defined as zeros / −inf (NaN stays NaN)
-                     bool nan = std::any_of(xr, xr + n, [](T v) { return v != v; });
-                     std::fill(yr, yr + n,
-                               nan ? std::numeric_limits<T>::quiet_NaN() : log ? ninf : T(0));
-                     return;
-                   }
-                   double s = 0;
-                   if (log) {
-                     for (int64_t i = 0; i < n; ++i) s += double(std::exp(xr[i] - m));
-                     const T ls = T(std::log(s));
-                     for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) - ls;
-                   } else {
-                     for (int64_t i = 0; i < n; ++i) {
-                       T e = std::exp(xr[i] - m);
-                       yr[i] = e;
-                       s += double(e);
-                     }
-                     const T inv = T(1.0 / s);
-                     for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
-                   }
-                 });
+    parallel_for(
+        outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t r) {
+          const T* xr = x + r * n;
+          T* yr = y + r * n;
+          T m = ninf;
+          for (int64_t i = 0; i < n; ++i) m = std::max(m, xr[i]);
+          if (m == ninf) {  // all −inf: defined as zeros / −inf (NaN stays NaN)
+            bool nan = std::any_of(xr, xr + n, [](T v) { return v != v; });
+            std::fill(yr, yr + n, nan ? std::numeric_limits<T>::quiet_NaN() : log ? ninf : T(0));
+            return;
+          }
+          double s = 0;
+          if (log) {
+            for (int64_t i = 0; i < n; ++i) s += double(std::exp(xr[i] - m));
+            const T ls = T(std::log(s));
+            for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) - ls;
+          } else {
+            for (int64_t i = 0; i < n; ++i) {
+              T e = std::exp(xr[i] - m);
+              yr[i] = e;
+              s += double(e);
+            }
+            const T inv = T(1.0 / s);
+            for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
+          }
+        });
     return;
   }
   constexpr int64_t kChunk = 256;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include <ember/data/wordpiece_tokenizer.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/models/bert/bert.hpp>
 
@@ -185,6 +186,33 @@ void save_pretrained(const BertForSequenceClassification<T>& model, const std::s
   if (c.problem_type.empty()) c.problem_type = "single_label_classification";
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
                             c.to_json("BertForSequenceClassification"));
+}
+
+/// Writes the tokenizer's `vocab.txt` (one token per line, id = line number) and a
+/// `tokenizer_config.json` that Hugging Face's `AutoTokenizer.from_pretrained(dir)` reads as an
+/// equivalent BertTokenizer (do_lower_case, strip_accents, special tokens). Atomic per file.
+inline void save_tokenizer(const data::WordPieceTokenizer& tok, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::string vocab;
+  for (std::size_t i = 0; i < tok.vocab_size(); ++i) vocab += tok.id_to_token(int64_t(i)) + "\n";
+  {
+    io::AtomicFileWriter w((std::filesystem::path(dir) / "vocab.txt").string(), "save_tokenizer");
+    w.write(vocab.data(), vocab.size());
+    w.commit();
+  }
+  const auto& o = tok.options();
+  nlohmann::json j = {{"tokenizer_class", "BertTokenizer"},
+                      {"do_lower_case", o.do_lower_case()},
+                      {"tokenize_chinese_chars", o.tokenize_chinese_chars()},
+                      {"unk_token", o.unk_token()},
+                      {"sep_token", o.sep_token()},
+                      {"pad_token", o.pad_token()},
+                      {"cls_token", o.cls_token()},
+                      {"mask_token", o.mask_token()},
+                      {"clean_up_tokenization_spaces", o.clean_up_tokenization_spaces()}};
+  if (o.strip_accents()) j["strip_accents"] = *o.strip_accents();
+  else j["strip_accents"] = nullptr;
+  detail::write_json_atomic((std::filesystem::path(dir) / "tokenizer_config.json").string(), j);
 }
 
 }  // namespace ember::models::bert
