@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::leaf;
+using ember::test::transposed_leaf;
+
 using namespace ember;
 
 namespace {
@@ -25,20 +29,7 @@ std::string indexing_error(F&& f) {
 }
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Tensor<double> leaf(const Shape& shape, uint64_t seed) {
-  Generator g(seed);
-  Tensor<double> t = randn<double>(shape, g);
-  t.requires_grad_();
-  return t;
-}
 // A non-contiguous leaf of `shape`: the transpose of a [shape[1], shape[0]] tensor (2-D only).
-Tensor<double> transposed_leaf(int64_t rows, int64_t cols, uint64_t seed) {
-  Generator g(seed);
-  Tensor<double> base = randn<double>({cols, rows}, g);
-  Tensor<double> t = base.t();
-  t.requires_grad_();
-  return t;
-}
 Tensor<bool> bools(const std::vector<int>& v, const Shape& shape) {
   Tensor<bool> t = Tensor<bool>::empty(shape);
   for (std::size_t i = 0; i < v.size(); ++i) t.data()[i] = v[i] != 0;

@@ -12,15 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::leaf;
+using ember::test::check_close;
+
 using namespace ember;
 
 namespace {
-Tensor<double> leaf(const Shape& shape, uint64_t seed, double mean = 0.0, double std = 1.0) {
-  Generator gen(seed);
-  Tensor<double> t = randn<double>(shape, gen, mean, std);
-  t.requires_grad_();
-  return t;
-}
 
 /// Naive layer norm of contiguous [rows, n] data, in long double.
 std::vector<double> naive_layer_norm(const std::vector<double>& x, int64_t rows, int64_t n,
@@ -42,14 +40,6 @@ std::vector<double> naive_layer_norm(const std::vector<double>& x, int64_t rows,
 }
 
 /// Elementwise |got − want| ≤ tol (1 + |want|), same number of elements.
-void check_close(const Tensor<double>& got, const Tensor<double>& want, double tol) {
-  std::vector<double> g = got.to_vector(), w = want.to_vector();
-  REQUIRE(g.size() == w.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    CAPTURE(i);
-    CHECK(std::abs(g[i] - w[i]) <= tol * (1.0 + std::abs(w[i])));
-  }
-}
 }  // namespace
 
 TEST_CASE("layer_norm: float32 [10000..10003] with eps 1e-12 matches the double result") {

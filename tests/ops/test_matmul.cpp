@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::leaf;
+
 using namespace ember;
 
 namespace {
@@ -82,11 +85,6 @@ Tensor<T> rnd(const Shape& s, uint64_t seed) {
   return randn<T>(s, gen);
 }
 
-Tensor<double> leaf(const Shape& s, uint64_t seed) {
-  Tensor<double> t = rnd<double>(s, seed);
-  t.requires_grad_();
-  return t;
-}
 
 bool gc2(const Tensor<double>& a, const Tensor<double>& b) {
   return gradcheck([](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1]); },

@@ -13,24 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::leaf;
+using ember::test::transposed_leaf;
+using ember::test::check_close;
+
 using namespace ember;
 
 namespace {
 
-Tensor<double> leaf(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  Tensor<double> t = randn<double>(shape, gen);
-  t.requires_grad_();
-  return t;
-}
 
 /// A non-contiguous leaf of shape [rows, cols]: the transpose of a [cols, rows] tensor.
-Tensor<double> transposed_leaf(int64_t rows, int64_t cols, uint64_t seed) {
-  Generator gen(seed);
-  Tensor<double> t = randn<double>({cols, rows}, gen).t();
-  t.requires_grad_();
-  return t;
-}
 
 /// A non-contiguous leaf of shape [rows, cols]: every other row of a [2 rows, cols] tensor.
 Tensor<double> sliced_leaf(int64_t rows, int64_t cols, uint64_t seed) {
@@ -70,14 +63,6 @@ std::vector<int64_t> dims_of(uint32_t mask, int nd) {
 }
 
 /// Elementwise |got − want| ≤ tol (1 + |want|), same number of elements.
-void check_close(const Tensor<double>& got, const Tensor<double>& want, double tol) {
-  std::vector<double> g = got.to_vector(), w = want.to_vector();
-  REQUIRE(g.size() == w.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    CAPTURE(i);
-    CHECK(std::abs(g[i] - w[i]) <= tol * (1.0 + std::abs(w[i])));
-  }
-}
 
 }  // namespace
 

@@ -12,18 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::leaf;
+using ember::test::check_close;
+
 using namespace ember;
 
 namespace {
 constexpr float kInfF = std::numeric_limits<float>::infinity();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-Tensor<double> leaf(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  Tensor<double> t = randn<double>(shape, gen);
-  t.requires_grad_();
-  return t;
-}
 
 bool all_finite(const std::vector<double>& v) {
   for (double x : v)
@@ -32,14 +30,6 @@ bool all_finite(const std::vector<double>& v) {
 }
 
 /// Elementwise |got − want| ≤ tol (1 + |want|), same number of elements.
-void check_close(const Tensor<double>& got, const Tensor<double>& want, double tol) {
-  std::vector<double> g = got.to_vector(), w = want.to_vector();
-  REQUIRE(g.size() == w.size());
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    CAPTURE(i);
-    CHECK(std::abs(g[i] - w[i]) <= tol * (1.0 + std::abs(w[i])));
-  }
-}
 }  // namespace
 
 TEST_CASE("softmax / log_softmax: known values") {

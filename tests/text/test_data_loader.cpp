@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::kDataDir;
+using ember::test::kSst2Dev;
+
 #ifndef EMBER_TEST_DATA_DIR
 #define EMBER_TEST_DATA_DIR "/work/main/tests/data"
 #endif
@@ -28,8 +32,6 @@ using ember::data::DataLoaderOptions;
 using ember::data::TextClassificationDataset;
 using ember::data::WordPieceTokenizer;
 
-const std::string kDataDir = EMBER_TEST_DATA_DIR;
-const std::string kSst2Dev = kDataDir + "/../../examples/data/sst2/dev.tsv";
 
 const WordPieceTokenizer& tiny_tokenizer() {
   static const WordPieceTokenizer tok(std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]",

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/test_util.hpp"
+using ember::test::kSst2Dev;
 using ember::test::contains;
 
 #ifndef EMBER_TEST_DATA_DIR
@@ -29,7 +30,6 @@ using ember::data::TextDatasetOptions;
 using ember::data::TextFormat;
 namespace fs = std::filesystem;
 
-const std::string kSst2Dev = std::string(EMBER_TEST_DATA_DIR) + "/../../examples/data/sst2/dev.tsv";
 
 /// Writes `content` to a fresh file `name` in this test's temporary folder; returns its path.
 std::string write_file(const std::string& name, const std::string& content) {

@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "support/test_util.hpp"
+using ember::test::kDataDir;
+
 #ifndef EMBER_TEST_DATA_DIR
 #define EMBER_TEST_DATA_DIR "/work/main/tests/data"
 #endif
@@ -33,7 +36,6 @@ using ember::data::WordPieceTokenizer;
 using ember::data::WordPieceTokenizerOptions;
 using json = nlohmann::json;
 
-const std::string kDataDir = EMBER_TEST_DATA_DIR;
 const std::string kVocab = kDataDir + "/bert_tiny/vocab.txt";
 
 const WordPieceTokenizer& uncased() {
