@@ -95,7 +95,8 @@ struct TrainArgs {
   std::string model_dir, train_file, validation_file, test_file, output_dir = "bert-output";
   DataArgs data;
   int64_t epochs = 3, batch_size = 32, max_length = 128, grad_accum = 1, threads = 0;
-  int64_t max_train_examples = 0, eval_every = 0, patience = 0, log_every = 50;
+  int64_t max_train_examples = 0, max_validation_examples = 0, eval_every = 0, patience = 0;
+  int64_t log_every = 50;
   double lr = 5e-5, warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0;
   uint64_t seed = 42;
   bool resume = false;
@@ -118,6 +119,8 @@ int run_train(const TrainArgs& a) {
                          .seed(a.seed);
   if (a.max_train_examples > 0 && a.max_train_examples < train_set.size())
     train_set = train_set.subset(a.max_train_examples, a.seed);
+  if (a.max_validation_examples > 0 && a.max_validation_examples < val_set.size())
+    val_set = val_set.subset(a.max_validation_examples, a.seed);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
   ember::data::DataLoader val_loader(val_set, tokenizer,
                                      ember::data::DataLoaderOptions()
@@ -326,6 +329,8 @@ int main(int argc, char** argv) {
   train->add_option("--threads", t.threads, "CPU threads (default: all)");
   train->add_option("--max-train-examples", t.max_train_examples,
                     "train on a seeded random subset of this size (0: all)");
+  train->add_option("--max-validation-examples", t.max_validation_examples,
+                    "validate on a seeded random subset of this size (0: all)");
   train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)");
   train->add_option("--patience", t.patience, "early stopping: evaluations without improvement");
   train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
