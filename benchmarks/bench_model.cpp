@@ -1,0 +1,170 @@
+// bench_model: ember's BERT models, timed whole, on the shapes bench_libtorch times LibTorch 1.13
+// on (same case names, same counters; scripts/bench_compare.sh runs both and prints the ratios).
+// Results, commands and the machine: docs/performance.md, "BERT models vs LibTorch".
+//
+//   bert_minilm_forward/B32xS128   BertModel (all-MiniLM-L6-v2 config: hidden 384, 12 heads,
+//                                  ffn 1536, 6 layers, vocab 30522), eval, NoGradGuard
+//   layer_forward/<dims>/<shape>   one TransformerEncoderLayer (post-LN, exact GELU, dropout 0),
+//                                  eval, NoGradGuard
+//   layer_fwd_bwd/<dims>/<shape>   the same layer, forward + backward of a random-weighted sum of
+//                                  the output (y.backward(w)); the input requires grad too
+//   minilm_train_step/B32xS64      BertForSequenceClassification (2 labels), train mode, dropout
+//                                  0.1: forward + cross_entropy + backward + clip_grad_norm_(1.0)
+//                                  + AdamW step + LinearWarmupDecay step
+// dims: bert_base = 768/12/3072 at batch 8 × seq 128; minilm = 384/12/1536 at batch 32 × seq 64.
+// Counters: tokens and GFLOP as rates per second (GFLOP counts matmul FLOPs only, see
+// bench_model_common.hpp), peak_rss_MB (process-wide, so far). Every case runs a fixed number
+// of iterations after one untimed warm-up iteration; time is wall time. Flag: --threads=N (default 2; ember::set_num_threads).
+#include <ember/ember.hpp>
+
+#include "bench_model_common.hpp"
+
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace ember;
+using bench_model::Dims;
+
+Tensor<int64_t> random_ids(int64_t batch, int64_t seq, int64_t high, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int64_t> dist(0, high - 1);
+  std::vector<int64_t> v(static_cast<std::size_t>(batch * seq));
+  for (auto& x : v) x = dist(rng);
+  return from_vector<int64_t>(v, Shape{batch, seq});
+}
+
+models::bert::BertConfig minilm_config(double dropout) {
+  models::bert::BertConfig c;
+  c.vocab_size = bench_model::kVocab;
+  c.hidden_size = bench_model::kMiniLM.hidden;
+  c.num_hidden_layers = bench_model::kMiniLMLayers;
+  c.num_attention_heads = bench_model::kMiniLM.heads;
+  c.intermediate_size = bench_model::kMiniLM.intermediate;
+  c.max_position_embeddings = bench_model::kMaxPositions;
+  c.type_vocab_size = bench_model::kTypeVocab;
+  c.hidden_dropout_prob = dropout;
+  c.attention_probs_dropout_prob = dropout;
+  c.set_num_labels(bench_model::kLabels);
+  return c;
+}
+
+void bm_bert_forward(benchmark::State& state, int64_t batch, int64_t seq, int threads) {
+  set_num_threads(threads);
+  manual_seed(0);
+  models::bert::BertModel<float> model(minilm_config(0.1));
+  model.eval();
+  const Tensor<int64_t> ids = random_ids(batch, seq, bench_model::kVocab, 1);
+  const Tensor<int64_t> mask = ones<int64_t>(Shape{batch, seq});
+  const Tensor<int64_t> types = zeros<int64_t>(Shape{batch, seq});
+  NoGradGuard no_grad;
+  benchmark::DoNotOptimize(model.forward(ids, mask, types).pooler_output.data());  // warm-up
+  for (auto _ : state) {
+    auto out = model.forward(ids, mask, types);
+    benchmark::DoNotOptimize(out.pooler_output.data());
+  }
+  bench_model::set_counters(state, batch, seq,
+                            bench_model::model_forward_flops(bench_model::kMiniLM,
+                                                             bench_model::kMiniLMLayers, batch, seq,
+                                                             0),
+                            threads);
+}
+
+void bm_layer(benchmark::State& state, Dims d, int64_t batch, int64_t seq, bool backward,
+              int threads) {
+  set_num_threads(threads);
+  manual_seed(0);
+  nn::TransformerEncoderLayer<float> layer(
+      nn::TransformerEncoderLayerOptions(d.hidden, d.heads, d.intermediate)
+          .hidden_dropout(0.0)
+          .attention_dropout(0.0));
+  Tensor<float> x = randn<float>(Shape{batch, seq, d.hidden});
+  const Tensor<int64_t> mask = ones<int64_t>(Shape{batch, seq});
+  const double fwd = bench_model::layer_forward_flops(d, batch, seq);
+  if (!backward) {
+    layer.eval();
+    NoGradGuard no_grad;
+    benchmark::DoNotOptimize(layer.forward(x, mask).data());  // warm-up
+    for (auto _ : state) {
+      Tensor<float> y = layer.forward(x, mask);
+      benchmark::DoNotOptimize(y.data());
+    }
+    bench_model::set_counters(state, batch, seq, fwd, threads);
+    return;
+  }
+  layer.train();
+  x.requires_grad_(true);
+  const Tensor<float> w = randn<float>(Shape{batch, seq, d.hidden});
+  auto step = [&] {
+    layer.zero_grad();
+    x.zero_grad();
+    Tensor<float> y = layer.forward(x, mask);
+    y.backward(w);
+  };
+  step();  // warm-up
+  for (auto _ : state) step();
+  bench_model::set_counters(state, batch, seq, 3.0 * fwd, threads);
+}
+
+void bm_train_step(benchmark::State& state, int64_t batch, int64_t seq, int threads) {
+  set_num_threads(threads);
+  manual_seed(0);
+  models::bert::BertForSequenceClassification<float> model(minilm_config(0.1));
+  model.train();
+  std::vector<Tensor<float>> params = model.parameters();
+  optim::AdamW<float> opt(params, optim::AdamWOptions(2e-5).weight_decay(0.01));
+  optim::LinearWarmupDecay<float> sched(opt, 100, 1000000);
+  const Tensor<int64_t> ids = random_ids(batch, seq, bench_model::kVocab, 1);
+  const Tensor<int64_t> mask = ones<int64_t>(Shape{batch, seq});
+  const Tensor<int64_t> types = zeros<int64_t>(Shape{batch, seq});
+  const Tensor<int64_t> labels = random_ids(batch, 1, bench_model::kLabels, 2).reshape({batch});
+  auto step = [&] {
+    opt.zero_grad();
+    auto out = model.forward(ids, mask, types, labels);
+    out.loss.backward();
+    optim::clip_grad_norm_(params, 1.0);
+    opt.step();
+    sched.step();
+  };
+  step();  // warm-up
+  for (auto _ : state) step();
+  bench_model::set_counters(
+      state, batch, seq,
+      3.0 * bench_model::model_forward_flops(bench_model::kMiniLM, bench_model::kMiniLMLayers,
+                                             batch, seq, bench_model::kLabels),
+      threads);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = bench_model::parse_threads(&argc, argv);
+  using bench_model::kBertBase;
+  using bench_model::kMiniLM;
+  auto reg = [](const std::string& name, int64_t iters, auto fn) {
+    benchmark::RegisterBenchmark(name.c_str(), fn)
+        ->Iterations(iters)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  };
+  reg("bert_minilm_forward/B32xS128", 3,
+      [=](benchmark::State& s) { bm_bert_forward(s, 32, 128, threads); });
+  reg("layer_forward/bert_base/B8xS128", 10,
+      [=](benchmark::State& s) { bm_layer(s, kBertBase, 8, 128, false, threads); });
+  reg("layer_fwd_bwd/bert_base/B8xS128", 4,
+      [=](benchmark::State& s) { bm_layer(s, kBertBase, 8, 128, true, threads); });
+  reg("layer_forward/minilm/B32xS64", 10,
+      [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, false, threads); });
+  reg("layer_fwd_bwd/minilm/B32xS64", 5,
+      [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, true, threads); });
+  reg("minilm_train_step/B32xS64", 3,
+      [=](benchmark::State& s) { bm_train_step(s, 32, 64, threads); });
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::AddCustomContext("library", "ember");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
