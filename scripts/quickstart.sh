@@ -20,7 +20,7 @@ args=(--model "$model_dir" --train "$data/train.tsv" --validation "$data/validat
 if [ "${EMBER_QUICKSTART_FULL:-0}" = "1" ]; then
   args+=(--epochs 3 --eval-every 500 --patience 4 --output runs/sst2-full)
 else
-  args+=(--epochs 1 --max-train-examples "${EMBER_QUICKSTART_EXAMPLES:-8000}"
+  args+=(--epochs 1 --max-train-examples "${EMBER_QUICKSTART_EXAMPLES:-16000}"
          --max-validation-examples 1000 --output runs/sst2-quick)
 fi
 export OMP_WAIT_POLICY=PASSIVE
