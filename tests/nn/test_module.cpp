@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/test_util.hpp"
+using ember::test::error_of;
 using ember::test::contains;
 
 using namespace ember;
@@ -74,14 +75,6 @@ struct Net : nn::Module<float> {
   Tensor<float> bias;
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

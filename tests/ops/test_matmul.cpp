@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/test_util.hpp"
+using ember::test::error_of;
 using ember::test::leaf;
 
 using namespace ember;
@@ -91,14 +92,6 @@ bool gc2(const Tensor<double>& a, const Tensor<double>& b) {
                    {a, b});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ inline const std::string kSst2Dev = kDataDir + "/../../examples/data/sst2/dev.ts
 /// True when `part` occurs in `s` (error-message checks).
 inline bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
+}
+/// The message of the ember::Error that `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 /// A double leaf ~ N(mean, std²) that requires grad, drawn from Generator(seed).
 inline Tensor<double> leaf(const Shape& shape, uint64_t seed, double mean = 0.0, double std = 1.0) {
