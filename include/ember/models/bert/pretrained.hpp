@@ -82,7 +82,7 @@ inline std::string map_key(const std::string& original, const std::string& prefi
 /// Loads `path` into `model` (whose BERT body is under `prefix`), filling `report`.
 template <class T>
 void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::string& prefix,
-                     LoadReport& report) {
+                     LoadReport& report, bool skip_head = false) {
   io::SafetensorsFile file = io::SafetensorsFile::open(path);
   nn::StateDict<T> own = model.state_dict();
   std::map<std::string, Tensor<T>> own_by_name(own.begin(), own.end());
@@ -90,6 +90,7 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
   NoGradGuard no_grad;
   for (const std::string& key : file.keys()) {
     std::string name = map_key(key, prefix, report);
+    if (skip_head && starts_with(name, "classifier.")) name.clear();  // re-initialized head
     auto it = name.empty() ? own_by_name.end() : own_by_name.find(name);
     if (it == own_by_name.end()) {
       report.unexpected_keys.push_back(key);
@@ -147,7 +148,9 @@ std::shared_ptr<BertModel<T>> bert_model_from_pretrained(const std::string& dir,
 
 /// Loads a `BertForSequenceClassification` from a Hugging Face-layout directory. A checkpoint
 /// without a classifier (a plain pretrained BERT) gets a fresh one with `num_labels` classes
-/// (when > 0; otherwise the config's). Same errors as `bert_model_from_pretrained`.
+/// (when > 0; otherwise the config's), or with the classes of `id2label` when given; a
+/// checkpoint whose classifier has another number of classes gets a fresh one too (its
+/// classifier tensors are reported as unused). Same errors as `bert_model_from_pretrained`.
 template <class T>
 std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretrained(
     const std::string& dir, int64_t num_labels = 0, LoadReport* report = nullptr,
@@ -156,13 +159,17 @@ std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretraine
   BertConfig config =
       BertConfig::from_file(detail::require_file(dir, "config.json", "from_pretrained"));
   std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
+  const int64_t saved_labels = config.num_labels();
   if (!id2label.empty())
     config.id2label = id2label;
   else if (num_labels > 0 && num_labels != config.num_labels())
     config.set_num_labels(num_labels);
+  // A checkpoint's classifier for another number of classes cannot be used (HF's
+  // ignore_mismatched_sizes): the head is freshly initialized and reported as missing.
+  const bool new_head = config.num_labels() != saved_labels;
   auto model = std::make_shared<BertForSequenceClassification<T>>(config, gen);
   LoadReport local;
-  detail::load_checkpoint(*model, weights, "bert.", report ? *report : local);
+  detail::load_checkpoint(*model, weights, "bert.", report ? *report : local, new_head);
   return model;
 }
 
