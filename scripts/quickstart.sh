@@ -18,7 +18,7 @@ args=(--model "$model_dir" --train "$data/train.tsv" --validation "$data/validat
       --test "$data/dev.tsv" --batch-size 32 --lr 1e-4 --warmup-ratio 0.1 --max-length 64
       --seed 42 --threads "$(nproc)")
 if [ "${EMBER_QUICKSTART_FULL:-0}" = "1" ]; then
-  args+=(--epochs 3 --eval-every 500 --patience 4 --output runs/sst2-full)
+  args+=(--epochs 2 --eval-every 500 --patience 4 --output runs/sst2-full)
 else
   args+=(--epochs 1 --max-train-examples "${EMBER_QUICKSTART_EXAMPLES:-16000}"
          --max-validation-examples 1000 --output runs/sst2-quick)

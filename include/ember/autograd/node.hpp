@@ -44,8 +44,16 @@ class Node {
   /// Frees saved tensors; a later apply() throws (backward through a freed graph).
   virtual void release() {}
 
-  std::vector<std::shared_ptr<Node>> next;
+  detail::PooledVector<std::shared_ptr<Node>> next;
+  /// Marks the node as visited by the backward pass numbered `visit_mark` (run_backward).
+  uint64_t visit_mark = 0;
 };
+
+/// What a backward function returns: one gradient per input, in input order (an undefined
+/// tensor where an input gets none). Its buffer comes from the small-object pool, like the
+/// node's, so recording and running backward make no system allocation in a steady step.
+template <class T>
+using Grads = detail::PooledVector<Tensor<T>>;
 
 /// A node whose output has element type T: it owns the accumulated output gradient.
 template <class T>
@@ -118,7 +126,7 @@ class FunctionNode final : public TypedNode<T> {
     EMBER_CHECK(fn_.has_value(), name_,
                 ": trying to run backward through the graph a second time (its saved tensors were "
                 "freed by the first backward); pass retain_graph=true to the first backward()");
-    std::vector<Tensor<T>> grads = (*fn_)(this->grad_);
+    Grads<T> grads = (*fn_)(this->grad_);
     EMBER_ASSERT(grads.size() == inputs_.size());
     for (std::size_t i = 0; i < inputs_.size(); ++i) {
       if (!inputs_[i] || !grads[i].defined()) continue;
@@ -130,6 +138,11 @@ class FunctionNode final : public TypedNode<T> {
   }
   void release() override { fn_.reset(); }
 
+  void reserve_inputs(std::size_t n) {
+    inputs_.reserve(n);
+    input_shapes_.reserve(n);
+    this->next.reserve(n);
+  }
   void add_input(std::shared_ptr<TypedNode<T>> node, const Shape& shape) {
     inputs_.push_back(node.get());
     input_shapes_.push_back(shape);
@@ -139,8 +152,8 @@ class FunctionNode final : public TypedNode<T> {
  private:
   const char* name_;
   std::optional<Fn> fn_;
-  std::vector<TypedNode<T>*> inputs_;
-  std::vector<Shape> input_shapes_;
+  detail::PooledVector<TypedNode<T>*> inputs_;
+  detail::PooledVector<Shape> input_shapes_;
 };
 
 /// The node that receives gradient for `t`: its grad_fn, or its leaf accumulator, or null when
@@ -151,7 +164,7 @@ std::shared_ptr<TypedNode<T>> gradient_edge(const Tensor<T>& t) {
   auto& impl = *t.impl_ptr();
   if (impl.grad_fn) return impl.grad_fn;
   if (!impl.grad_accumulator)
-    impl.grad_accumulator = std::make_shared<AccumulateGrad<T>>(t.impl_ptr());
+    impl.grad_accumulator = detail::make_pooled<AccumulateGrad<T>>(t.impl_ptr());
   return impl.grad_accumulator;
 }
 
@@ -165,7 +178,8 @@ bool any_requires_grad(const Ts&... ts) {
 /// Call only when `any_requires_grad(inputs...)`. Inputs may be undefined (skipped).
 template <class T, class Fn>
 void record(Tensor<T>& out, const char* name, std::initializer_list<Tensor<T>> inputs, Fn fn) {
-  auto node = std::make_shared<FunctionNode<T, Fn>>(name, std::move(fn));
+  auto node = detail::make_pooled<FunctionNode<T, Fn>>(name, std::move(fn));
+  node->reserve_inputs(inputs.size());
   for (const Tensor<T>& in : inputs)
     node->add_input(gradient_edge(in), in.defined() ? in.shape() : Shape{});
   auto& impl = *out.impl_ptr();
@@ -176,7 +190,8 @@ void record(Tensor<T>& out, const char* name, std::initializer_list<Tensor<T>> i
 /// Variant taking a vector of inputs (for ops with a variable number of inputs, e.g. cat).
 template <class T, class Fn>
 void record(Tensor<T>& out, const char* name, const std::vector<Tensor<T>>& inputs, Fn fn) {
-  auto node = std::make_shared<FunctionNode<T, Fn>>(name, std::move(fn));
+  auto node = detail::make_pooled<FunctionNode<T, Fn>>(name, std::move(fn));
+  node->reserve_inputs(inputs.size());
   for (const Tensor<T>& in : inputs) node->add_input(gradient_edge(in), in.shape());
   auto& impl = *out.impl_ptr();
   impl.requires_grad = true;

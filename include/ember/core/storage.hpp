@@ -108,6 +108,31 @@ inline CpuCachingAllocator& cpu_allocator() {
   return *a;
 }
 
+/// Temporary CPU buffer of `n` elements of a trivial type T (kernels' partial sums and other
+/// scratch space), from the caching allocator: in a steady training step it reuses a cached
+/// block instead of calling the system allocator. Contents are uninitialized unless a fill
+/// value is given. Not copyable; freed at the end of its scope.
+template <class T>
+class ScratchBuffer {
+ public:
+  explicit ScratchBuffer(std::size_t n) : n_(n), p_(n ? static_cast<T*>(cpu_allocator().allocate(n * sizeof(T))) : nullptr) {}
+  ScratchBuffer(std::size_t n, T fill) : ScratchBuffer(n) {
+    for (std::size_t i = 0; i < n_; ++i) p_[i] = fill;
+  }
+  ~ScratchBuffer() {
+    if (p_) cpu_allocator().deallocate(p_, n_ * sizeof(T));
+  }
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  T* data() { return p_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::size_t n_;
+  T* p_;
+};
+
 namespace detail {
 /// The CUDA allocator, installed by <ember/cuda.hpp> in a translation unit compiled by nvcc.
 inline Allocator*& cuda_allocator_slot() {

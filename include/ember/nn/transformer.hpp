@@ -192,7 +192,7 @@ class TransformerEncoder : public Module<T> {
   /// [batch, seq, hidden]. The additive mask is built once for all layers.
   Tensor<T> forward(const Tensor<T>& x,
                     const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
-    return hidden_states(x, attention_mask, false).back();
+    return encode(x, attention_mask, nullptr);
   }
   Tensor<T> operator()(const Tensor<T>& x,
                        const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
@@ -203,7 +203,9 @@ class TransformerEncoder : public Module<T> {
   /// tensors; the final LayerNorm, if any, is applied to the last one).
   std::vector<Tensor<T>> all_hidden_states(
       const Tensor<T>& x, const Tensor<int64_t>& attention_mask = Tensor<int64_t>()) const {
-    return hidden_states(x, attention_mask, true);
+    std::vector<Tensor<T>> all;
+    encode(x, attention_mask, &all);
+    return all;
   }
 
   std::size_t num_layers() const { return layers_.size(); }
@@ -222,8 +224,10 @@ class TransformerEncoder : public Module<T> {
   std::shared_ptr<LayerNorm<T>> final_norm;  ///< "LayerNorm" with final_layer_norm(true), else null
 
  private:
-  std::vector<Tensor<T>> hidden_states(const Tensor<T>& x, const Tensor<int64_t>& attention_mask,
-                                       bool keep_all) const {
+  // Runs the layers (and the final LayerNorm); with `all`, also collects the input and every
+  // layer's output there. Returns the last hidden state.
+  Tensor<T> encode(const Tensor<T>& x, const Tensor<int64_t>& attention_mask,
+                   std::vector<Tensor<T>>* all) const {
     EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(-1) == options_.layer().hidden_size(),
                 this->repr(), ": expected an input of shape [batch, seq, ",
                 options_.layer().hidden_size(), "], found ", x.defined() ? x.shape() : Shape{});
@@ -234,16 +238,17 @@ class TransformerEncoder : public Module<T> {
                 "] for an input of shape ", x.shape(), ", found ", attention_mask.shape());
     Tensor<T> mask =
         attention_mask.defined() ? additive_attention_mask<T>(attention_mask) : Tensor<T>();
-    std::vector<Tensor<T>> states{x};
+    Tensor<T> h = x;
+    if (all) all->push_back(h);
     for (const auto& l : layers_) {
-      Tensor<T> next = l->forward_with_additive_mask(states.back(), mask);
-      if (keep_all)
-        states.push_back(next);
-      else
-        states.back() = next;
+      h = l->forward_with_additive_mask(h, mask);
+      if (all) all->push_back(h);
     }
-    if (final_norm) states.back() = final_norm->forward(states.back());
-    return states;
+    if (final_norm) {
+      h = final_norm->forward(h);
+      if (all) all->back() = h;
+    }
+    return h;
   }
 
   TransformerEncoderOptions options_;

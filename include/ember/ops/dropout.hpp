@@ -42,7 +42,7 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
     Tensor<T> out = zeros<T>(x.shape(), x.device());
     if (autograd::any_requires_grad(x))
       autograd::record(out, "dropout", {x}, [](const Tensor<T>& g) {
-        return std::vector<Tensor<T>>{zeros<T>(g.shape(), g.device())};
+        return autograd::Grads<T>{zeros<T>(g.shape(), g.device())};
       });
     return out;
   }
@@ -61,7 +61,7 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
       Tensor<T> gc = g.contiguous();
       Tensor<T> gi = Tensor<T>::empty(gc.shape(), gc.device());
       backend::cpu::dropout_backward(gc.data(), mask.data(), gc.numel(), scale, gi.data());
-      return std::vector<Tensor<T>>{gi};
+      return autograd::Grads<T>{gi};
     });
   }
   return out;

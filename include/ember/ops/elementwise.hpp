@@ -63,7 +63,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
   Tensor<T> out = detail::binary_map(a, b, "add", [](T x, T y) { return T(x + y); });
   if (autograd::any_requires_grad(a, b))
     autograd::record(out, "add", {a, b},
-                     [](const Tensor<T>& g) { return std::vector<Tensor<T>>{g, g}; });
+                     [](const Tensor<T>& g) { return autograd::Grads<T>{g, g}; });
   return out;
 }
 
@@ -73,7 +73,7 @@ Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
   Tensor<T> out = detail::binary_map(a, b, "sub", [](T x, T y) { return T(x - y); });
   if (autograd::any_requires_grad(a, b))
     autograd::record(out, "sub", {a, b}, [](const Tensor<T>& g) {
-      return std::vector<Tensor<T>>{g, detail::unary_map(g, "neg", [](T x) { return T(-x); })};
+      return autograd::Grads<T>{g, detail::unary_map(g, "neg", [](T x) { return T(-x); })};
     });
   return out;
 }
@@ -88,7 +88,7 @@ Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
                      [sa = autograd::SavedTensor<T>(a), sb = autograd::SavedTensor<T>(b), ga,
                       gb](const Tensor<T>& g) {
                        auto m = [](T x, T y) { return T(x * y); };
-                       return std::vector<Tensor<T>>{
+                       return autograd::Grads<T>{
                            ga ? detail::binary_map(g, sb.get("mul"), "mul", m) : Tensor<T>(),
                            gb ? detail::binary_map(g, sa.get("mul"), "mul", m) : Tensor<T>()};
                      });
@@ -115,7 +115,7 @@ Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
             gbv = detail::binary_map(g_over_b, a_over_b, "div",
                                      [](T x, T y) { return T(-x * y); });
           }
-          return std::vector<Tensor<T>>{ga ? g_over_b : Tensor<T>(), gbv};
+          return autograd::Grads<T>{ga ? g_over_b : Tensor<T>(), gbv};
         });
   }
   return out;
@@ -128,7 +128,7 @@ template <class T>
 Tensor<T> add(const Tensor<T>& a, double s) {
   Tensor<T> out = detail::unary_map(a, "add", [s](T x) { return T(x + T(s)); });
   if (autograd::any_requires_grad(a))
-    autograd::record(out, "add", {a}, [](const Tensor<T>& g) { return std::vector<Tensor<T>>{g}; });
+    autograd::record(out, "add", {a}, [](const Tensor<T>& g) { return autograd::Grads<T>{g}; });
   return out;
 }
 /// a * s.
@@ -137,7 +137,7 @@ Tensor<T> mul(const Tensor<T>& a, double s) {
   Tensor<T> out = detail::unary_map(a, "mul", [s](T x) { return T(x * T(s)); });
   if (autograd::any_requires_grad(a))
     autograd::record(out, "mul", {a}, [s](const Tensor<T>& g) {
-      return std::vector<Tensor<T>>{detail::unary_map(g, "mul", [s](T x) { return T(x * T(s)); })};
+      return autograd::Grads<T>{detail::unary_map(g, "mul", [s](T x) { return T(x * T(s)); })};
     });
   return out;
 }
@@ -174,7 +174,7 @@ Tensor<T> unary_op(const Tensor<T>& a, const char* op, F f, DF df, bool save_out
                        Tensor<T> y = so.get(op);
                        if (!y.defined()) y = x;  // df ignores y then
                        Tensor<T> xy = binary_map(x, y, op, [df](T xv, T yv) { return df(xv, yv); });
-                       return std::vector<Tensor<T>>{
+                       return autograd::Grads<T>{
                            binary_map(g, xy, op, [](T gv, T d) { return T(gv * d); })};
                      });
   }

@@ -71,7 +71,7 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
                        Tensor<T> gw = zeros<T>(wshape, dev);
                        backend::cpu::embedding_backward(ix.data(), ix.numel(), gc.data(),
                                                         wshape[1], padding_idx, gw.data());
-                       return std::vector<Tensor<T>>{gw};
+                       return autograd::Grads<T>{gw};
                      });
   }
   return out;

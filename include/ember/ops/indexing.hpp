@@ -130,7 +130,7 @@ Tensor<T> masked_fill(const Tensor<T>& x, const Tensor<bool>& mask, double value
     if (autograd::any_requires_grad(x)) {
       autograd::record(out, "masked_fill", {x},
                        [sm = autograd::SavedTensor<bool>(mask)](const Tensor<T>& g) {
-                         return std::vector<Tensor<T>>{
+                         return autograd::Grads<T>{
                              detail::mask_map(g, sm.get("masked_fill"), "masked_fill",
                                               [](T gv, bool m) { return m ? T(0) : gv; })};
                        });
@@ -203,7 +203,7 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
                          if (gb)
                            db = detail::mask_map(g, c, "where",
                                                  [](T gv, bool m) { return m ? T(0) : gv; });
-                         return std::vector<Tensor<T>>{da, db};
+                         return autograd::Grads<T>{da, db};
                        });
     }
   }
@@ -238,7 +238,7 @@ Tensor<T> cat_checked(const std::vector<Tensor<T>>& ts, int d, const char* op) {
       std::vector<bool> needs;
       for (const Tensor<T>& t : ts) needs.push_back(t.requires_grad());
       autograd::record(out, op, ts, [sizes, needs, d](const Tensor<T>& g) {
-        std::vector<Tensor<T>> grads(sizes.size());
+        autograd::Grads<T> grads(sizes.size());
         int64_t o = 0;
         for (std::size_t k = 0; k < sizes.size(); ++k) {
           if (needs[k]) grads[k] = g.slice(d, o, o + sizes[k]).contiguous();

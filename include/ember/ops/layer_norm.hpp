@@ -98,7 +98,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
                                               gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
                                               gb ? db.data() : nullptr, rows, n);
           }
-          return std::vector<Tensor<T>>{dx, dw, db};
+          return autograd::Grads<T>{dx, dw, db};
         });
   }
   return y;

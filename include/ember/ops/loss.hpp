@@ -145,7 +145,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
           backend::cpu::cross_entropy_backward(xs.data(), M, C, ts.data(), ignore, eps,
                                                row_max.data(), row_logsum.data(), scale.data(),
                                                scale_stride, grad.data());
-          return std::vector<Tensor<T>>{grad};
+          return autograd::Grads<T>{grad};
         });
   }
   return out;

@@ -294,7 +294,7 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
             Tensor<T> a2 = detail::promoted(sa.get("matmul"), true);
             db = detail::bmm_reduce(detail::mT(a2), g2, s.out_batch, s.b2).view(s.b);
           }
-          return std::vector<Tensor<T>>{da, db};
+          return autograd::Grads<T>{da, db};
         });
   }
   return out;
@@ -372,7 +372,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                          int64_t ld = gf.cs == 1 ? gf.rs : nout;
                          backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
                        }
-                       return std::vector<Tensor<T>>{dx, dw, db};
+                       return autograd::Grads<T>{dx, dw, db};
                      });
   }
   return out;

@@ -125,7 +125,7 @@ Tensor<T> sum_or_mean(const Tensor<T>& a, uint32_t mask, bool keepdim, bool mean
   for (std::size_t o = 0; o < acc.size(); ++o) out.data()[o] = T(acc[o] * scale);
   if (autograd::any_requires_grad(a)) {
     autograd::record(out, op, {a}, [keep_shape, in_shape, scale](const Tensor<T>& g) {
-      return std::vector<Tensor<T>>{broadcast_grad(g, keep_shape, in_shape, scale)};
+      return autograd::Grads<T>{broadcast_grad(g, keep_shape, in_shape, scale)};
     });
   }
   return out;
@@ -214,7 +214,7 @@ Tensor<T> var(const Tensor<T>& a, const std::vector<int64_t>& dims, bool unbiase
           backend::cpu::strided_walk<2>(in_shape, st, [&](int64_t ix, int64_t io) {
             dp[i++] = T(double(gp[io]) * 2.0 * (double(xp[ix]) - mp[io]) / divisor);
           });
-          return std::vector<Tensor<T>>{dx};
+          return autograd::Grads<T>{dx};
         });
   }
   return out;
@@ -277,7 +277,7 @@ Tensor<T> max(const Tensor<T>& a, int64_t dim, bool keepdim = false) {
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t j = 0; j < inner; ++j)
           dp[(o * n + ip[o * inner + j]) * inner + j] = gp[o * inner + j];
-      return std::vector<Tensor<T>>{dx};
+      return autograd::Grads<T>{dx};
     });
   }
   return values;
@@ -315,7 +315,7 @@ Tensor<T> max(const Tensor<T>& a) {
       Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
       T* dp = dx.data();
       for (int64_t i = 0; i < x.numel(); ++i) dp[i] = is_max(xp[i]) ? share : T(0);
-      return std::vector<Tensor<T>>{dx};
+      return autograd::Grads<T>{dx};
     });
   }
   return out;

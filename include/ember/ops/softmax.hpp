@@ -48,7 +48,7 @@ Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
           Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
           if (dx.numel() > 0)
             backend::cpu::softmax_backward(yv.data(), gc.data(), dx.data(), outer, n, inner, log);
-          return std::vector<Tensor<T>>{dx};
+          return autograd::Grads<T>{dx};
         });
   }
   return y;

@@ -39,20 +39,16 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
               norm_type);
   NoGradGuard no_grad;
   const bool inf_norm = std::isinf(norm_type);
-  std::vector<Tensor<T>> grads;
-  grads.reserve(params.size());
+  // Two passes over the parameters (norm, then scale) rather than a list of gradients: a
+  // steady training step allocates nothing here.
+  bool any = false;
+  double acc = 0.0;  // Σ|g|^p, or max|g| for the infinity norm
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].defined()) continue;
-    Tensor<T> g = params[i].grad();
-    if (!g.defined()) continue;
+    if (!params[i].defined() || !params[i].grad().defined()) continue;
+    const Tensor<T>& g = params[i].grad();
     EMBER_CHECK(g.device().is_cpu(), "clip_grad_norm_: the gradient of parameter ", i, " is on ",
                 g.device(), "; this build clips CPU gradients only");
-    grads.push_back(g);
-  }
-  if (grads.empty()) return T(0);
-
-  double acc = 0.0;  // Σ|g|^p, or max|g| for the infinity norm
-  for (const Tensor<T>& g : grads) {
+    any = true;
     Tensor<T> c = g.is_contiguous() ? g : g.contiguous();
     if (inf_norm) {
       double m = backend::cpu::max_abs(c.numel(), c.data());
@@ -61,6 +57,7 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
       acc += backend::cpu::sum_abs_pow(c.numel(), c.data(), norm_type);
     }
   }
+  if (!any) return T(0);
   const double total =
       inf_norm ? acc : (norm_type == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type));
   EMBER_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of "
@@ -70,7 +67,9 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0 || std::isnan(coef)) {
     const T s = static_cast<T>(coef);
-    for (Tensor<T>& g : grads) {
+    for (const Tensor<T>& p : params) {
+      if (!p.defined() || !p.grad().defined()) continue;
+      Tensor<T> g = p.grad();
       if (g.is_contiguous()) {
         backend::cpu::scale_inplace(g.numel(), g.data(), s);
       } else {

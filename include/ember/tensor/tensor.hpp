@@ -30,6 +30,7 @@
 #include <ember/core/dtype.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
+#include <ember/core/pool.hpp>
 #include <ember/core/shape.hpp>
 #include <ember/core/storage.hpp>
 
@@ -82,8 +83,8 @@ class Tensor {
   static Tensor empty(const Shape& shape, Device device = Device::cpu()) {
     for (int64_t d : shape)
       EMBER_CHECK(d >= 0, "empty: sizes must be non-negative, found shape ", shape);
-    auto impl = std::make_shared<Impl>();
-    impl->storage = std::make_shared<Storage>(shape.numel() * sizeof(T), device);
+    auto impl = detail::make_pooled<Impl>();
+    impl->storage = detail::make_pooled<Storage>(shape.numel() * sizeof(T), device);
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
     return Tensor(std::move(impl));
@@ -172,7 +173,7 @@ class Tensor {
   Tensor to(Device device) const;
   /// A tensor sharing storage but cut from the graph (requires_grad false).
   Tensor detach() const {
-    auto impl = std::make_shared<Impl>();
+    auto impl = detail::make_pooled<Impl>();
     impl->storage = this->impl().storage;
     impl->offset = offset();
     impl->shape = shape();
@@ -240,7 +241,7 @@ class Tensor {
   }
   /// A view sharing this tensor's storage with the given geometry (no autograd).
   Tensor make_view(const Shape& shape, const Shape& strides, int64_t offset) const {
-    auto impl = std::make_shared<Impl>();
+    auto impl = detail::make_pooled<Impl>();
     impl->storage = this->impl().storage;
     impl->offset = offset;
     impl->shape = shape;

@@ -11,8 +11,8 @@
 #ifndef EMBER_TENSOR_IMPL_HPP
 #define EMBER_TENSOR_IMPL_HPP
 
+#include <atomic>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace ember {
 
@@ -65,22 +65,31 @@ void AccumulateGrad<T>::apply() {
 
 inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
   // Iterative post-order DFS gives a topological order (inputs after consumers when reversed).
-  std::vector<Node*> order;
-  std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, std::size_t>> stack;
+  // A node is "seen" when its visit_mark equals this pass's number. The work lists are
+  // per-thread and keep their capacity, so a steady training step allocates nothing here.
+  static std::atomic<uint64_t> passes{0};
+  const uint64_t mark = ++passes;
+  thread_local std::vector<Node*> order;
+  thread_local std::vector<std::pair<Node*, std::size_t>> stack;
+  order.clear();
+  stack.clear();
   stack.push_back({root.get(), 0});
-  seen.insert(root.get());
+  root->visit_mark = mark;
   while (!stack.empty()) {
     auto& [node, i] = stack.back();
     if (i < node->next.size()) {
       Node* child = node->next[i++].get();
-      if (child && seen.insert(child).second) stack.push_back({child, 0});
+      if (child && child->visit_mark != mark) {
+        child->visit_mark = mark;
+        stack.push_back({child, 0});
+      }
     } else {
       order.push_back(node);
       stack.pop_back();
     }
   }
-  // Reverse post-order: every node runs after all nodes that feed it gradient.
+  // Reverse post-order: every node runs after all nodes that feed it gradient. (apply() never
+  // re-enters run_backward: backward functions run with grad mode off and record nothing.)
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = *it;
     if (n->has_grad()) n->apply();
@@ -181,7 +190,7 @@ Tensor<T> Tensor<T>::view(const Shape& shape_in) const {
   if (autograd::any_requires_grad(*this)) {
     Shape in_shape = shape();
     autograd::record(out, "view", {*this}, [in_shape](const Tensor& g) {
-      return std::vector<Tensor>{g.reshape(in_shape)};
+      return autograd::Grads<T>{g.reshape(in_shape)};
     });
   }
   return out;
@@ -211,7 +220,7 @@ Tensor<T> Tensor<T>::permute(const Shape& dims) const {
   Tensor out = make_view(ns, nst, offset());
   if (autograd::any_requires_grad(*this)) {
     autograd::record(out, "permute", {*this}, [inverse](const Tensor& g) {
-      return std::vector<Tensor>{g.permute(inverse)};
+      return autograd::Grads<T>{g.permute(inverse)};
     });
   }
   return out;
@@ -245,7 +254,7 @@ Tensor<T> Tensor<T>::slice(int64_t dim_in, int64_t start, int64_t end, int64_t s
     autograd::record(out, "slice", {*this}, [=](const Tensor& g) {
       Tensor gi = zeros<T>(in_shape, dev);
       gi.slice(d, start, end, step).copy_(g);
-      return std::vector<Tensor>{gi};
+      return autograd::Grads<T>{gi};
     });
   }
   return out;
@@ -278,7 +287,7 @@ Tensor<T> Tensor<T>::select(int64_t dim_in, int64_t index) const {
     autograd::record(out, "select", {*this}, [=](const Tensor& g) {
       Tensor gi = zeros<T>(in_shape, dev);
       gi.select(d, i).copy_(g);
-      return std::vector<Tensor>{gi};
+      return autograd::Grads<T>{gi};
     });
   }
   return out;
@@ -295,7 +304,7 @@ Tensor<T> Tensor<T>::unsqueeze(int64_t dim_in) const {
   if (autograd::any_requires_grad(*this)) {
     Shape in_shape = shape();
     autograd::record(out, "unsqueeze", {*this}, [in_shape](const Tensor& g) {
-      return std::vector<Tensor>{g.reshape(in_shape)};
+      return autograd::Grads<T>{g.reshape(in_shape)};
     });
   }
   return out;
@@ -337,7 +346,7 @@ Tensor<T> Tensor<T>::expand(const Shape& target_in) const {
   Tensor out = make_view(target, broadcast_strides(shape(), strides(), target), offset());
   if (autograd::any_requires_grad(*this)) {
     autograd::record(out, "expand", {*this},
-                     [](const Tensor& g) { return std::vector<Tensor>{g}; });
+                     [](const Tensor& g) { return autograd::Grads<T>{g}; });
   }
   return out;
 }
@@ -358,7 +367,7 @@ Tensor<T> Tensor<T>::clone() const {
                              [](T v) { return v; });
   if (autograd::any_requires_grad(*this)) {
     autograd::record(out, "clone", {*this},
-                     [](const Tensor& g) { return std::vector<Tensor>{g}; });
+                     [](const Tensor& g) { return autograd::Grads<T>{g}; });
   }
   return out;
 }
@@ -393,7 +402,7 @@ Tensor<U> Tensor<T>::to() const {
       if (autograd::any_requires_grad(*this)) {
         auto& impl = *out.impl_ptr();
         impl.requires_grad = true;
-        impl.grad_fn = std::make_shared<autograd::CastNode<U, T>>(autograd::gradient_edge(*this));
+        impl.grad_fn = detail::make_pooled<autograd::CastNode<U, T>>(autograd::gradient_edge(*this));
       }
     }
     return out;
@@ -413,7 +422,7 @@ Tensor<T> Tensor<T>::to(Device dev) const {
   if (autograd::any_requires_grad(*this)) {
     Device back = device();
     autograd::record(out, "to_device", {*this},
-                     [back](const Tensor& g) { return std::vector<Tensor>{g.to(back)}; });
+                     [back](const Tensor& g) { return autograd::Grads<T>{g.to(back)}; });
   }
   return out;
 }

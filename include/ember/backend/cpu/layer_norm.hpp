@@ -19,6 +19,7 @@
 #pragma once
 
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/core/storage.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -71,8 +72,8 @@ inline void layer_norm_backward(const T* dy, const T* x, const double* mean, con
   const int64_t chunk_rows =
       std::max<int64_t>(std::max<int64_t>(1, kParallelGrain / n), (rows + 63) / 64);
   const int64_t nchunks = rows == 0 ? 0 : (rows + chunk_rows - 1) / chunk_rows;
-  std::vector<double> pw(params ? static_cast<std::size_t>(nchunks * n) : 0, 0.0);
-  std::vector<double> pb(params ? static_cast<std::size_t>(nchunks * n) : 0, 0.0);
+  ScratchBuffer<double> pw(params ? static_cast<std::size_t>(nchunks * n) : 0, 0.0);
+  ScratchBuffer<double> pb(params ? static_cast<std::size_t>(nchunks * n) : 0, 0.0);
   parallel_for(nchunks, 1, [&](int64_t c) {
     double* pwc = params ? pw.data() + c * n : nullptr;
     double* pbc = params ? pb.data() + c * n : nullptr;

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/core/storage.hpp>
 
 namespace ember::backend::cpu {
 
@@ -187,12 +188,12 @@ inline double sum_abs_pow(int64_t n, const T* x, double p) {
   };
   if (n <= kNormBlock) return detail::block_sum(x, 0, n, f);
   int64_t nb = (n + kNormBlock - 1) / kNormBlock;
-  std::vector<double> partial(nb);
+  ScratchBuffer<double> partial(nb);
   parallel_for(nb, 2, [&](int64_t b) {
     partial[b] = detail::block_sum(x, b * kNormBlock, std::min(n, (b + 1) * kNormBlock), f);
   });
   double s = 0.0;
-  for (double v : partial) s += v;
+  for (int64_t b = 0; b < nb; ++b) s += partial[b];
   return s;
 }
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/core/storage.hpp>
 #include <ember/core/shape.hpp>
 
 #include <algorithm>
@@ -157,7 +158,7 @@ inline void reduce_sum(const ReducePlan& p, const T* x, F f, double* out) {
     }
     const int64_t block = std::max<int64_t>(16384, (R + 4095) / 4096);
     const int64_t nblocks = (K < 64 && R >= 2 * block) ? (R + block - 1) / block : 1;
-    std::vector<double> partial(nblocks > 1 ? static_cast<std::size_t>(K * nblocks) : 0);
+    ScratchBuffer<double> partial(nblocks > 1 ? static_cast<std::size_t>(K * nblocks) : 0);
     double* dst = nblocks > 1 ? partial.data() : out;
     const int64_t per_item = std::max<int64_t>(1, R / nblocks);
     parallel_for(K * nblocks, std::max<int64_t>(1, kParallelGrain / per_item), [&](int64_t item) {
@@ -197,7 +198,7 @@ inline void reduce_sum(const ReducePlan& p, const T* x, F f, double* out) {
   const int64_t rblock = std::max<int64_t>(256, (R + 63) / 64);
   const int64_t nblocks =
       (k_outer * nchunks < 64 && R >= 2 * rblock) ? (R + rblock - 1) / rblock : 1;
-  std::vector<double> partial(nblocks > 1 ? static_cast<std::size_t>(K * nblocks) : 0);
+  ScratchBuffer<double> partial(nblocks > 1 ? static_cast<std::size_t>(K * nblocks) : 0);
   double* dst = nblocks > 1 ? partial.data() : out;
   const int64_t items = k_outer * nchunks * nblocks;
   const int64_t per_item = std::max<int64_t>(1, std::min(kin, kChunk) * (R / nblocks));
@@ -286,7 +287,7 @@ template <class T>
 inline T max_all(const T* x, int64_t n) {
   constexpr int64_t kBlock = 65536;
   const int64_t nblocks = (n + kBlock - 1) / kBlock;
-  std::vector<T> partial(static_cast<std::size_t>(nblocks));
+  ScratchBuffer<T> partial(static_cast<std::size_t>(nblocks));
   parallel_for(nblocks, 1, [&](int64_t b) {
     const int64_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
     T best = x[lo];

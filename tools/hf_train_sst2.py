@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""The full SST-2 fine-tuning recipe of `EMBER_QUICKSTART_FULL=1 bash scripts/quickstart.sh`,
+run with Hugging Face transformers' own Trainer, so ember's dev accuracy has a reference
+(issue 4, docs/tutorial.md section 5).
+
+Same checkpoint, data, epochs, batch size, lr schedule, max length, seed count as ember's run:
+  all-MiniLM-L6-v2, train.tsv (60,614) / validation.tsv (6,735) / dev.tsv (872),
+  2 epochs, batch 32, AdamW lr 1e-4 (betas 0.9/0.999, eps 1e-8), weight decay 0.01 except
+  biases and LayerNorm weights, linear warmup over 10% of the steps then linear decay to 0,
+  gradient clipping at global norm 1.0, max_length 64 with dynamic padding, length-grouped
+  batches, evaluation on validation.tsv every 500 steps, best checkpoint by validation
+  accuracy with early stopping (patience 4), one seed (42), 2 threads.
+
+Usage (from the repo root, after tools/setup_python.sh and scripts/fetch_model.sh):
+    .venv-tools/bin/python tools/hf_train_sst2.py --model ~/.cache/ember/models/all-MiniLM-L6-v2
+        [--output runs/hf-sst2-full] [--threads 2] [--epochs 2]
+
+Prints the validation curve and, as its last line, `dev accuracy: 0.XXXX`; writes
+OUTPUT/results.json (curve, dev accuracy, wall time, examples/s).
+"""
+import argparse
+import csv
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
+                          DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
+                          TrainingArguments)
+
+
+def read_tsv(path):
+    """SST-2 TSV: header `sentence<TAB>label`, no quoting."""
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    header, body = rows[0], rows[1:]
+    s, l = header.index("sentence"), header.index("label")
+    return [r[s] for r in body], [int(r[l]) for r in body]
+
+
+class Encoded(torch.utils.data.Dataset):
+    def __init__(self, tokenizer, path, max_length):
+        texts, labels = read_tsv(path)
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        self.items = [{"input_ids": enc["input_ids"][i],
+                       "token_type_ids": enc["token_type_ids"][i],
+                       "attention_mask": enc["attention_mask"][i],
+                       "labels": labels[i]} for i in range(len(texts))]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def accuracy(eval_pred):
+    logits, labels = eval_pred
+    return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", default="examples/data/sst2")
+    ap.add_argument("--output", default="runs/hf-sst2-full")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=float, default=2)
+    ap.add_argument("--max-train-examples", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    tok = AutoTokenizer.from_pretrained(args.model)
+    train = Encoded(tok, os.path.join(args.data, "train.tsv"), 64)
+    if args.max_train_examples:
+        train.items = train.items[: args.max_train_examples]
+    val = Encoded(tok, os.path.join(args.data, "validation.tsv"), 64)
+    dev = Encoded(tok, os.path.join(args.data, "dev.tsv"), 64)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+
+    targs = TrainingArguments(
+        output_dir=args.output, overwrite_output_dir=True, use_cpu=True, seed=42,
+        num_train_epochs=args.epochs, per_device_train_batch_size=32,
+        per_device_eval_batch_size=64, learning_rate=1e-4, weight_decay=0.01,
+        adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, max_grad_norm=1.0,
+        lr_scheduler_type="linear", warmup_ratio=0.1, group_by_length=True,
+        eval_strategy="steps", eval_steps=500, save_strategy="steps", save_steps=500,
+        save_total_limit=1, load_best_model_at_end=True, metric_for_best_model="accuracy",
+        greater_is_better=True, logging_steps=50, report_to=[], dataloader_num_workers=0,
+        disable_tqdm=True)
+    trainer = Trainer(model=model, args=targs, train_dataset=train, eval_dataset=val,
+                      data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy,
+                      callbacks=[EarlyStoppingCallback(early_stopping_patience=4)])
+    t0 = time.time()
+    out = trainer.train()
+    wall = time.time() - t0
+
+    curve, last_loss = [], None  # read before the dev evaluation adds its own record
+    for rec in trainer.state.log_history:
+        if "loss" in rec:
+            last_loss = rec["loss"]
+        if "eval_accuracy" in rec and "step" in rec:
+            curve.append({"step": rec["step"], "train_loss": last_loss,
+                          "validation_accuracy": rec["eval_accuracy"]})
+    dev_acc = trainer.evaluate(dev)["eval_accuracy"]
+    print("step  train_loss  validation_accuracy")
+    for c in curve:
+        loss = "-" if c["train_loss"] is None else f"{c['train_loss']:.4f}"
+        print(f"{c['step']:5d}  {loss:>10}  {c['validation_accuracy']:.4f}")
+    res = {"dev_accuracy": dev_acc, "curve": curve, "wall_seconds": wall,
+           "steps": out.global_step, "train_examples_per_second": out.metrics.get(
+               "train_samples_per_second"), "best_checkpoint": trainer.state.best_model_checkpoint,
+           "torch": torch.__version__, "threads": args.threads}
+    with open(os.path.join(args.output, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print(f"training wall time: {wall:.0f} s, steps: {out.global_step}")
+    print(f"dev accuracy: {dev_acc:.4f}")
+
+
+if __name__ == "__main__":
+    main()
