@@ -21,6 +21,24 @@
 #include <new>
 #include <vector>
 
+// Under AddressSanitizer, blocks on a free list are poisoned, so a use after free of a pooled
+// object is still reported (as it would be with operator new/delete).
+#if defined(__SANITIZE_ADDRESS__)
+#define EMBER_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMBER_POOL_ASAN 1
+#endif
+#endif
+#ifdef EMBER_POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define EMBER_POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define EMBER_POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define EMBER_POOL_POISON(p, n) ((void)(p), (void)(n))
+#define EMBER_POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace ember::detail {
 
 class SmallObjectPool {
@@ -41,6 +59,7 @@ class SmallObjectPool {
     std::lock_guard<std::mutex> lock(mu_);
     if (!free_[c]) refill(c);
     FreeBlock* b = free_[c];
+    EMBER_POOL_UNPOISON(b, (c + 1) * kGranule);
     free_[c] = b->next;
     return b;
   }
@@ -55,6 +74,7 @@ class SmallObjectPool {
     auto* b = static_cast<FreeBlock*>(p);
     b->next = free_[c];
     free_[c] = b;
+    EMBER_POOL_POISON(b, (c + 1) * kGranule);
   }
 
  private:
@@ -72,6 +92,7 @@ class SmallObjectPool {
       auto* b = reinterpret_cast<FreeBlock*>(chunk + i * size);
       b->next = free_[c];
       free_[c] = b;
+      EMBER_POOL_POISON(b, size);
     }
   }
 

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include <ember/autograd/node.hpp>
+#include <ember/backend/cpu/gelu.hpp>
 #include <ember/backend/cpu/strided.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -229,43 +230,38 @@ Tensor<T> pow(const Tensor<T>& a, double p) {
 }
 
 namespace detail {
+/// GELU on a contiguous copy of `a` through the vectorized kernels of backend/cpu/gelu.hpp;
+/// the backward saves the input and computes dx = dy · gelu'(x) in one pass.
 template <class T>
-inline T gelu_erf(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-}
-template <class T>
-inline T gelu_erf_grad(T x) {
-  T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-  T pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
-  return cdf + x * pdf;
-}
-template <class T>
-inline T gelu_tanh_fn(T x) {
-  T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-  return T(0.5) * x * (T(1) + std::tanh(u));
-}
-template <class T>
-inline T gelu_tanh_grad(T x) {
-  T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-  T th = std::tanh(u);
-  T du = T(0.79788456080286535588) * (T(1) + T(3 * 0.044715) * x * x);
-  return T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du;
+Tensor<T> gelu_op(const Tensor<T>& a, bool approximate_tanh, const char* op) {
+  check_cpu_op(a.device(), op);
+  Tensor<T> x = a.is_contiguous() ? a : a.detach().contiguous();
+  Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
+  backend::cpu::gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
+  if (autograd::any_requires_grad(a)) {
+    autograd::record(out, op, {a},
+                     [op, approximate_tanh, sx = autograd::SavedTensor<T>(x)](const Tensor<T>& g) {
+                       const Tensor<T>& xv = sx.get(op);
+                       Tensor<T> gc = g.contiguous();
+                       Tensor<T> dx = Tensor<T>::empty(xv.shape(), xv.device());
+                       backend::cpu::gelu_backward(gc.data(), xv.data(), dx.data(), xv.numel(),
+                                                   approximate_tanh);
+                       return autograd::Grads<T>{dx};
+                     });
+  }
+  return out;
 }
 }  // namespace detail
 
 /// GELU, exact form x·Φ(x) with Φ the standard normal CDF (PyTorch `gelu`, HF `"gelu"`).
 template <class T>
 Tensor<T> gelu(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "gelu", [](T x) { return detail::gelu_erf(x); },
-      [](T x, T) { return detail::gelu_erf_grad(x); }, false);
+  return detail::gelu_op(a, false, "gelu");
 }
 /// GELU, tanh approximation (PyTorch `gelu(approximate='tanh')`, HF `"gelu_new"`).
 template <class T>
 Tensor<T> gelu_tanh(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "gelu_tanh", [](T x) { return detail::gelu_tanh_fn(x); },
-      [](T x, T) { return detail::gelu_tanh_grad(x); }, false);
+  return detail::gelu_op(a, true, "gelu_tanh");
 }
 
 }  // namespace ember

@@ -53,8 +53,15 @@ void AccumulateGrad<T>::apply() {
   if (!leaf || !this->grad_.defined()) return;
   const Tensor<T>& g = this->grad_;
   if (!leaf->grad) {
-    // Own the gradient's memory: optimizers and clip_grad_norm_ modify .grad() in place.
-    leaf->grad = g.clone().impl_ptr();
+    // .grad() must own its memory: optimizers and clip_grad_norm_ modify it in place. When
+    // nothing else refers to the incoming gradient (this node holds the only reference to it and
+    // to its storage), take it as it is, as PyTorch's AccumulateGrad does; otherwise copy it.
+    // Taking it saves a copy of every parameter's gradient per step.
+    const auto& impl = g.impl_ptr();
+    const bool sole_owner = impl.use_count() == 1 && impl->storage.use_count() == 1 &&
+                            g.is_contiguous() && g.offset() == 0 && !impl->grad_fn && !impl->requires_grad &&
+                            g.shape() == leaf->shape;
+    leaf->grad = sole_owner ? impl : g.clone().impl_ptr();
   } else {
     Tensor<T> acc(leaf->grad);
     Shape as = acc.strides(), bs = g.strides();
