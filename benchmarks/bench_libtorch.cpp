@@ -234,6 +234,10 @@ int main(int argc, char** argv) {
       [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, true, threads); });
   reg("minilm_train_step/B32xS64", 3,
       [=](benchmark::State& s) { bm_train_step(s, 32, 64, threads); });
+  bench_model::register_scaling(reg, [=](benchmark::State& s, bench_model::Dims d, int64_t batch,
+                                         int64_t seq, bool backward) {
+    bm_layer(s, d, batch, seq, backward, threads);
+  });
   benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::AddCustomContext("library", std::string("libtorch ") + TORCH_VERSION);
   benchmark::Initialize(&argc, argv);

@@ -11,6 +11,8 @@
 //   minilm_train_step/B32xS64      BertForSequenceClassification (2 labels), train mode, dropout
 //                                  0.1: forward + cross_entropy + backward + clip_grad_norm_(1.0)
 //                                  + AdamW step + LinearWarmupDecay step
+//   scaling_forward|scaling_fwd_bwd/bert_base/B<b>xS<s>   the BERT-base layer at batch 1, 8, 32
+//                                  × seq 64, 128, 256, 512 (scripts/bench_compare.sh --scaling)
 // dims: bert_base = 768/12/3072 at batch 8 × seq 128; minilm = 384/12/1536 at batch 32 × seq 64.
 // Counters: tokens and GFLOP as rates per second (GFLOP counts matmul FLOPs only, see
 // bench_model_common.hpp), peak_rss_MB (process-wide, so far). Every case runs a fixed number
@@ -160,6 +162,10 @@ int main(int argc, char** argv) {
       [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, true, threads); });
   reg("minilm_train_step/B32xS64", 3,
       [=](benchmark::State& s) { bm_train_step(s, 32, 64, threads); });
+  bench_model::register_scaling(reg, [=](benchmark::State& s, bench_model::Dims d, int64_t batch,
+                                         int64_t seq, bool backward) {
+    bm_layer(s, d, batch, seq, backward, threads);
+  });
   benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::AddCustomContext("library", "ember");
   benchmark::Initialize(&argc, argv);

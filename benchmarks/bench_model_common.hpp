@@ -14,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +53,23 @@ inline void set_counters(benchmark::State& state, int64_t batch, int64_t seq, do
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   state.counters["peak_rss_MB"] = double(ru.ru_maxrss) / 1024.0;  // process-wide so far
+}
+
+/// The scaling grid ("how cost grows"): the BERT-base encoder layer, forward and forward +
+/// backward, at batch 1, 8, 32 × seq 64, 128, 256, 512, named e.g. scaling_forward/bert_base/B8xS128.
+/// Each case runs ~20 GFLOP of timed work (at least one iteration) after its warm-up.
+/// `reg(name, iterations, fn)` registers a case; `layer(state, dims, batch, seq, backward)` runs it.
+template <class Reg, class Layer>
+void register_scaling(Reg reg, Layer layer) {
+  for (bool backward : {false, true})
+    for (int64_t batch : {1, 8, 32})
+      for (int64_t seq : {64, 128, 256, 512}) {
+        const double flops = (backward ? 3.0 : 1.0) * layer_forward_flops(kBertBase, batch, seq);
+        const int64_t iters = std::clamp<int64_t>(int64_t(20e9 / flops), 1, 20);
+        reg(std::string(backward ? "scaling_fwd_bwd" : "scaling_forward") + "/bert_base/B" +
+                std::to_string(batch) + "xS" + std::to_string(seq),
+            iters, [=](benchmark::State& s) { layer(s, kBertBase, batch, seq, backward); });
+      }
 }
 
 /// Removes `--threads=N` from argv (before benchmark::Initialize) and returns N (default 2).

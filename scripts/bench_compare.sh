@@ -8,13 +8,18 @@
 # Results: docs/performance.md, "BERT models vs LibTorch".
 #
 #   scripts/bench_compare.sh [--threads N] [--rounds R] [--build-dir DIR] [--out DIR]
-#                            [--no-rss] [--no-chrt] [--no-build] [--filter REGEX]
+#                            [--no-rss] [--no-chrt] [--no-build] [--filter REGEX] [--scaling]
 #     --threads N   threads for both libraries (default 2); also OMP_NUM_THREADS
 #     --rounds R    processes per library, alternating (default 2); each runs 3 repetitions
 #     --build-dir   default build/bench (the "bench" preset's directory and options)
-#     --out DIR     where the JSON files go (default <build-dir>/bench-compare)
+#     --out DIR     where the JSON files go (default <build-dir>/bench-compare, or
+#                   <build-dir>/bench-scaling-t<N> with --scaling)
 #     --no-rss      skip the peak-RSS runs (the training step alone under /usr/bin/time -v)
-#     --filter RE   only the cases matching RE (Google Benchmark's --benchmark_filter)
+#     --filter RE   only the cases matching RE (Google Benchmark's --benchmark_filter); default:
+#                   the comparison cases (model forward, layer forward and forward+backward,
+#                   training step), not the scaling grid
+#     --scaling     the scaling grid instead: the BERT-base layer, forward and forward+backward,
+#                   batch 1/8/32 × seq 64/128/256/512 (implies --no-rss; run once per --threads)
 #     --no-build    use the binaries already in --build-dir
 #     --no-chrt     do not run under `chrt -f 50` (used by default when permitted: the VM is shared)
 # Both run with OMP_WAIT_POLICY=PASSIVE (LibTorch's best configuration on 2 cores, see
@@ -23,7 +28,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-threads=2 rounds=2 build_dir=build/bench out_dir="" rss=1 use_chrt=1 build=1 filter=.
+threads=2 rounds=2 build_dir=build/bench out_dir="" rss=1 use_chrt=1 build=1 scaling=0
+filter='^(bert_minilm_forward|layer_forward|layer_fwd_bwd|minilm_train_step)/'
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -34,11 +40,16 @@ while [[ $# -gt 0 ]]; do
     --no-chrt) use_chrt=0; shift ;;
     --no-build) build=0; shift ;;
     --filter) filter="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --scaling) filter='^scaling_'; rss=0; scaling=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench_compare: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-out_dir=${out_dir:-$build_dir/bench-compare}
+if [[ $scaling == 1 ]]; then
+  out_dir=${out_dir:-$build_dir/bench-scaling-t$threads}
+else
+  out_dir=${out_dir:-$build_dir/bench-compare}
+fi
 
 if [[ $build == 1 ]]; then
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCHMARKS=ON \
@@ -127,6 +138,8 @@ if rss_e and rss_t:
     print(f"peak RSS, minilm_train_step alone: ember {int(rss_e) / 1024:.0f} MB, "
           f"LibTorch {int(rss_t) / 1024:.0f} MB")
 sel = [n for n in names if n.startswith(("layer_forward/", "layer_fwd_bwd/", "minilm_train_step/"))]
+if not sel:
+    sel = names  # e.g. --scaling: the geomean over the cases run
 geo = math.exp(sum(math.log(ratios[n]) for n in sel) / len(sel))
 print(f"geomean ratio ember/libtorch: {geo:.2f}")
 EOF

@@ -208,3 +208,72 @@ TEST_CASE(
     check_close(x.grad(), file.get<double>(op + ".grad_input"), 1e-12);
   }
 }
+
+// ---- scaled_masked_softmax: the fused attention probabilities -----------------------------------
+
+TEST_CASE("scaled_masked_softmax equals softmax(x / d + mask) for every mask shape") {
+  const Shape xs{2, 3, 4, 5};
+  Tensor<double> x = leaf(xs, 11);
+  const double d = std::sqrt(8.0);
+  // A padding mask [batch, 1, 1, seq_k] as nn::additive_attention_mask makes (batch 1: last two
+  // keys masked), a per-query mask [batch, 1, seq_q, seq_k], one mask for all [1, 1, 1, seq_k],
+  // and a mask of x's full shape (the expanded fallback).
+  const double lo = std::numeric_limits<double>::lowest();
+  Tensor<double> pad = from_vector<double>({0, 0, 0, 0, 0, 0, 0, 0, lo, lo}, {2, 1, 1, 5});
+  Tensor<double> per_query = leaf({2, 1, 4, 5}, 12).detach();
+  Tensor<double> shared = leaf({1, 1, 1, 5}, 13).detach();
+  Tensor<double> full = leaf(xs, 14).detach();
+  for (const Tensor<double>& m : {Tensor<double>(), pad, per_query, shared, full}) {
+    Tensor<double> want = softmax(m.defined() ? x / d + m : x / d, -1);
+    check_close(scaled_masked_softmax(x, d, m), want, 1e-14);
+    CHECK(gradcheck([&](auto& in) { return scaled_masked_softmax(in[0], d, m); }, {x}));
+  }
+  // Masked keys get probability 0, and each row sums to 1.
+  std::vector<double> p = scaled_masked_softmax(x, d, pad).to_vector();
+  for (int64_t r = 0; r < 24; ++r) {
+    double s = 0;
+    for (int64_t j = 0; j < 5; ++j) s += p[std::size_t(r * 5 + j)];
+    CHECK(s == doctest::Approx(1.0).epsilon(1e-12));
+    if (r >= 12) CHECK(p[std::size_t(r * 5 + 3)] == 0.0);
+  }
+  // float: the vectorized exp agrees with the unfused float ops to a few ulp.
+  Tensor<float> xf = x.detach().to<float>(), padf = pad.to<float>();
+  std::vector<float> got = scaled_masked_softmax(xf, d, padf).to_vector();
+  std::vector<float> ref = softmax(xf / d + padf, -1).to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(ref[i]).epsilon(1e-6));
+  // Non-contiguous scores (a transposed view) are read correctly.
+  Tensor<double> xt = leaf({2, 3, 5, 4}, 15).transpose(-2, -1);
+  check_close(scaled_masked_softmax(xt, d, pad), softmax(xt / d + pad, -1), 1e-14);
+  CHECK(gradcheck([&](auto& in) { return scaled_masked_softmax(in[0].transpose(-2, -1), d, pad); },
+                  {leaf({2, 3, 5, 4}, 16)}));
+}
+
+TEST_CASE("scaled_masked_softmax: an all -inf row gives zeros and a zero gradient") {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor<double> x = from_vector<double>({-inf, -inf, 1.0, 2.0}, {1, 1, 2, 2});
+  x.requires_grad_(true);
+  Tensor<double> y = scaled_masked_softmax(x, 2.0);
+  std::vector<double> v = y.to_vector();
+  CHECK(v[0] == 0.0);
+  CHECK(v[1] == 0.0);
+  CHECK(v[2] + v[3] == doctest::Approx(1.0));
+  y.backward(from_vector<double>({1, 2, 3, 4}, {1, 1, 2, 2}));
+  std::vector<double> g = x.grad().to_vector();
+  CHECK(g[0] == 0.0);
+  CHECK(g[1] == 0.0);
+}
+
+TEST_CASE("scaled_masked_softmax: errors name the op and the shapes") {
+  Tensor<double> x = leaf({2, 3, 4, 5}, 1);
+  std::string e = ember::test::error_of([&] { scaled_masked_softmax(x, 2.0, leaf({3, 1, 1, 5}, 2).detach()); });
+  CHECK(ember::test::contains(e, "scaled_masked_softmax"));
+  CHECK(ember::test::contains(e, "[3, 1, 1, 5]"));
+  e = ember::test::error_of([&] { scaled_masked_softmax(x, 0.0); });
+  CHECK(ember::test::contains(e, "positive divisor"));
+  Tensor<double> m = leaf({2, 1, 1, 5}, 3);
+  m.requires_grad_(true);
+  e = ember::test::error_of([&] { scaled_masked_softmax(x, 2.0, m); });
+  CHECK(ember::test::contains(e, "must not require grad"));
+  e = ember::test::error_of([&] { scaled_masked_softmax(leaf({5}, 4), 2.0); });
+  CHECK(ember::test::contains(e, "[5]"));
+}

@@ -68,10 +68,10 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
               "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
               "v [..., seq_k, d_v], found q ",
               q.shape(), ", k ", k.shape(), ", v ", v.shape());
-  // HF's eager BertSelfAttention divides the scores (not q) by √d; we do the same.
-  Tensor<T> scores = ember::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(q.size(-1)));
-  if (additive_mask.defined()) scores = scores + additive_mask;
-  Tensor<T> probs = ember::softmax(scores, -1);
+  // HF's eager BertSelfAttention divides the scores (not q) by √d, adds the mask, then takes the
+  // softmax; scaled_masked_softmax does the three in one pass (and one pass backward).
+  Tensor<T> probs = ember::scaled_masked_softmax(ember::matmul(q, k.transpose(-2, -1)),
+                                                 std::sqrt(double(q.size(-1))), additive_mask);
   if (training && dropout_p > 0.0) probs = ember::dropout(probs, dropout_p, training, gen);
   return ember::matmul(probs, v);
 }

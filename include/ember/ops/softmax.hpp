@@ -70,4 +70,72 @@ Tensor<T> log_softmax(const Tensor<T>& x, int64_t dim) {
   return detail::softmax_impl(x, dim, true);
 }
 
+/// Attention probabilities in one fused op: softmax(x / divisor + additive_mask) over the last
+/// dim, the order HF's eager BertSelfAttention uses (scores / √d, + mask, softmax), without the
+/// two intermediate tensors and their backward passes.
+///   x              [batch, heads, seq_q, seq_k] (any leading dims are allowed: [..., seq_q, seq_k])
+///   divisor        > 0, usually √head_dim
+///   additive_mask  undefined, or 0 / large-negative values broadcastable to x; the usual
+///                  [batch or 1, 1, seq_q or 1, seq_k] (nn::additive_attention_mask) is read in
+///                  place, other shapes are expanded first; it receives no gradient and must
+///                  not require grad
+/// Returns probabilities of x's shape; rows that are entirely −inf give zeros.
+/// Throws `ember::Error` naming the shapes when x has fewer than 2 dims or the mask does not fit.
+template <class T>
+Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
+                                const Tensor<T>& additive_mask = Tensor<T>()) {
+  static_assert(std::is_floating_point_v<T>, "scaled_masked_softmax: T must be float or double");
+  const char* op = "scaled_masked_softmax";
+  detail::check_cpu_op(x.device(), op);
+  EMBER_CHECK(x.dim() >= 2, op, ": expected scores [..., seq_q, seq_k], found shape ", x.shape());
+  EMBER_CHECK(divisor > 0.0, op, ": expected a positive divisor, found ", divisor);
+  const int64_t n = x.size(-1), sq = x.size(-2), rows = x.numel() / std::max<int64_t>(n, 1);
+  const int64_t batch = x.dim() >= 4 ? x.size(0) : 1;
+  const int64_t per_batch = x.dim() >= 4 ? rows / std::max<int64_t>(batch, 1) : rows;
+  Tensor<T> mask;
+  int64_t mask_b = 1, mask_q = 1;
+  bool full_mask = false;  // a mask of x's own shape: row r of the mask is row r of x
+  if (additive_mask.defined()) {
+    EMBER_CHECK(!(is_grad_enabled() && additive_mask.requires_grad()), op,
+                ": the additive mask must not require grad");
+    const Shape& ms = additive_mask.shape();
+    if (x.dim() == 4 && ms.size() == 4 && ms[3] == n && ms[1] == 1 &&
+        (ms[0] == 1 || ms[0] == batch) && (ms[2] == 1 || ms[2] == sq)) {
+      mask = additive_mask.detach().contiguous();  // the attention mask's usual shape: no copy
+      mask_b = ms[0];
+      mask_q = ms[2];
+    } else {
+      Shape bs = broadcast_shapes(x.shape(), ms, op);
+      EMBER_CHECK(bs == x.shape(), op, ": the additive mask of shape ", ms,
+                  " does not broadcast to the scores' shape ", x.shape());
+      mask = additive_mask.detach().expand(x.shape()).contiguous();
+      full_mask = true;
+    }
+  }
+  Tensor<T> xc = x.detach().contiguous();
+  Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
+  const T* md = mask.defined() ? mask.data() : nullptr;
+  auto mask_row = [&](int64_t r) -> const T* {
+    if (!md) return nullptr;
+    if (full_mask) return md + r * n;
+    const int64_t b = mask_b == 1 ? 0 : r / per_batch, q = mask_q == 1 ? 0 : r % sq;
+    return md + (b * mask_q + q) * n;
+  };
+  if (y.numel() > 0)
+    backend::cpu::scaled_masked_softmax_forward(xc.data(), y.data(), rows, n, T(divisor), mask_row);
+  if (autograd::any_requires_grad(x)) {
+    autograd::record(y, op, {x},
+                     [op, rows, n, divisor, sy = autograd::SavedTensor<T>(y.detach())](const Tensor<T>& g) {
+                       const Tensor<T>& yv = sy.get(op);
+                       Tensor<T> gc = g.contiguous();
+                       Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
+                       if (dx.numel() > 0)
+                         backend::cpu::scaled_masked_softmax_backward(yv.data(), gc.data(), dx.data(),
+                                                                      rows, n, T(divisor));
+                       return autograd::Grads<T>{dx};
+                     });
+  }
+  return y;
+}
+
 }  // namespace ember

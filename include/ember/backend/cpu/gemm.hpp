@@ -6,10 +6,11 @@
 // dimension a_rs) or column-major (a_rs == 1, leading dimension a_cs). A transposed view is
 // simply the other layout, so `x · Wᵀ` and `q · kᵀ` cost no copy. `gemm_layout` says whether a
 // given (rows, cols, rs, cs) qualifies; the caller (ops/matmul.hpp) copies only the operands
-// that do not. Each operand maps onto an `Eigen::Map<const Matrix<T, Dynamic, Dynamic,
-// RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is Eigen's
-// `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel, or the BLAS `?gemm` when the
-// program is compiled with EIGEN_USE_BLAS (CMake option EMBER_USE_BLAS with OpenBLAS found).
+// that do not. When the program is compiled with EIGEN_USE_BLAS (CMake option EMBER_USE_BLAS
+// with OpenBLAS found), float and double products call the BLAS `?gemm` directly (with β, so
+// β = 0 needs no zero-fill of C). Otherwise each operand maps onto an `Eigen::Map<const
+// Matrix<T, Dynamic, Dynamic, RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is
+// Eigen's `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel.
 //
 // Threads (one pool: OpenMP; see docs/performance.md, "GEMM"):
 //  * One large product: Eigen splits it over OpenMP threads itself (`parallelize_gemm`, which
@@ -43,6 +44,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -149,6 +151,20 @@ inline void gemm_dispatch_b(int64_t m, int64_t n, int64_t k, T alpha, const T* a
   }
 }
 
+#ifdef EIGEN_USE_BLAS
+// With a BLAS behind Eigen, call its ?gemm directly (declared by Eigen's misc/blas.h): unlike
+// Eigen's accumulate-only product it takes β, so β = 0 writes C in the same pass instead of after
+// a separate zero-fill of C (a full extra write of every GEMM output).
+inline void blas_gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc) {
+  sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+inline void blas_gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a,
+                      int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+#endif
+
 /// One product on the calling thread's terms (no thread-count changes).
 template <class T>
 inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs,
@@ -170,6 +186,18 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
   GemmLayout la, lb;
   gemm_layout(m, k, a_rs, a_cs, &la);
   gemm_layout(k, n, b_rs, b_cs, &lb);
+#ifdef EIGEN_USE_BLAS
+  constexpr int64_t kIntMax = 2147483647;
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (std::max({m, n, k, la.ld, lb.ld, lc.ld}) <= kIntMax) {
+      // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: a row-major operand read column-major is
+      // its transpose ('N'), a column-major one needs 'T'.
+      blas_gemm(lb.row_major ? 'N' : 'T', la.row_major ? 'N' : 'T', int(n), int(m), int(k), alpha,
+                b, int(lb.ld), a, int(la.ld), beta, c, int(lc.ld));
+      return;
+    }
+  }
+#endif
   RowMatMap<T> mc(c, m, n, Eigen::OuterStride<>(lc.ld));
   if (la.row_major)
     gemm_dispatch_b<T, Eigen::RowMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);

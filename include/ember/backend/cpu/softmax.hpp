@@ -20,6 +20,8 @@
 
 #include <ember/backend/cpu/strided.hpp>
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -167,6 +169,61 @@ inline void softmax_backward(const T* y, const T* dy, T* dx, int64_t outer, int6
           db[i * inner + j] = yb[i * inner + j] * (gb[i * inner + j] - st[j]);
     }
   });
+}
+
+// ---- attention probabilities, fused ----------------------------------------------------------
+//
+// y = softmax(x / divisor + mask) over each contiguous row of n scores, in one pass over x
+// instead of three (divide, add the mask, softmax), and its backward
+// dx = y ⊙ (dy − Σ_j dy_j y_j) / divisor in one pass. Each row is an Eigen array expression, so
+// exp runs on SIMD packets (Eigen's float exp is accurate to ~1 ulp), and sums accumulate in T:
+// attention rows are short (n = seq_k ≤ a few thousand). A row whose entries are all −inf after
+// the mask gives zeros and a zero gradient, as `softmax_forward`.
+
+/// y[r] = softmax(x[r] / divisor + mask_row(r)) for `rows` contiguous rows of n elements;
+/// `mask_row(r)` returns the additive mask row for row r (n elements) or null for none.
+template <class T, class MaskRow>
+inline void scaled_masked_softmax_forward(const T* x, T* y, int64_t rows, int64_t n, T divisor,
+                                          MaskRow mask_row) {
+  using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+  using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  const T ninf = -std::numeric_limits<T>::infinity();
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+               [&](int64_t r) {
+                 ConstRow xr(x + r * n, n);
+                 Row yr(y + r * n, n);
+                 if (const T* m = mask_row(r))
+                   yr = xr / divisor + ConstRow(m, n);
+                 else
+                   yr = xr / divisor;
+                 const T mx = yr.maxCoeff();
+                 if (mx == ninf) {  // fully masked row (NaN stays NaN)
+                   const bool nan = (yr != yr).any();
+                   yr.setConstant(nan ? std::numeric_limits<T>::quiet_NaN() : T(0));
+                   return;
+                 }
+                 // Eigen's vectorized exp clamps its argument (to about −88 for float), so
+                 // exp of a masked score (≈ lowest()) would be ~1e-38 instead of 0; arguments
+                 // below the smallest normal's log give exactly 0, as the scalar exp does.
+                 const T lo = std::log(std::numeric_limits<T>::min());
+                 yr = (yr - mx < lo).select(T(0), (yr - mx).exp());
+                 yr *= T(1) / yr.sum();
+               });
+}
+
+/// dx[r] = y[r] ⊙ (dy[r] − Σ dy[r]·y[r]) / divisor for `rows` contiguous rows of n elements.
+template <class T>
+inline void scaled_masked_softmax_backward(const T* y, const T* dy, T* dx, int64_t rows,
+                                           int64_t n, T divisor) {
+  using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+  using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+               [&](int64_t r) {
+                 ConstRow yr(y + r * n, n), gr(dy + r * n, n);
+                 Row dr(dx + r * n, n);
+                 const T s = (gr * yr).sum();
+                 dr = yr * (gr - s) / divisor;
+               });
 }
 
 }  // namespace ember::backend::cpu
