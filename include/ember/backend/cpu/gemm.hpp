@@ -12,26 +12,27 @@
 // Matrix<T, Dynamic, Dynamic, RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is
 // Eigen's `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel.
 //
-// Threads (one pool: OpenMP; see docs/performance.md, "GEMM"):
-//  * One large product: Eigen splits it over OpenMP threads itself (`parallelize_gemm`, which
-//    uses omp_get_max_threads(), i.e. ember::set_num_threads). With EIGEN_USE_BLAS Eigen does
-//    not split; OpenBLAS runs its own pthread pool, which we size to the same thread count.
+// Threads (one pool: OpenMP's; see docs/performance.md, "GEMM" and "One thread pool"):
+//  * One large product (≥ kSplitGemm multiply-adds): `gemm` cuts C into one block of rows (or
+//    columns) per OpenMP thread and runs a single-threaded product per block inside one
+//    `#pragma omp parallel for`. OpenBLAS's own pthread pool is kept at 1 thread: when it ran
+//    the large products with its own threads, those threads spun in sched_yield between products
+//    while ember's OpenMP threads ran the element-wise work, and the two pools fought for the
+//    cores (~20% of a training step's samples in the kernel's scheduler).
 //  * A batch of small products (attention: 384 products of 128×64·64×128): threading inside
 //    each product reaches ~20–49% of peak, splitting the batch across threads and running each
 //    product on one thread reaches ~61–71% (PERFORMANCE-NOTES). `batched_gemm` therefore runs
-//    `#pragma omp parallel for` over the batch and calls the Eigen product inside the region.
-//    Eigen's parallelizer sees omp_get_num_threads() > 1 there and runs single-threaded
-//    (Eigen/src/Core/products/Parallelizer.h: "if we already are in a parallel session ... abort
-//    multi-threading"), so there is no nested oversubscription. With OpenBLAS behind Eigen,
-//    OpenBLAS's pool is set to 1 thread for the duration of the region (openblas_set_num_threads
-//    is global, so it is set outside the region, never inside).
+//    `#pragma omp parallel for` over the batch, one product per iteration.
+//  * Inside a parallel region every product is single-threaded: Eigen's parallelizer sees
+//    omp_get_num_threads() > 1 and runs on the calling thread (Eigen/src/Core/products/
+//    Parallelizer.h: "if we already are in a parallel session ... abort multi-threading"), and
+//    OpenBLAS has 1 thread (openblas_set_num_threads is global, so it is set outside regions).
 //
 // OpenBLAS thread control needs EMBER_HAVE_OPENBLAS (defined with EIGEN_USE_BLAS by ember's CMake
-// when it links OpenBLAS). With EIGEN_USE_BLAS and another BLAS, batches run one product after
-// the other, each threaded by that BLAS. ember calls GEMM from one thread at a time (the
-// caller's); calling ember ops from inside your own OpenMP parallel region runs them
-// single-threaded with Eigen's kernels, but an OpenBLAS-backed GEMM there keeps OpenBLAS's
-// current thread count.
+// when it links OpenBLAS). With EIGEN_USE_BLAS and another BLAS, products are handed to that BLAS
+// whole and batches run one product after the other, each threaded by that BLAS. ember calls
+// GEMM from one thread at a time (the caller's); calling ember ops from inside your own OpenMP
+// parallel region runs them single-threaded.
 //
 // Kernels trust their callers: sizes ≥ 0, layouts accepted by `gemm_layout`, outputs that do not
 // overlap inputs or each other. Indices handed to a BLAS must fit in int.
@@ -89,6 +90,9 @@ inline bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, Gemm
   }
   return false;
 }
+
+/// Products of at least this many multiply-adds (m·n·k) are split across OpenMP threads.
+inline constexpr int64_t kSplitGemm = int64_t(1) << 18;
 
 /// Threads one product may use: OpenMP's max threads outside a parallel region, 1 inside.
 inline int gemm_threads() {
@@ -221,12 +225,32 @@ inline int64_t batch_offset(int64_t idx, const Shape& batch_shape, const Shape& 
 /// C[m, n] = α·A[m, k]·B[k, n] + β·C with strided operands (element (i, j) of X at
 /// x[i·x_rs + j·x_cs]); every operand must be accepted by `gemm_layout` (C included: a
 /// column-major C is computed as Cᵀ = Bᵀ·Aᵀ). β == 0 overwrites C without reading it.
-/// Threads: OpenMP's thread count (via Eigen, or OpenBLAS's pool sized to match).
+/// Threads: OpenMP's thread count. A product of at least kSplitGemm multiply-adds is cut into
+/// one block of C per thread (rows of C, or columns when C is wider than tall), each block a
+/// single-threaded BLAS or Eigen product on an OpenMP thread; smaller products run on the
+/// calling thread. (With a BLAS other than OpenBLAS, whose threads ember cannot control, the
+/// product is handed to the BLAS whole.)
 template <class T>
 inline void gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs, int64_t a_cs,
                  const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_rs, int64_t c_cs) {
-#ifdef _OPENMP
-  if (!omp_in_parallel()) set_blas_threads(omp_get_max_threads());
+#if defined(_OPENMP) && !(defined(EIGEN_USE_BLAS) && !EMBER_GEMM_OPENBLAS_THREADS)
+  const int nt = gemm_threads();
+  if (!omp_in_parallel()) set_blas_threads(1);  // one pool: OpenMP's (see the header comment)
+  if (nt > 1 && m * n * k >= kSplitGemm && std::max(m, n) >= 2 * nt) {
+    const bool by_rows = m >= n;
+    const int64_t len = by_rows ? m : n;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t lo = len * t / nt, hi = len * (t + 1) / nt;
+      if (by_rows)
+        detail::gemm_impl(hi - lo, n, k, alpha, a + lo * a_rs, a_rs, a_cs, b, b_rs, b_cs, beta,
+                          c + lo * c_rs, c_rs, c_cs);
+      else
+        detail::gemm_impl(m, hi - lo, k, alpha, a, a_rs, a_cs, b + lo * b_cs, b_rs, b_cs, beta,
+                          c + lo * c_cs, c_rs, c_cs);
+    }
+    return;
+  }
 #endif
   detail::gemm_impl(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
 }
@@ -276,18 +300,17 @@ inline void batched_gemm(const Shape& batch_shape, int64_t m, int64_t n, int64_t
   const bool across = nt > 1 && batch >= nt && batch * mnk >= 2 * kParallelGrain &&
                       (mnk < kSmallGemm || batch % nt == 0 || batch >= 4 * nt);
 #endif
-  if (!across) {
-#ifdef _OPENMP
-    if (!omp_in_parallel()) set_blas_threads(omp_get_max_threads());
-#endif
-    for (int64_t i = 0; i < batch; ++i) one(i);
+  if (!across) {  // one product after the other, each split across the threads by `gemm`
+    for (int64_t i = 0; i < batch; ++i)
+      gemm(m, n, k, alpha, a + detail::batch_offset(i, batch_shape, a_batch_strides), a_rs, a_cs,
+           b + detail::batch_offset(i, batch_shape, b_batch_strides), b_rs, b_cs, beta,
+           c + detail::batch_offset(i, batch_shape, c_batch_strides), c_rs, c_cs);
     return;
   }
 #ifdef _OPENMP
   set_blas_threads(1);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < batch; ++i) one(i);
-  set_blas_threads(nt);
 #endif
 }
 
