@@ -17,6 +17,9 @@ Usage (from the repo root, after tools/setup_python.sh and scripts/fetch_model.s
 
 Prints the validation curve and, as its last line, `dev accuracy: 0.XXXX`; writes
 OUTPUT/results.json (curve, dev accuracy, wall time, examples/s).
+
+    .venv-tools/bin/python tools/hf_train_sst2.py --model M --evaluate OUTPUT/checkpoint-N
+evaluates a saved checkpoint (e.g. the best one of an unfinished run) on dev.tsv instead.
 """
 import argparse
 import csv
@@ -69,8 +72,20 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--max-train-examples", type=int, default=0)
+    ap.add_argument("--evaluate", default="", help="a checkpoint directory to evaluate on dev.tsv")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+
+    if args.evaluate:
+        tok = AutoTokenizer.from_pretrained(args.model)
+        dev = Encoded(tok, os.path.join(args.data, "dev.tsv"), 64)
+        model = AutoModelForSequenceClassification.from_pretrained(args.evaluate)
+        ev = Trainer(model=model, args=TrainingArguments(output_dir="/tmp/hf-eval", use_cpu=True,
+                                                         per_device_eval_batch_size=64,
+                                                         report_to=[], disable_tqdm=True),
+                     data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy)
+        print(f"dev accuracy: {ev.evaluate(dev)['eval_accuracy']:.4f}")
+        return
 
     tok = AutoTokenizer.from_pretrained(args.model)
     train = Encoded(tok, os.path.join(args.data, "train.tsv"), 64)
