@@ -141,36 +141,5 @@ void bm_train_step(benchmark::State& state, int64_t batch, int64_t seq, int thre
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = bench_model::parse_threads(&argc, argv);
-  using bench_model::kBertBase;
-  using bench_model::kMiniLM;
-  auto reg = [](const std::string& name, int64_t iters, auto fn) {
-    benchmark::RegisterBenchmark(name.c_str(), fn)
-        ->Iterations(iters)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-  };
-  reg("bert_minilm_forward/B32xS128", 3,
-      [=](benchmark::State& s) { bm_bert_forward(s, 32, 128, threads); });
-  reg("layer_forward/bert_base/B8xS128", 10,
-      [=](benchmark::State& s) { bm_layer(s, kBertBase, 8, 128, false, threads); });
-  reg("layer_fwd_bwd/bert_base/B8xS128", 4,
-      [=](benchmark::State& s) { bm_layer(s, kBertBase, 8, 128, true, threads); });
-  reg("layer_forward/minilm/B32xS64", 10,
-      [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, false, threads); });
-  reg("layer_fwd_bwd/minilm/B32xS64", 5,
-      [=](benchmark::State& s) { bm_layer(s, kMiniLM, 32, 64, true, threads); });
-  reg("minilm_train_step/B32xS64", 3,
-      [=](benchmark::State& s) { bm_train_step(s, 32, 64, threads); });
-  bench_model::register_scaling(reg, [=](benchmark::State& s, bench_model::Dims d, int64_t batch,
-                                         int64_t seq, bool backward) {
-    bm_layer(s, d, batch, seq, backward, threads);
-  });
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::AddCustomContext("library", "ember");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bench_model::run_main(argc, argv, "ember", bm_bert_forward, bm_layer, bm_train_step);
 }

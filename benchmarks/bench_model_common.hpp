@@ -55,23 +55,6 @@ inline void set_counters(benchmark::State& state, int64_t batch, int64_t seq, do
   state.counters["peak_rss_MB"] = double(ru.ru_maxrss) / 1024.0;  // process-wide so far
 }
 
-/// The scaling grid ("how cost grows"): the BERT-base encoder layer, forward and forward +
-/// backward, at batch 1, 8, 32 × seq 64, 128, 256, 512, named e.g. scaling_forward/bert_base/B8xS128.
-/// Each case runs ~20 GFLOP of timed work (at least one iteration) after its warm-up.
-/// `reg(name, iterations, fn)` registers a case; `layer(state, dims, batch, seq, backward)` runs it.
-template <class Reg, class Layer>
-void register_scaling(Reg reg, Layer layer) {
-  for (bool backward : {false, true})
-    for (int64_t batch : {1, 8, 32})
-      for (int64_t seq : {64, 128, 256, 512}) {
-        const double flops = (backward ? 3.0 : 1.0) * layer_forward_flops(kBertBase, batch, seq);
-        const int64_t iters = std::clamp<int64_t>(int64_t(20e9 / flops), 1, 20);
-        reg(std::string(backward ? "scaling_fwd_bwd" : "scaling_forward") + "/bert_base/B" +
-                std::to_string(batch) + "xS" + std::to_string(seq),
-            iters, [=](benchmark::State& s) { layer(s, kBertBase, batch, seq, backward); });
-      }
-}
-
 /// Removes `--threads=N` from argv (before benchmark::Initialize) and returns N (default 2).
 inline int parse_threads(int* argc, char** argv) {
   int threads = 2;
@@ -86,6 +69,54 @@ inline int parse_threads(int* argc, char** argv) {
   }
   *argc = out;
   return threads;
+}
+
+/// The main() of both benchmark executables: parses `--threads=N`, registers the same cases
+/// under the same names for either library, and runs Google Benchmark.
+///   forward(state, batch, seq, threads)                 the 6-layer MiniLM model forward
+///   layer(state, dims, batch, seq, backward, threads)   one encoder layer, fwd or fwd+bwd
+///   train_step(state, batch, seq, threads)              the MiniLM fine-tuning step
+/// Cases: bert_minilm_forward/B32xS128, layer_forward|layer_fwd_bwd/{bert_base/B8xS128,
+/// minilm/B32xS64}, minilm_train_step/B32xS64, and the scaling grid ("how cost grows"): the
+/// BERT-base layer forward and forward+backward at batch 1, 8, 32 × seq 64, 128, 256, 512
+/// (scaling_forward|scaling_fwd_bwd/bert_base/B<b>xS<s>), each ~20 GFLOP of timed work (at
+/// least one iteration) after its warm-up.
+template <class Forward, class Layer, class TrainStep>
+int run_main(int argc, char** argv, const std::string& library, Forward forward, Layer layer,
+             TrainStep train_step) {
+  const int threads = parse_threads(&argc, argv);
+  auto reg = [](const std::string& name, int64_t iters, auto fn) {
+    benchmark::RegisterBenchmark(name.c_str(), fn)
+        ->Iterations(iters)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  };
+  reg("bert_minilm_forward/B32xS128", 3, [=](benchmark::State& s) { forward(s, 32, 128, threads); });
+  reg("layer_forward/bert_base/B8xS128", 10,
+      [=](benchmark::State& s) { layer(s, kBertBase, 8, 128, false, threads); });
+  reg("layer_fwd_bwd/bert_base/B8xS128", 4,
+      [=](benchmark::State& s) { layer(s, kBertBase, 8, 128, true, threads); });
+  reg("layer_forward/minilm/B32xS64", 10,
+      [=](benchmark::State& s) { layer(s, kMiniLM, 32, 64, false, threads); });
+  reg("layer_fwd_bwd/minilm/B32xS64", 5,
+      [=](benchmark::State& s) { layer(s, kMiniLM, 32, 64, true, threads); });
+  reg("minilm_train_step/B32xS64", 3, [=](benchmark::State& s) { train_step(s, 32, 64, threads); });
+  for (bool backward : {false, true})
+    for (int64_t batch : {1, 8, 32})
+      for (int64_t seq : {64, 128, 256, 512}) {
+        const double flops = (backward ? 3.0 : 1.0) * layer_forward_flops(kBertBase, batch, seq);
+        const int64_t iters = std::clamp<int64_t>(int64_t(20e9 / flops), 1, 20);
+        reg(std::string(backward ? "scaling_fwd_bwd" : "scaling_forward") + "/bert_base/B" +
+                std::to_string(batch) + "xS" + std::to_string(seq),
+            iters, [=](benchmark::State& s) { layer(s, kBertBase, batch, seq, backward, threads); });
+      }
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::AddCustomContext("library", library);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace bench_model
