@@ -5,6 +5,8 @@
 //   bert_classification train   --model DIR --train FILE --validation FILE [--test FILE] --output DIR
 //   bert_classification eval    --model DIR --data FILE
 //   bert_classification predict --model DIR [--input FILE] [--json]
+//   (each takes --device cpu|cuda|cuda:N; CUDA needs the bert_classification_cuda build, which
+//    links the CUDA backend: see docs/gpu.md)
 //
 // DIR is a Hugging Face-layout directory (config.json, vocab.txt, model.safetensors); the
 // output's best/ directory is one too, loadable by Hugging Face transformers.
@@ -61,17 +63,40 @@ struct DataArgs {
   }
 };
 
+// ---- devices -----------------------------------------------------------------------------------
+
+/// "cpu", "cuda" or "cuda:N".
+ember::Device parse_device(const std::string& s) {
+  if (s == "cpu") return ember::Device::cpu();
+  if (s == "cuda") return ember::Device::cuda(0);
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 &&
+      s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return ember::Device::cuda(std::stoi(s.substr(5)));
+  EMBER_FAIL("--device: expected cpu, cuda or cuda:N, found \"", s, "\"");
+}
+
+/// The batch's tensors on `dev` (the data loader builds them on the CPU).
+ember::data::Batch to_device(ember::data::Batch b, ember::Device dev) {
+  b.input_ids = b.input_ids.to(dev);
+  b.attention_mask = b.attention_mask.to(dev);
+  b.token_type_ids = b.token_type_ids.to(dev);
+  b.labels = b.labels.to(dev);
+  return b;
+}
+
 // ---- evaluation --------------------------------------------------------------------------------
 
 /// Runs the model over `loader` without gradients; returns the confusion matrix.
-ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoader& loader) {
+ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoader& loader,
+                                       ember::Device dev) {
   ember::NoGradGuard no_grad;
   model.eval();
   ember::train::ConfusionMatrix cm(model.num_labels());
-  for (auto& batch : loader) {
+  for (auto& cpu_batch : loader) {
+    ember::data::Batch batch = to_device(cpu_batch, dev);
     Tensor<float> logits =
         model.forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
-    cm.update(ember::argmax(logits, -1), batch.labels);
+    cm.update(ember::argmax(logits, -1).to(ember::Device::cpu()), cpu_batch.labels);
   }
   model.train();
   return cm;
@@ -100,10 +125,12 @@ struct TrainArgs {
   double lr = 5e-5, warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0;
   uint64_t seed = 42;
   bool resume = false;
+  std::string device = "cpu";
 };
 
 int run_train(const TrainArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
+  const ember::Device dev = parse_device(a.device);
   ember::Generator gen(a.seed);  // dropout and fresh initialization (the classifier head)
 
   // Data: the label set comes from the training file and is saved with the model.
@@ -132,9 +159,10 @@ int run_train(const TrainArgs& a) {
   ember::models::bert::LoadReport report;
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(
       a.model_dir, train_set.num_labels(), &report, &gen, to_id2label(train_set.id2label()));
+  model->to(dev);
   model->train();
-  std::printf("model: %s, %.1fM parameters; %s\n", a.model_dir.c_str(),
-              model->num_parameters() / 1e6, report.summary().c_str());
+  std::printf("model: %s, %.1fM parameters on %s; %s\n", a.model_dir.c_str(),
+              model->num_parameters() / 1e6, dev.str().c_str(), report.summary().c_str());
 
   // Optimizer: AdamW without decay on biases and LayerNorm weights; linear warmup and decay.
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
@@ -179,7 +207,7 @@ int run_train(const TrainArgs& a) {
       for (int64_t i = b; i < end; ++i) step_examples += train_loader.batch(i).size();
       double step_loss = 0;
       for (int64_t i = b; i < end; ++i) {
-        ember::data::Batch batch = train_loader.batch(i);
+        ember::data::Batch batch = to_device(train_loader.batch(i), dev);
         Tensor<float> logits =
             model->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
         Tensor<float> loss = ember::cross_entropy(
@@ -203,7 +231,7 @@ int run_train(const TrainArgs& a) {
       const bool eval_now = a.eval_every > 0 ? state.global_step % a.eval_every == 0 || end_of_epoch
                                              : end_of_epoch;
       if (eval_now) {
-        auto cm = evaluate(*model, val_loader);
+        auto cm = evaluate(*model, val_loader, dev);
         double acc = cm.accuracy(), f1 = cm.macro_f1();
         log.log_eval(state.global_step, {{"accuracy", acc}, {"macro_f1", f1}}, epoch, "validation");
         bool improved = early.update(acc);
@@ -230,10 +258,11 @@ int run_train(const TrainArgs& a) {
   // Final report: the best checkpoint on the test file (if given), else on validation.
   const std::string report_file = a.test_file.empty() ? a.validation_file : a.test_file;
   auto best = ember::models::bert::bert_classifier_from_pretrained<float>(best_dir);
+  best->to(dev);
   auto test_set = ember::data::TextClassificationDataset(report_file, val_opts);
   ember::data::DataLoader test_loader(
       test_set, tokenizer, ember::data::DataLoaderOptions().batch_size(64).max_length(a.max_length));
-  auto cm = evaluate(*best, test_loader);
+  auto cm = evaluate(*best, test_loader, dev);
   std::printf("\nbest model (%s) on %s:\n%s", best_dir.c_str(), report_file.c_str(),
               cm.report(train_set.id2label()).c_str());
   std::printf("accuracy: %.4f\nmacro_f1: %.4f\n", cm.accuracy(), cm.macro_f1());
@@ -245,15 +274,17 @@ int run_train(const TrainArgs& a) {
 // ---- eval --------------------------------------------------------------------------------------
 
 int run_eval(const std::string& model_dir, const std::string& data_file, const DataArgs& data,
-             int64_t batch_size, int64_t max_length) {
+             int64_t batch_size, int64_t max_length, const std::string& device) {
+  const ember::Device dev = parse_device(device);
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
+  model->to(dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
   // Labels map through the model's own label2id: a label it was not trained on is an error.
   auto set = ember::data::TextClassificationDataset(
       data_file, data.options().label2id(model->config().label2id()));
   ember::data::DataLoader loader(
       set, tokenizer, ember::data::DataLoaderOptions().batch_size(batch_size).max_length(max_length));
-  auto cm = evaluate(*model, loader);
+  auto cm = evaluate(*model, loader, dev);
   std::vector<std::string> names;
   for (auto& [id, name] : model->config().id2label) names.push_back(name);
   std::printf("%s", cm.report(names).c_str());
@@ -264,8 +295,10 @@ int run_eval(const std::string& model_dir, const std::string& data_file, const D
 // ---- predict -----------------------------------------------------------------------------------
 
 int run_predict(const std::string& model_dir, const std::string& input_file, bool json,
-                int64_t max_length) {
+                int64_t max_length, const std::string& device) {
+  const ember::Device dev = parse_device(device);
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
+  model->to(dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
   model->eval();
   std::ifstream file;
@@ -278,9 +311,9 @@ int run_predict(const std::string& model_dir, const std::string& input_file, boo
   std::string line;
   while (std::getline(in, line)) {
     auto enc = tokenizer.encode_batch({line}, size_t(max_length));
-    auto ids = ember::from_vector(enc.input_ids, {enc.batch, enc.seq});
-    auto types = ember::from_vector(enc.token_type_ids, {enc.batch, enc.seq});
-    auto mask = ember::from_vector(enc.attention_mask, {enc.batch, enc.seq});
+    auto ids = ember::from_vector(enc.input_ids, {enc.batch, enc.seq}).to(dev);
+    auto types = ember::from_vector(enc.token_type_ids, {enc.batch, enc.seq}).to(dev);
+    auto mask = ember::from_vector(enc.attention_mask, {enc.batch, enc.seq}).to(dev);
     Tensor<float> logits = model->forward(ids, mask, types).logits;  // [1, num_labels]
     std::vector<float> probs = ember::softmax(logits, -1).to_vector();
     int64_t best = std::max_element(probs.begin(), probs.end()) - probs.begin();
@@ -336,29 +369,33 @@ int main(int argc, char** argv) {
   train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
       ->check(CLI::PositiveNumber);
   train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
+  train->add_option("--device", t.device, "cpu, cuda or cuda:N");
 
   std::string model_dir, data_file, input_file;
   DataArgs eval_data;
   int64_t batch_size = 64, max_length = 128;
   bool json = false;
+  std::string device = "cpu";
   auto* eval = app.add_subcommand("eval", "accuracy, F1 and confusion matrix on a labelled file");
   eval->add_option("--model", model_dir, "fine-tuned model directory")->required();
   eval->add_option("--data", data_file, "labelled file")->required();
   eval->add_option("--batch-size", batch_size)->check(CLI::PositiveNumber);
   eval->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   eval_data.add_to(eval);
+  eval->add_option("--device", device, "cpu, cuda or cuda:N");
 
   auto* predict = app.add_subcommand("predict", "label one text per line (stdin or --input)");
   predict->add_option("--model", model_dir, "fine-tuned model directory")->required();
   predict->add_option("--input", input_file, "file with one text per line (default: stdin)");
   predict->add_flag("--json", json, "JSON lines output");
   predict->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
+  predict->add_option("--device", device, "cpu, cuda or cuda:N");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) return run_train(t);
-    if (*eval) return run_eval(model_dir, data_file, eval_data, batch_size, max_length);
-    if (*predict) return run_predict(model_dir, input_file, json, max_length);
+    if (*eval) return run_eval(model_dir, data_file, eval_data, batch_size, max_length, device);
+    if (*predict) return run_predict(model_dir, input_file, json, max_length, device);
   } catch (const ember::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

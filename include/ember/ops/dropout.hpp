@@ -21,6 +21,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/dropout.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/core/generator.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -36,7 +37,6 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
                 "dropout: input must be float or double");
   EMBER_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability p must be in [0, 1], found ", p);
   if (!training || p == 0.0) return x;
-  detail::check_cpu_op(x.device(), "dropout");
 
   if (p == 1.0) {  // everything dropped; the gradient is zero too
     Tensor<T> out = zeros<T>(x.shape(), x.device());
@@ -53,14 +53,16 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
   const uint64_t base = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
   Tensor<bool> mask = Tensor<bool>::empty(x.shape(), x.device());
-  backend::cpu::dropout_forward(xc.data(), n, p, scale, gen.seed(), base, out.data(), mask.data());
+  EMBER_DISPATCH(x.device(), T, "dropout", dropout_forward, xc.data(), n, p, scale, gen.seed(),
+                 base, out.data(), mask.data());
 
   if (autograd::any_requires_grad(x)) {
     // The mask is private to this node (never handed out), so it is captured as is.
     autograd::record(out, "dropout", {x}, [mask, scale](const Tensor<T>& g) {
       Tensor<T> gc = g.contiguous();
       Tensor<T> gi = Tensor<T>::empty(gc.shape(), gc.device());
-      backend::cpu::dropout_backward(gc.data(), mask.data(), gc.numel(), scale, gi.data());
+      EMBER_DISPATCH(gc.device(), T, "dropout", dropout_backward, gc.data(), mask.data(),
+                     gc.numel(), scale, gi.data());
       return autograd::Grads<T>{gi};
     });
   }

@@ -18,6 +18,8 @@
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/gelu.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/functors.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember {
@@ -26,31 +28,42 @@ namespace detail {
 inline void check_same_device(Device a, Device b, const char* op) {
   EMBER_CHECK(a == b, op, ": expected both tensors on the same device, found ", a, " and ", b);
 }
-inline void check_cpu_op(Device d, const char* op) {
-  EMBER_CHECK(d.is_cpu(), op, ": not available on ", d,
-              " in this build (the CUDA backend implements it when <ember/cuda.hpp> is used)");
+/// The CUDA layout of `shape` read at `strides` (throws beyond the kernels' dim limit).
+inline backend::cuda::Layout cuda_layout(const Shape& shape, const Shape& strides, const char* op) {
+  return backend::cuda::make_layout(shape, strides, op);
 }
 
-/// out[i] = f(a[i], b[i]) with broadcasting; no autograd.
+/// out[i] = f(a[i], b[i]) with broadcasting; no autograd. `f` is a functor of
+/// backend/functors.hpp: the CPU runs it in a loop, the CUDA backend runs the kernel of F::code.
 template <class T, class F>
 Tensor<T> binary_map(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f) {
   check_same_device(a.device(), b.device(), op);
-  check_cpu_op(a.device(), op);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor<T> out = Tensor<T>::empty(shape, a.device());
+  Shape as = broadcast_strides(a.shape(), a.strides(), shape);
+  Shape bs = broadcast_strides(b.shape(), b.strides(), shape);
+  if (a.device().is_cuda()) {
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>(op).binary(F::code, f.s, a.data(), cuda_layout(shape, as, op),
+                                           b.data(), cuda_layout(shape, bs, op), out.data());
+    return out;
+  }
   bool same_a = a.shape() == shape, same_b = b.shape() == shape;
-  backend::cpu::binary_kernel(shape, a.data(), broadcast_strides(a.shape(), a.strides(), shape),
-                              same_a && a.is_contiguous(), b.data(),
-                              broadcast_strides(b.shape(), b.strides(), shape),
+  backend::cpu::binary_kernel(shape, a.data(), as, same_a && a.is_contiguous(), b.data(), bs,
                               same_b && b.is_contiguous(), out.data(), f);
   return out;
 }
 
-/// out[i] = f(a[i]); no autograd.
+/// out[i] = f(a[i]); no autograd. `f` as for binary_map.
 template <class T, class F>
 Tensor<T> unary_map(const Tensor<T>& a, const char* op, F f) {
-  check_cpu_op(a.device(), op);
   Tensor<T> out = Tensor<T>::empty(a.shape(), a.device());
+  if (a.device().is_cuda()) {
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>(op).unary(F::code, f.s, a.data(),
+                                          cuda_layout(a.shape(), a.strides(), op), out.data());
+    return out;
+  }
   backend::cpu::unary_kernel(a.shape(), a.data(), a.strides(), a.is_contiguous(), out.data(), f);
   return out;
 }
@@ -61,7 +74,7 @@ Tensor<T> unary_map(const Tensor<T>& a, const char* op, F f) {
 /// a + b with broadcasting. Throws `ember::Error` naming both shapes if they do not broadcast.
 template <class T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = detail::binary_map(a, b, "add", [](T x, T y) { return T(x + y); });
+  Tensor<T> out = detail::binary_map(a, b, "add", fn::Add{});
   if (autograd::any_requires_grad(a, b))
     autograd::record(out, "add", {a, b},
                      [](const Tensor<T>& g) { return autograd::Grads<T>{g, g}; });
@@ -71,10 +84,10 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
 /// a - b with broadcasting.
 template <class T>
 Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = detail::binary_map(a, b, "sub", [](T x, T y) { return T(x - y); });
+  Tensor<T> out = detail::binary_map(a, b, "sub", fn::Sub{});
   if (autograd::any_requires_grad(a, b))
     autograd::record(out, "sub", {a, b}, [](const Tensor<T>& g) {
-      return autograd::Grads<T>{g, detail::unary_map(g, "neg", [](T x) { return T(-x); })};
+      return autograd::Grads<T>{g, detail::unary_map(g, "neg", fn::MulScalar{-1.0})};
     });
   return out;
 }
@@ -82,16 +95,15 @@ Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
 /// a * b (elementwise) with broadcasting. Saves both inputs.
 template <class T>
 Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = detail::binary_map(a, b, "mul", [](T x, T y) { return T(x * y); });
+  Tensor<T> out = detail::binary_map(a, b, "mul", fn::Mul{});
   if (autograd::any_requires_grad(a, b)) {
     bool ga = a.requires_grad(), gb = b.requires_grad();
     autograd::record(out, "mul", {a, b},
                      [sa = autograd::SavedTensor<T>(a), sb = autograd::SavedTensor<T>(b), ga,
                       gb](const Tensor<T>& g) {
-                       auto m = [](T x, T y) { return T(x * y); };
                        return autograd::Grads<T>{
-                           ga ? detail::binary_map(g, sb.get("mul"), "mul", m) : Tensor<T>(),
-                           gb ? detail::binary_map(g, sa.get("mul"), "mul", m) : Tensor<T>()};
+                           ga ? detail::binary_map(g, sb.get("mul"), "mul", fn::Mul{}) : Tensor<T>(),
+                           gb ? detail::binary_map(g, sa.get("mul"), "mul", fn::Mul{}) : Tensor<T>()};
                      });
   }
   return out;
@@ -100,7 +112,7 @@ Tensor<T> mul(const Tensor<T>& a, const Tensor<T>& b) {
 /// a / b (elementwise) with broadcasting. Saves both inputs.
 template <class T>
 Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
-  Tensor<T> out = detail::binary_map(a, b, "div", [](T x, T y) { return T(x / y); });
+  Tensor<T> out = detail::binary_map(a, b, "div", fn::Div{});
   if (autograd::any_requires_grad(a, b)) {
     bool ga = a.requires_grad(), gb = b.requires_grad();
     autograd::record(
@@ -108,13 +120,12 @@ Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
         [sa = autograd::SavedTensor<T>(a), sb = autograd::SavedTensor<T>(b), ga,
          gb](const Tensor<T>& g) {
           const Tensor<T>& bb = sb.get("div");
-          Tensor<T> g_over_b = detail::binary_map(g, bb, "div", [](T x, T y) { return T(x / y); });
+          Tensor<T> g_over_b = detail::binary_map(g, bb, "div", fn::Div{});
           Tensor<T> gbv;
           if (gb) {  // -g a / b² = -(g/b) * (a/b)
             Tensor<T> a_over_b =
-                detail::binary_map(sa.get("div"), bb, "div", [](T x, T y) { return T(x / y); });
-            gbv = detail::binary_map(g_over_b, a_over_b, "div",
-                                     [](T x, T y) { return T(-x * y); });
+                detail::binary_map(sa.get("div"), bb, "div", fn::Div{});
+            gbv = detail::binary_map(g_over_b, a_over_b, "div", fn::NegMul{});
           }
           return autograd::Grads<T>{ga ? g_over_b : Tensor<T>(), gbv};
         });
@@ -127,7 +138,7 @@ Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
 /// a + s.
 template <class T>
 Tensor<T> add(const Tensor<T>& a, double s) {
-  Tensor<T> out = detail::unary_map(a, "add", [s](T x) { return T(x + T(s)); });
+  Tensor<T> out = detail::unary_map(a, "add", fn::AddScalar{s});
   if (autograd::any_requires_grad(a))
     autograd::record(out, "add", {a}, [](const Tensor<T>& g) { return autograd::Grads<T>{g}; });
   return out;
@@ -135,10 +146,10 @@ Tensor<T> add(const Tensor<T>& a, double s) {
 /// a * s.
 template <class T>
 Tensor<T> mul(const Tensor<T>& a, double s) {
-  Tensor<T> out = detail::unary_map(a, "mul", [s](T x) { return T(x * T(s)); });
+  Tensor<T> out = detail::unary_map(a, "mul", fn::MulScalar{s});
   if (autograd::any_requires_grad(a))
     autograd::record(out, "mul", {a}, [s](const Tensor<T>& g) {
-      return autograd::Grads<T>{detail::unary_map(g, "mul", [s](T x) { return T(x * T(s)); })};
+      return autograd::Grads<T>{detail::unary_map(g, "mul", fn::MulScalar{s})};
     });
   return out;
 }
@@ -161,8 +172,8 @@ template <class T> Tensor<T> neg(const Tensor<T>& a) { return mul(a, -1.0); }
 // ---- unary math ---------------------------------------------------------------------------------
 
 namespace detail {
-/// Elementwise op y = f(x) whose derivative is expressed through x and y: dy/dx = df(x, y).
-/// Saves the input and/or output as the derivative needs.
+/// Elementwise op y = f(x) whose derivative is expressed through x and y: dy/dx = df(x, y)
+/// (functor pairs of backend/functors.hpp). Saves the input and/or output as df needs.
 template <class T, class F, class DF>
 Tensor<T> unary_op(const Tensor<T>& a, const char* op, F f, DF df, bool save_output) {
   Tensor<T> out = unary_map(a, op, f);
@@ -174,9 +185,8 @@ Tensor<T> unary_op(const Tensor<T>& a, const char* op, F f, DF df, bool save_out
                        const Tensor<T>& x = sa.get(op);
                        Tensor<T> y = so.get(op);
                        if (!y.defined()) y = x;  // df ignores y then
-                       Tensor<T> xy = binary_map(x, y, op, [df](T xv, T yv) { return df(xv, yv); });
-                       return autograd::Grads<T>{
-                           binary_map(g, xy, op, [](T gv, T d) { return T(gv * d); })};
+                       Tensor<T> xy = binary_map(x, y, op, df);
+                       return autograd::Grads<T>{binary_map(g, xy, op, fn::Mul{})};
                      });
   }
   return out;
@@ -186,47 +196,37 @@ Tensor<T> unary_op(const Tensor<T>& a, const char* op, F f, DF df, bool save_out
 /// e^x.
 template <class T>
 Tensor<T> exp(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "exp", [](T x) { return T(std::exp(x)); }, [](T, T y) { return y; }, true);
+  return detail::unary_op(a, "exp", fn::Exp{}, fn::ExpGrad{}, true);
 }
 /// Natural logarithm.
 template <class T>
 Tensor<T> log(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "log", [](T x) { return T(std::log(x)); }, [](T x, T) { return T(1) / x; }, false);
+  return detail::unary_op(a, "log", fn::Log{}, fn::LogGrad{}, false);
 }
 /// √x.
 template <class T>
 Tensor<T> sqrt(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "sqrt", [](T x) { return T(std::sqrt(x)); }, [](T, T y) { return T(0.5) / y; }, true);
+  return detail::unary_op(a, "sqrt", fn::Sqrt{}, fn::SqrtGrad{}, true);
 }
 /// 1/√x.
 template <class T>
 Tensor<T> rsqrt(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "rsqrt", [](T x) { return T(1) / T(std::sqrt(x)); },
-      [](T, T y) { return T(-0.5) * y * y * y; }, true);
+  return detail::unary_op(a, "rsqrt", fn::Rsqrt{}, fn::RsqrtGrad{}, true);
 }
 /// tanh(x).
 template <class T>
 Tensor<T> tanh(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "tanh", [](T x) { return T(std::tanh(x)); }, [](T, T y) { return T(1) - y * y; }, true);
+  return detail::unary_op(a, "tanh", fn::Tanh{}, fn::TanhGrad{}, true);
 }
 /// max(x, 0); the derivative at 0 is taken as 0 (as PyTorch).
 template <class T>
 Tensor<T> relu(const Tensor<T>& a) {
-  return detail::unary_op(
-      a, "relu", [](T x) { return x > T(0) ? x : T(0); },
-      [](T x, T) { return x > T(0) ? T(1) : T(0); }, false);
+  return detail::unary_op(a, "relu", fn::Relu{}, fn::ReluGrad{}, false);
 }
 /// x^p for a scalar exponent p.
 template <class T>
 Tensor<T> pow(const Tensor<T>& a, double p) {
-  return detail::unary_op(
-      a, "pow", [p](T x) { return T(std::pow(x, T(p))); },
-      [p](T x, T) { return T(p) * T(std::pow(x, T(p - 1))); }, false);
+  return detail::unary_op(a, "pow", fn::Pow{p}, fn::PowGrad{p}, false);
 }
 
 namespace detail {
@@ -234,18 +234,24 @@ namespace detail {
 /// the backward saves the input and computes dx = dy · gelu'(x) in one pass.
 template <class T>
 Tensor<T> gelu_op(const Tensor<T>& a, bool approximate_tanh, const char* op) {
-  check_cpu_op(a.device(), op);
   Tensor<T> x = a.is_contiguous() ? a : a.detach().contiguous();
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  backend::cpu::gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
+  if (x.device().is_cuda())
+    backend::cuda::kernels<T>(op).gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
+  else
+    backend::cpu::gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
   if (autograd::any_requires_grad(a)) {
     autograd::record(out, op, {a},
                      [op, approximate_tanh, sx = autograd::SavedTensor<T>(x)](const Tensor<T>& g) {
                        const Tensor<T>& xv = sx.get(op);
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> dx = Tensor<T>::empty(xv.shape(), xv.device());
-                       backend::cpu::gelu_backward(gc.data(), xv.data(), dx.data(), xv.numel(),
-                                                   approximate_tanh);
+                       if (xv.device().is_cuda())
+                         backend::cuda::kernels<T>(op).gelu_backward(gc.data(), xv.data(), dx.data(),
+                                                                     xv.numel(), approximate_tanh);
+                       else
+                         backend::cpu::gelu_backward(gc.data(), xv.data(), dx.data(), xv.numel(),
+                                                     approximate_tanh);
                        return autograd::Grads<T>{dx};
                      });
   }

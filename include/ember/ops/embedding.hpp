@@ -19,6 +19,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/embedding.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -38,7 +39,6 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
   EMBER_CHECK(weight.dim() == 2, "embedding: expected weight of shape [num_embeddings, dim], found ",
               weight.shape());
   detail::check_same_device(ids.device(), weight.device(), "embedding");
-  detail::check_cpu_op(weight.device(), "embedding");
   const int64_t num = weight.size(0), dim = weight.size(1);
   EMBER_CHECK(padding_idx < num, "embedding: padding_idx ", padding_idx,
               " is out of range for num_embeddings ", num, " (weight shape ", weight.shape(),
@@ -47,7 +47,9 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
 
   Tensor<int64_t> idc = ids.contiguous();
   const int64_t n = idc.numel();
-  const int64_t* id = idc.data();
+  // The range check reads the ids on the host (a copy for CUDA ids: a [batch, seq] tensor).
+  const Tensor<int64_t> host_ids = idc.to(Device::cpu());
+  const int64_t* id = host_ids.data();
   for (int64_t i = 0; i < n; ++i) {
     if (id[i] < 0 || id[i] >= num) {
       EMBER_FAIL("embedding: index ", id[i], " at position ", detail::multi_index(ids.shape(), i),
@@ -59,8 +61,8 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
   Shape out_shape = ids.shape();
   out_shape.push_back(dim);
   Tensor<T> out = Tensor<T>::empty(out_shape, weight.device());
-  backend::cpu::embedding_forward(id, n, weight.data(), weight.stride(0), weight.stride(1), dim,
-                                  out.data());
+  EMBER_DISPATCH(weight.device(), T, "embedding", embedding_forward, idc.data(), n, weight.data(),
+                 weight.stride(0), weight.stride(1), dim, out.data());
 
   if (autograd::any_requires_grad(weight)) {
     autograd::record(out, "embedding", {weight},
@@ -69,8 +71,8 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
                        const Tensor<int64_t>& ix = saved_ids.get("embedding");
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> gw = zeros<T>(wshape, dev);
-                       backend::cpu::embedding_backward(ix.data(), ix.numel(), gc.data(),
-                                                        wshape[1], padding_idx, gw.data());
+                       EMBER_DISPATCH(dev, T, "embedding", embedding_backward, ix.data(),
+                                      ix.numel(), gc.data(), wshape[1], padding_idx, gw.data());
                        return autograd::Grads<T>{gw};
                      });
   }

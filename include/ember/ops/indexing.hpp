@@ -41,24 +41,41 @@ inline std::string multi_index(const Shape& shape, int64_t flat) {
   return str_cat(idx);
 }
 
-/// out[i] = f(a[i], m[i]) at the broadcast shape of a and m (no autograd).
-template <class T, class F>
-Tensor<T> mask_map(const Tensor<T>& a, const Tensor<bool>& m, const char* op, F f) {
+/// out[i] = m[i] ? value : a[i] at the broadcast shape of a and m (no autograd).
+template <class T>
+Tensor<T> fill_where(const Tensor<T>& a, const Tensor<bool>& m, T value, const char* op) {
   check_same_device(a.device(), m.device(), op);
-  check_cpu_op(a.device(), op);
   Shape shape = broadcast_shapes(a.shape(), m.shape(), op);
   Tensor<T> out = Tensor<T>::empty(shape, a.device());
-  backend::cpu::binary_kernel(shape, a.data(), broadcast_strides(a.shape(), a.strides(), shape),
-                              a.shape() == shape && a.is_contiguous(), m.data(),
-                              broadcast_strides(m.shape(), m.strides(), shape),
-                              m.shape() == shape && m.is_contiguous(), out.data(), f);
+  Shape as = broadcast_strides(a.shape(), a.strides(), shape);
+  Shape ms = broadcast_strides(m.shape(), m.strides(), shape);
+  if (a.device().is_cuda()) {
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>(op).masked_fill(a.data(), cuda_layout(shape, as, op), m.data(),
+                                                cuda_layout(shape, ms, op), double(value),
+                                                out.data());
+    return out;
+  }
+  backend::cpu::binary_kernel(shape, a.data(), as, a.shape() == shape && a.is_contiguous(),
+                              m.data(), ms, m.shape() == shape && m.is_contiguous(), out.data(),
+                              [value](T x, bool mv) { return mv ? value : x; });
   return out;
 }
 
-/// mask[i] = pred(a[i]) (no autograd).
-template <class T, class P>
-Tensor<bool> compare(const Tensor<T>& a, const char* op, P pred) {
-  check_cpu_op(a.device(), op);
+/// mask[i] = a[i] `code` v (no autograd), compared in C (see compare_t).
+template <class T, class C>
+Tensor<bool> compare(const Tensor<T>& a, const char* op, fn::Compare<C> pred) {
+  if (a.device().is_cuda()) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      Tensor<bool> out = Tensor<bool>::empty(a.shape(), a.device());
+      if (out.numel() > 0)
+        backend::cuda::kernels<T>(op).compare(pred.code, double(pred.v), a.data(),
+                                              cuda_layout(a.shape(), a.strides(), op), out.data());
+      return out;
+    } else {  // integer tensors (attention masks, labels) are compared on the host
+      return compare(a.to(Device::cpu()), op, pred).to(a.device());
+    }
+  }
   Tensor<bool> out = Tensor<bool>::empty(a.shape(), a.device());
   backend::cpu::unary_kernel(a.shape(), a.data(), a.strides(), a.is_contiguous(), out.data(),
                              pred);
@@ -76,43 +93,37 @@ using compare_t = std::conditional_t<scalar_traits<T>::is_floating, T, double>;
 template <class T>
 Tensor<bool> eq(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "eq", [s](T x) { return scalar_cast<C>(x) == s; });
+  return detail::compare(a, "eq", fn::Compare<C>{fn::CompareCode::eq, scalar_cast<C>(v)});
 }
 /// a != v elementwise.
 template <class T>
 Tensor<bool> ne(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "ne", [s](T x) { return scalar_cast<C>(x) != s; });
+  return detail::compare(a, "ne", fn::Compare<C>{fn::CompareCode::ne, scalar_cast<C>(v)});
 }
 /// a > v elementwise.
 template <class T>
 Tensor<bool> gt(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "gt", [s](T x) { return scalar_cast<C>(x) > s; });
+  return detail::compare(a, "gt", fn::Compare<C>{fn::CompareCode::gt, scalar_cast<C>(v)});
 }
 /// a < v elementwise.
 template <class T>
 Tensor<bool> lt(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "lt", [s](T x) { return scalar_cast<C>(x) < s; });
+  return detail::compare(a, "lt", fn::Compare<C>{fn::CompareCode::lt, scalar_cast<C>(v)});
 }
 /// a >= v elementwise.
 template <class T>
 Tensor<bool> ge(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "ge", [s](T x) { return scalar_cast<C>(x) >= s; });
+  return detail::compare(a, "ge", fn::Compare<C>{fn::CompareCode::ge, scalar_cast<C>(v)});
 }
 /// a <= v elementwise.
 template <class T>
 Tensor<bool> le(const Tensor<T>& a, double v) {
   using C = detail::compare_t<T>;
-  const C s = scalar_cast<C>(v);
-  return detail::compare(a, "le", [s](T x) { return scalar_cast<C>(x) <= s; });
+  return detail::compare(a, "le", fn::Compare<C>{fn::CompareCode::le, scalar_cast<C>(v)});
 }
 
 // ---- masked_fill ---------------------------------------------------------------------------------
@@ -125,14 +136,13 @@ Tensor<bool> le(const Tensor<T>& a, double v) {
 template <class T>
 Tensor<T> masked_fill(const Tensor<T>& x, const Tensor<bool>& mask, double value) {
   const T v = scalar_cast<T>(value);
-  Tensor<T> out = detail::mask_map(x, mask, "masked_fill", [v](T a, bool m) { return m ? v : a; });
+  Tensor<T> out = detail::fill_where(x, mask, v, "masked_fill");
   if constexpr (scalar_traits<T>::is_floating) {
     if (autograd::any_requires_grad(x)) {
       autograd::record(out, "masked_fill", {x},
                        [sm = autograd::SavedTensor<bool>(mask)](const Tensor<T>& g) {
                          return autograd::Grads<T>{
-                             detail::mask_map(g, sm.get("masked_fill"), "masked_fill",
-                                              [](T gv, bool m) { return m ? T(0) : gv; })};
+                             detail::fill_where(g, sm.get("masked_fill"), T(0), "masked_fill")};
                        });
     }
   }
@@ -149,7 +159,8 @@ template <class T>
 Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b) {
   detail::check_same_device(cond.device(), a.device(), "where");
   detail::check_same_device(a.device(), b.device(), "where");
-  detail::check_cpu_op(a.device(), "where");
+  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
+    return where(cond.to(Device::cpu()), a.to(Device::cpu()), b.to(Device::cpu())).to(a.device());
   // Three-way NumPy broadcast, with an error that names all three shapes.
   const Shape* in[3] = {&cond.shape(), &a.shape(), &b.shape()};
   int nd = 0;
@@ -197,12 +208,8 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
                        [sc = autograd::SavedTensor<bool>(cond), ga, gb](const Tensor<T>& g) {
                          const Tensor<bool>& c = sc.get("where");
                          Tensor<T> da, db;
-                         if (ga)
-                           da = detail::mask_map(g, c, "where",
-                                                 [](T gv, bool m) { return m ? gv : T(0); });
-                         if (gb)
-                           db = detail::mask_map(g, c, "where",
-                                                 [](T gv, bool m) { return m ? T(0) : gv; });
+                         if (ga) da = detail::fill_where(g, ne(c, 1.0), T(0), "where");
+                         if (gb) db = detail::fill_where(g, c, T(0), "where");
                          return autograd::Grads<T>{da, db};
                        });
     }
@@ -226,8 +233,15 @@ Tensor<T> cat_checked(const std::vector<Tensor<T>>& ts, int d, const char* op) {
   sizes.reserve(ts.size());
   int64_t off = 0;
   for (const Tensor<T>& t : ts) {
-    backend::cpu::copy_strided(t.shape(), t.data(), t.strides(), out.data() + off * ost[d], ost,
-                               [](T v) { return v; });
+    if (t.device().is_cuda()) {
+      if (t.numel() > 0)
+        backend::cuda::runtime(op).copy_strided(
+            t.device().index, t.data(), cuda_layout(t.shape(), t.strides(), op),
+            out.data() + off * ost[d], cuda_layout(t.shape(), ost, op), sizeof(T));
+    } else {
+      backend::cpu::copy_strided(t.shape(), t.data(), t.strides(), out.data() + off * ost[d], ost,
+                                 [](T v) { return v; });
+    }
     sizes.push_back(t.size(d));
     off += t.size(d);
   }
@@ -267,7 +281,6 @@ Tensor<T> cat(const std::vector<Tensor<T>>& ts, int64_t dim) {
   for (std::size_t k = 0; k < ts.size(); ++k) {
     const Tensor<T>& t = ts[k];
     detail::check_same_device(first.device(), t.device(), "cat");
-    detail::check_cpu_op(t.device(), "cat");
     EMBER_CHECK(t.dim() == first.dim(), "cat: tensor ", k, " has shape ", t.shape(),
                 " but tensor 0 has shape ", first.shape(), " (expected the same number of dims, ",
                 first.dim(), ")");
@@ -293,7 +306,6 @@ Tensor<T> stack(const std::vector<Tensor<T>>& ts, int64_t dim) {
   for (std::size_t k = 0; k < ts.size(); ++k) {
     const Tensor<T>& t = ts[k];
     detail::check_same_device(first.device(), t.device(), "stack");
-    detail::check_cpu_op(t.device(), "stack");
     EMBER_CHECK(t.shape() == first.shape(), "stack: tensor ", k, " has shape ", t.shape(),
                 " but tensor 0 has shape ", first.shape(), " (stack needs equal shapes)");
     parts.push_back(t.unsqueeze(d));  // a differentiable view

@@ -19,6 +19,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/layer_norm.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -56,7 +57,6 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
   EMBER_CHECK(!bias.defined() || bias.shape() == normalized_shape, "layer_norm: bias of shape ",
               bias.defined() ? bias.shape() : Shape{}, " does not match normalized_shape ",
               normalized_shape, " (input shape ", x.shape(), ")");
-  detail::check_cpu_op(x.device(), "layer_norm");
   if (weight.defined()) detail::check_same_device(x.device(), weight.device(), "layer_norm");
   if (bias.defined()) detail::check_same_device(x.device(), bias.device(), "layer_norm");
 
@@ -68,10 +68,11 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
   Tensor<T> wc = weight.defined() ? weight.detach().contiguous() : Tensor<T>();
   Tensor<T> bc = bias.defined() ? bias.detach().contiguous() : Tensor<T>();
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-  Tensor<double> mean = Tensor<double>::empty({rows}), rstd = Tensor<double>::empty({rows});
-  backend::cpu::layer_norm_forward(xc.data(), wc.defined() ? wc.data() : nullptr,
-                                   bc.defined() ? bc.data() : nullptr, y.data(), mean.data(),
-                                   rstd.data(), rows, n, eps);
+  Tensor<double> mean = Tensor<double>::empty({rows}, x.device());
+  Tensor<double> rstd = Tensor<double>::empty({rows}, x.device());
+  EMBER_DISPATCH(x.device(), T, "layer_norm", layer_norm_forward, xc.data(),
+                 wc.defined() ? wc.data() : nullptr, bc.defined() ? bc.data() : nullptr, y.data(),
+                 mean.data(), rstd.data(), rows, n, eps);
 
   if (autograd::any_requires_grad(x, weight, bias)) {
     const bool gx = x.requires_grad();
@@ -93,10 +94,10 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
             for (Tensor<T>* t : {&dx, &dw, &db})
               if (t->defined()) t->zero_();
           } else {
-            backend::cpu::layer_norm_backward(gc.data(), xs.data(), mean.data(), rstd.data(),
-                                              ws.defined() ? ws.data() : nullptr,
-                                              gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
-                                              gb ? db.data() : nullptr, rows, n);
+            EMBER_DISPATCH(xs.device(), T, "layer_norm", layer_norm_backward, gc.data(), xs.data(),
+                           mean.data(), rstd.data(), ws.defined() ? ws.data() : nullptr,
+                           gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
+                           gb ? db.data() : nullptr, rows, n);
           }
           return autograd::Grads<T>{dx, dw, db};
         });

@@ -23,6 +23,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/cross_entropy.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -60,7 +61,6 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   EMBER_CHECK(eps >= 0.0 && eps <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], found ",
               eps);
   detail::check_same_device(logits.device(), targets.device(), "cross_entropy");
-  detail::check_cpu_op(logits.device(), "cross_entropy");
   EMBER_CHECK(logits.dim() >= 1, "cross_entropy: expected logits of shape [N, C], found ",
               logits.shape());
 
@@ -92,7 +92,8 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   const Tensor<int64_t> t = targets.contiguous();
 
   const int64_t ignore = opt.ignore_index;
-  const int64_t* tp = t.data();
+  const Tensor<int64_t> host_t = t.to(Device::cpu());  // the range check reads targets on the host
+  const int64_t* tp = host_t.data();
   int64_t count = 0;
   for (int64_t i = 0; i < M; ++i) {
     if (tp[i] == ignore) continue;
@@ -108,12 +109,22 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   Tensor<T> row_loss = Tensor<T>::empty(targets.shape(), logits.device());
   Tensor<T> row_max = Tensor<T>::empty({M}, logits.device());
   Tensor<T> row_logsum = Tensor<T>::empty({M}, logits.device());
-  backend::cpu::cross_entropy_forward(x.data(), M, C, tp, ignore, eps, row_loss.data(),
-                                      row_max.data(), row_logsum.data());
+  EMBER_DISPATCH(x.device(), T, "cross_entropy", cross_entropy_forward, x.data(), M, C, t.data(),
+                 ignore, eps, row_loss.data(), row_max.data(), row_logsum.data());
 
   Tensor<T> out;
   if (opt.reduction == Reduction::None) {
     out = row_loss;
+  } else if (x.device().is_cuda()) {  // the same double sum, on the device
+    out = Tensor<T>::empty(Shape{}, x.device());
+    const double scale = opt.reduction == Reduction::Mean ? 1.0 / double(count) : 1.0;
+    if (M > 0) {
+      backend::cuda::kernels<T>("cross_entropy").reduce_sum(
+          row_loss.data(), backend::cuda::make_layout(Shape{M}, Shape{1}, "cross_entropy"), 1u,
+          scale, out.data());
+    } else {
+      out.fill_(opt.reduction == Reduction::Mean ? T(NAN) : T(0));
+    }
   } else {
     double sum = 0.0;
     const T* l = row_loss.data();
@@ -142,9 +153,9 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
             if (red == Reduction::Mean) s /= double(count);  // count 0: every row is ignored
             scale = full<T>(Shape{1}, T(s), xs.device());
           }
-          backend::cpu::cross_entropy_backward(xs.data(), M, C, ts.data(), ignore, eps,
-                                               row_max.data(), row_logsum.data(), scale.data(),
-                                               scale_stride, grad.data());
+          EMBER_DISPATCH(xs.device(), T, "cross_entropy", cross_entropy_backward, xs.data(), M, C,
+                         ts.data(), ignore, eps, row_max.data(), row_logsum.data(), scale.data(),
+                         scale_stride, grad.data());
           return autograd::Grads<T>{grad};
         });
   }

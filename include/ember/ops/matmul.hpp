@@ -82,6 +82,38 @@ GemmOperand<T> gemm_operand(const Tensor<T>& t) {
   return {u, rows, cols, u.strides()[d - 2], u.strides()[d - 1]};
 }
 
+/// cuBLAS's view of an operand read at strides (rs, cs) (accepted by gemm_layout): a row-major
+/// matrix is used as stored (ld = its row stride); a column-major one is the transpose of a
+/// row-major matrix (ld = its column stride), so it is passed with trans = true.
+struct CudaOperand {
+  bool trans;
+  int64_t ld;
+};
+inline CudaOperand cuda_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  backend::cpu::GemmLayout l;
+  const bool ok = backend::cpu::gemm_layout(rows, cols, rs, cs, &l);
+  EMBER_CHECK(ok, "matmul: internal error: unreadable GEMM operand layout");
+  return {!l.row_major, l.ld};
+}
+
+/// C[m, n] (row-major, leading dim ldc) = α·A·B + β·C for A [m, k] at strides (a_rs, a_cs) and
+/// B [k, n] at (b_rs, b_cs), on `device`: backend/cpu/gemm.hpp or cuBLAS. `batch` products with
+/// element strides stride_a/b/c between entries (CUDA only; the CPU path uses batched_gemm).
+template <class T>
+void gemm_on(Device device, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs,
+             int64_t a_cs, const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t ldc,
+             int64_t batch = 1, int64_t stride_a = 0, int64_t stride_b = 0, int64_t stride_c = 0) {
+  if (device.is_cuda()) {
+    if (m == 0 || n == 0 || batch == 0) return;
+    const CudaOperand oa = cuda_operand(m, k, a_rs, a_cs), ob = cuda_operand(k, n, b_rs, b_cs);
+    backend::cuda::kernels<T>("matmul").gemm(oa.trans, ob.trans, m, n, k, alpha, a, oa.ld,
+                                             stride_a, b, ob.ld, stride_b, beta, c, ldc, stride_c,
+                                             batch);
+    return;
+  }
+  backend::cpu::gemm<T>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc, 1);
+}
+
 /// Batch shape (all dims but the last two).
 inline Shape batch_of(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
 
@@ -104,6 +136,7 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
   const int64_t batch = out_batch.numel();
   bool y_shared = true;
   for (int64_t s : ybs) y_shared = y_shared && s == 0;
+  const Device dev = x.t.device();
   if (batch <= 1 || y_shared) {
     // Fold the batch into x's rows: row (b, i) of the [batch·n, k] matrix at one stride.
     Shape rows = out_batch, rows_st = xbs;
@@ -113,13 +146,33 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
     backend::cpu::GemmLayout l;
     if (collapse_dims(rows, rows_st, 0, rows.size(), &rs) &&
         backend::cpu::gemm_layout(batch * n, k, rs, x.cs, &l)) {
-      backend::cpu::gemm<T>(batch * n, m, k, T(1), x.t.data(), rs, x.cs, y.t.data(), y.rs, y.cs,
-                            T(0), out, m, 1);
+      gemm_on<T>(dev, batch * n, m, k, T(1), x.t.data(), rs, x.cs, y.t.data(), y.rs, y.cs, T(0),
+                 out, m);
       return;
     }
   }
   Shape cbs = contiguous_strides(out_batch);
   for (int64_t& st : cbs) st *= n * m;
+  if (dev.is_cuda()) {
+    // One strided-batched cuBLAS call over the batch dims [split, end) that read at one stride
+    // in both operands, looped over the leading dims [0, split). All of them collapse for
+    // contiguous operands; for the attention products on head-split views ([batch, heads] with
+    // strides (seq·hidden, head_dim)) only the heads do, so it is one call per batch entry.
+    const int nb = out_batch.size();
+    int split = 0;
+    int64_t sx = 0, sy = 0;
+    while (split < nb && !(collapse_dims(out_batch, xbs, split, nb, &sx) &&
+                           collapse_dims(out_batch, ybs, split, nb, &sy)))
+      ++split;
+    Shape outer(out_batch.begin(), out_batch.begin() + split);
+    Shape xo(xbs.begin(), xbs.begin() + split), yo(ybs.begin(), ybs.begin() + split);
+    const int64_t inner = batch / std::max<int64_t>(outer.numel(), 1);
+    for (int64_t e = 0; e < outer.numel(); ++e)
+      gemm_on<T>(dev, n, m, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, outer, xo),
+                 x.rs, x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, outer, yo), y.rs,
+                 y.cs, T(0), out + e * inner * n * m, m, inner, sx, sy, n * m);
+    return;
+  }
   backend::cpu::batched_gemm<T>(out_batch, n, m, k, T(1), x.t.data(), xbs, x.rs, x.cs, y.t.data(),
                                 ybs, y.rs, y.cs, T(0), out, cbs, m, 1);
 }
@@ -130,7 +183,8 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
 template <class T>
 Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_batch,
                      const Shape& target) {
-  Tensor<T> res = Tensor<T>::empty(target);
+  const Device dev = x_in.device();
+  Tensor<T> res = Tensor<T>::empty(target, dev);
   const int64_t batch = out_batch.numel();
   const Shape tb = batch_of(target);
   if (tb.numel() == batch) {  // no reduction (target may lack leading 1s)
@@ -154,25 +208,24 @@ Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& 
     if (collapse_dims(xs, xst, 0, xs.size(), &xcs) && collapse_dims(ys, yst, 0, ys.size(), &yrs) &&
         backend::cpu::gemm_layout(r, batch * k, x.rs, xcs, &lx) &&
         backend::cpu::gemm_layout(batch * k, c, yrs, y.cs, &ly)) {
-      backend::cpu::gemm<T>(r, c, batch * k, T(1), x.t.data(), x.rs, xcs, y.t.data(), yrs, y.cs,
-                            T(0), res.data(), c, 1);
+      gemm_on<T>(dev, r, c, batch * k, T(1), x.t.data(), x.rs, xcs, y.t.data(), yrs, y.cs, T(0),
+                 res.data(), c);
       return res;
     }
     // Otherwise accumulate product by product into the one matrix (β = 1; each product
     // threaded), never materializing the [batch, r, c] stack.
     if (batch == 0) res.fill_(T(0));
     for (int64_t e = 0; e < batch; ++e)
-      backend::cpu::gemm<T>(
-          r, c, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, out_batch, xbs), x.rs,
-          x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, out_batch, ybs), y.rs, y.cs,
-          e == 0 ? T(0) : T(1), res.data(), c, 1);
+      gemm_on<T>(dev, r, c, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, out_batch, xbs),
+                 x.rs, x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, out_batch, ybs),
+                 y.rs, y.cs, e == 0 ? T(0) : T(1), res.data(), c);
     return res;
   }
   // Partial broadcast: the full batched product, then the sum over the broadcast dims.
   Shape full = out_batch;
   full.push_back(r);
   full.push_back(c);
-  Tensor<T> all = Tensor<T>::empty(full);
+  Tensor<T> all = Tensor<T>::empty(full, dev);
   bmm_into(x.t, y.t, out_batch, all.data());
   return autograd::sum_to(all, target);
 }
@@ -272,7 +325,6 @@ template <class T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
   static_assert(detail::is_gemm_type_v<T>, "matmul: T must be float or double");
   detail::check_same_device(a.device(), b.device(), "matmul");
-  detail::check_cpu_op(a.device(), "matmul");
   const detail::MatmulShapes s = detail::matmul_shapes(a.shape(), b.shape());
   Tensor<T> out = Tensor<T>::empty(s.out, a.device());
   detail::bmm_into(detail::promoted(a, true), detail::promoted(b, false), s.out_batch, out.data());
@@ -284,7 +336,7 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
          sb = ga ? autograd::SavedTensor<T>(b) : autograd::SavedTensor<T>()](const Tensor<T>& g) {
           // Insert the promoted dims back ([] → [1, 1] for a dot product, built directly:
           // Tensor::view does not view a 0-d tensor as [1, 1]).
-          Tensor<T> g2 = g.dim() == 0 ? full<T>(s.out2, g.item()) : g.reshape(s.out2);
+          Tensor<T> g2 = g.dim() == 0 ? full<T>(s.out2, g.item(), g.device()) : g.reshape(s.out2);
           Tensor<T> da, db;
           if (ga) {  // dA = dC·Bᵀ, summed over A's broadcast batch dims
             Tensor<T> b2 = detail::promoted(sb.get("matmul"), false);
@@ -326,7 +378,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                 "] for weight shape ", weight.shape(), ", found ", bias.shape());
   detail::check_same_device(x.device(), weight.device(), "linear");
   if (bias.defined()) detail::check_same_device(x.device(), bias.device(), "linear");
-  detail::check_cpu_op(x.device(), "linear");
+  const Device dev = x.device();
 
   Shape out_shape = x.shape();
   out_shape[out_shape.size() - 1] = nout;
@@ -335,13 +387,15 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   const int64_t R = xf.rows;
   detail::GemmOperand<T> wt = detail::gemm_operand(detail::mT(weight));  // Wᵀ: [in, out]
   T beta = T(0);
-  if (bias.defined()) {
-    Tensor<T> bc = bias.detach().contiguous();
+  Tensor<T> bc = bias.defined() ? bias.detach().contiguous() : Tensor<T>();
+  if (bc.defined() && dev.is_cpu()) {  // the CPU GEMM accumulates onto the broadcast bias
     backend::cpu::broadcast_rows(R, nout, bc.data(), out.data(), nout);
     beta = T(1);
   }
-  backend::cpu::gemm<T>(R, nout, in, T(1), xf.t.data(), xf.rs, xf.cs, wt.t.data(), wt.rs, wt.cs,
-                        beta, out.data(), nout, 1);
+  detail::gemm_on<T>(dev, R, nout, in, T(1), xf.t.data(), xf.rs, xf.cs, wt.t.data(), wt.rs, wt.cs,
+                     beta, out.data(), nout);
+  if (bc.defined() && dev.is_cuda() && R * nout > 0)  // on the GPU the bias is a second pass
+    backend::cuda::kernels<T>("linear").add_bias(out.data(), bc.data(), out.data(), R, nout);
 
   if (autograd::any_requires_grad(x, weight, bias)) {
     const bool gx = x.requires_grad(), gw = weight.requires_grad(),
@@ -356,21 +410,28 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                        Tensor<T> dx, dw, db;
                        if (gx) {  // dx = dy·W: [R, out]·[out, in]
                          detail::GemmOperand<T> w = detail::gemm_operand(sw.get("linear").detach());
-                         dx = Tensor<T>::empty(x_shape);
-                         backend::cpu::gemm<T>(R, in, nout, T(1), gf.t.data(), gf.rs, gf.cs,
-                                               w.t.data(), w.rs, w.cs, T(0), dx.data(), in, 1);
+                         dx = Tensor<T>::empty(x_shape, g.device());
+                         detail::gemm_on<T>(g.device(), R, in, nout, T(1), gf.t.data(), gf.rs,
+                                            gf.cs, w.t.data(), w.rs, w.cs, T(0), dx.data(), in);
                        }
                        if (gw) {  // dW = dyᵀ·x: [out, R]·[R, in], summed over all rows in one GEMM
                          detail::FoldedRows<T> xf = detail::fold_rows(sx.get("linear"));
-                         dw = Tensor<T>::empty({nout, in});
-                         backend::cpu::gemm<T>(nout, in, R, T(1), gf.t.data(), gf.cs, gf.rs,
-                                               xf.t.data(), xf.rs, xf.cs, T(0), dw.data(), in, 1);
+                         dw = Tensor<T>::empty({nout, in}, g.device());
+                         detail::gemm_on<T>(g.device(), nout, in, R, T(1), gf.t.data(), gf.cs,
+                                            gf.rs, xf.t.data(), xf.rs, xf.cs, T(0), dw.data(), in);
                        }
                        if (gbias) {  // db = Σ_rows dy
-                         db = Tensor<T>::empty({nout});
+                         db = Tensor<T>::empty({nout}, g.device());
                          Tensor<T> gc = gf.cs == 1 ? gf.t : gf.t.contiguous();
                          int64_t ld = gf.cs == 1 ? gf.rs : nout;
-                         backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
+                         if (g.device().is_cuda()) {
+                           if (nout > 0)
+                             backend::cuda::kernels<T>("linear").reduce_sum(
+                                 gc.data(), detail::cuda_layout(Shape{R, nout}, Shape{ld, 1}, "linear"),
+                                 1u, 1.0, db.data());
+                         } else {
+                           backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
+                         }
                        }
                        return autograd::Grads<T>{dx, dw, db};
                      });

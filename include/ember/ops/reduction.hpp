@@ -29,6 +29,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/reduce.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -105,6 +106,12 @@ Tensor<T> broadcast_grad(const Tensor<T>& g, const Shape& keep_shape, const Shap
   Tensor<T> gc = g.contiguous();
   Tensor<T> out = Tensor<T>::empty(in_shape, g.device());
   Shape bst = broadcast_strides(keep_shape, contiguous_strides(keep_shape), in_shape);
+  if (g.device().is_cuda()) {
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>("sum").unary(fn::MulScalar::code, scale, gc.data(),
+                                             cuda_layout(in_shape, bst, "sum"), out.data());
+    return out;
+  }
   backend::cpu::unary_kernel(in_shape, gc.data(), bst, false, out.data(),
                              [scale](T v) { return T(double(v) * scale); });
   return out;
@@ -115,14 +122,19 @@ template <class T>
 Tensor<T> sum_or_mean(const Tensor<T>& a, uint32_t mask, bool keepdim, bool mean) {
   static_assert(std::is_floating_point_v<T>, "sum/mean: T must be float or double");
   const char* op = mean ? "mean" : "sum";
-  check_cpu_op(a.device(), op);
   const Shape in_shape = a.shape();
   const Shape keep_shape = reduced_shape(in_shape, mask, true);
   const int64_t count = reduced_count(in_shape, mask);
   const double scale = mean ? 1.0 / double(count) : 1.0;  // mean of nothing: 0 · inf = NaN
-  std::vector<double> acc = sum_in_double(a, mask);
   Tensor<T> out = Tensor<T>::empty(reduced_shape(in_shape, mask, keepdim), a.device());
-  for (std::size_t o = 0; o < acc.size(); ++o) out.data()[o] = T(acc[o] * scale);
+  if (a.device().is_cuda()) {
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>(op).reduce_sum(a.data(), cuda_layout(in_shape, a.strides(), op),
+                                               mask, scale, out.data());
+  } else {
+    std::vector<double> acc = sum_in_double(a, mask);
+    for (std::size_t o = 0; o < acc.size(); ++o) out.data()[o] = T(acc[o] * scale);
+  }
   if (autograd::any_requires_grad(a)) {
     autograd::record(out, op, {a}, [keep_shape, in_shape, scale](const Tensor<T>& g) {
       return autograd::Grads<T>{broadcast_grad(g, keep_shape, in_shape, scale)};
@@ -170,7 +182,8 @@ template <class T>
 Tensor<T> var(const Tensor<T>& a, const std::vector<int64_t>& dims, bool unbiased = true,
               bool keepdim = false) {
   static_assert(std::is_floating_point_v<T>, "var: T must be float or double");
-  detail::check_cpu_op(a.device(), "var");
+  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
+    return var(a.to(Device::cpu()), dims, unbiased, keepdim).to(a.device());
   const uint32_t mask = detail::reduction_mask(dims, a.shape(), "var");
   const Shape in_shape = a.shape();
   const Shape keep_shape = detail::reduced_shape(in_shape, mask, true);
@@ -243,7 +256,6 @@ inline void split_at_dim(const Shape& shape, int d, int64_t& outer, int64_t& n, 
 template <class T>
 void max_along_dim(const Tensor<T>& a, int64_t dim, bool keepdim, const char* op, Tensor<T>* values,
                    Tensor<int64_t>* indices, int64_t& outer, int64_t& n, int64_t& inner) {
-  check_cpu_op(a.device(), op);
   const int d = reduction_dim(dim, a.shape(), op);
   split_at_dim(a.shape(), a.dim() == 0 ? -1 : d, outer, n, inner);
   EMBER_CHECK(n > 0, op, ": cannot reduce dim ", dim, " of size 0 (shape ", a.shape(), ")");
@@ -252,8 +264,8 @@ void max_along_dim(const Tensor<T>& a, int64_t dim, bool keepdim, const char* op
   Tensor<T> ac = a.detach().contiguous();
   if (values) *values = Tensor<T>::empty(out_shape, a.device());
   if (indices) *indices = Tensor<int64_t>::empty(out_shape, a.device());
-  backend::cpu::max_along(ac.data(), outer, n, inner, values ? values->data() : nullptr,
-                          indices ? indices->data() : nullptr);
+  EMBER_DISPATCH(a.device(), T, op, max_along, ac.data(), outer, n, inner,
+                 values ? values->data() : nullptr, indices ? indices->data() : nullptr);
 }
 }  // namespace detail
 
@@ -269,15 +281,17 @@ Tensor<T> max(const Tensor<T>& a, int64_t dim, bool keepdim = false) {
   if (autograd::any_requires_grad(a)) {
     Shape in_shape = a.shape();
     autograd::record(values, "max", {a}, [indices, in_shape, outer, n, inner](const Tensor<T>& g) {
-      Tensor<T> gc = g.contiguous();
-      Tensor<T> dx = zeros<T>(in_shape, g.device());
-      const int64_t* ip = indices.data();
+      // The scatter runs on the host (a copy each way for CUDA tensors).
+      Tensor<T> gc = g.contiguous().to(Device::cpu());
+      Tensor<T> dx = zeros<T>(in_shape);
+      const Tensor<int64_t> host_indices = indices.to(Device::cpu());
+      const int64_t* ip = host_indices.data();
       const T* gp = gc.data();
       T* dp = dx.data();
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t j = 0; j < inner; ++j)
           dp[(o * n + ip[o * inner + j]) * inner + j] = gp[o * inner + j];
-      return autograd::Grads<T>{dx};
+      return autograd::Grads<T>{dx.to(g.device())};
     });
   }
   return values;
@@ -298,7 +312,8 @@ Tensor<int64_t> argmax(const Tensor<T>& a, int64_t dim, bool keepdim = false) {
 /// the max (PyTorch). Throws `ember::Error` for an empty tensor.
 template <class T>
 Tensor<T> max(const Tensor<T>& a) {
-  detail::check_cpu_op(a.device(), "max");
+  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
+    return max(a.to(Device::cpu())).to(a.device());
   EMBER_CHECK(a.numel() > 0, "max: cannot take the max of an empty tensor (shape ", a.shape(), ")");
   Tensor<T> ac = a.detach().contiguous();
   const T m = backend::cpu::max_all(ac.data(), ac.numel());

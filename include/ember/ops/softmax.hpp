@@ -17,6 +17,7 @@
 
 #include <ember/autograd/node.hpp>
 #include <ember/backend/cpu/softmax.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/reduction.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -32,13 +33,13 @@ template <class T>
 Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
   static_assert(std::is_floating_point_v<T>, "softmax: T must be float or double");
   const char* op = log ? "log_softmax" : "softmax";
-  check_cpu_op(x.device(), op);
   const int d = reduction_dim(dim, x.shape(), op);
   int64_t outer, n, inner;
   split_at_dim(x.shape(), x.dim() == 0 ? -1 : d, outer, n, inner);
   Tensor<T> xc = x.detach().contiguous();
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-  if (y.numel() > 0) backend::cpu::softmax_forward(xc.data(), y.data(), outer, n, inner, log);
+  if (y.numel() > 0)
+    EMBER_DISPATCH(x.device(), T, op, softmax_forward, xc.data(), y.data(), outer, n, inner, log);
   if (autograd::any_requires_grad(x)) {
     autograd::record(
         y, op, {x},
@@ -47,7 +48,8 @@ Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
           Tensor<T> gc = g.contiguous();
           Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
           if (dx.numel() > 0)
-            backend::cpu::softmax_backward(yv.data(), gc.data(), dx.data(), outer, n, inner, log);
+            EMBER_DISPATCH(yv.device(), T, op, softmax_backward, yv.data(), gc.data(), dx.data(),
+                           outer, n, inner, log);
           return autograd::Grads<T>{dx};
         });
   }
@@ -86,7 +88,7 @@ Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
                                 const Tensor<T>& additive_mask = Tensor<T>()) {
   static_assert(std::is_floating_point_v<T>, "scaled_masked_softmax: T must be float or double");
   const char* op = "scaled_masked_softmax";
-  detail::check_cpu_op(x.device(), op);
+  if (additive_mask.defined()) detail::check_same_device(x.device(), additive_mask.device(), op);
   EMBER_CHECK(x.dim() >= 2, op, ": expected scores [..., seq_q, seq_k], found shape ", x.shape());
   EMBER_CHECK(divisor > 0.0, op, ": expected a positive divisor, found ", divisor);
   const int64_t n = x.size(-1), sq = x.size(-2), rows = x.numel() / std::max<int64_t>(n, 1);
@@ -121,8 +123,13 @@ Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
     const int64_t b = mask_b == 1 ? 0 : r / per_batch, q = mask_q == 1 ? 0 : r % sq;
     return md + (b * mask_q + q) * n;
   };
-  if (y.numel() > 0)
+  if (y.numel() > 0 && x.device().is_cuda()) {
+    backend::cuda::MaskRows<T> rows_of{md, full_mask, per_batch, sq, mask_b, mask_q};
+    backend::cuda::kernels<T>(op).scaled_masked_softmax_forward(xc.data(), y.data(), rows, n,
+                                                                T(divisor), rows_of);
+  } else if (y.numel() > 0) {
     backend::cpu::scaled_masked_softmax_forward(xc.data(), y.data(), rows, n, T(divisor), mask_row);
+  }
   if (autograd::any_requires_grad(x)) {
     autograd::record(y, op, {x},
                      [op, rows, n, divisor, sy = autograd::SavedTensor<T>(y.detach())](const Tensor<T>& g) {
@@ -130,8 +137,8 @@ Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
                        if (dx.numel() > 0)
-                         backend::cpu::scaled_masked_softmax_backward(yv.data(), gc.data(), dx.data(),
-                                                                      rows, n, T(divisor));
+                         EMBER_DISPATCH(yv.device(), T, op, scaled_masked_softmax_backward, yv.data(),
+                                        gc.data(), dx.data(), rows, n, T(divisor));
                        return autograd::Grads<T>{dx};
                      });
   }

@@ -21,6 +21,7 @@
 #include <cmath>
 
 #include <ember/backend/cpu/optimizer.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/optim/optimizer.hpp>
 
 namespace ember::optim {
@@ -131,27 +132,12 @@ void AdamImpl<T, Options, Decoupled>::step() {
           const Tensor<T>& g) {
         for (int b = 0; b < (amsgrad ? 3 : 2); ++b)
           if (!st.buffers[b].defined()) st.buffers[b] = zeros<T>(p.shape(), p.device());
-        const double lr = *group.lr, wd = *group.weight_decay;
         const double t = static_cast<double>(++st.step);
-        const double bias_correction1 = 1.0 - std::pow(beta1, t);
-        const double bias_correction2 = 1.0 - std::pow(beta2, t);
-        const double step_size = lr / bias_correction1;
-        backend::cpu::AdamCoeffs<T> c;
-        c.beta1 = T(beta1);
-        c.one_minus_beta1 = T(1.0 - beta1);
-        c.beta2 = T(beta2);
-        c.one_minus_beta2 = T(1.0 - beta2);
-        c.l2 = T(wd);
-        c.decay = T(1.0 - lr * wd);
-        c.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-        c.eps = T(eps);
-        c.neg_step_size = T(-step_size);
-        c.has_l2 = !Decoupled && wd != 0.0;
-        c.has_decay = Decoupled && wd != 0.0;
-        c.amsgrad = amsgrad;
-        backend::cpu::adam_update(p.numel(), p.data(), g.data(), st.buffers[0].data(),
-                                  st.buffers[1].data(),
-                                  amsgrad ? st.buffers[2].data() : static_cast<T*>(nullptr), c);
+        const auto c = backend::cpu::AdamCoeffs<T>::make(*group.lr, beta1, beta2, eps,
+                                                         *group.weight_decay, Decoupled, amsgrad, t);
+        EMBER_DISPATCH(p.device(), T, "Adam::step", adam_update, p.numel(), p.data(), g.data(),
+                       st.buffers[0].data(), st.buffers[1].data(),
+                       amsgrad ? st.buffers[2].data() : static_cast<T*>(nullptr), c);
       });
 }
 }  // namespace detail

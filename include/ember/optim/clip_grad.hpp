@@ -10,7 +10,8 @@
 // Sums are accumulated in double over fixed blocks (backend::cpu::sum_abs_pow), so the norm does
 // not depend on the thread count and loses nothing to float rounding; it is returned as T.
 // Parameters without a gradient are skipped. Gradients are scaled in place (their storage
-// version is bumped).
+// version is bumped). CUDA gradients are reduced on the GPU, one reduction (and one
+// synchronization) per gradient, the partial norms summed on the host in parameter order.
 #pragma once
 
 #include <cmath>
@@ -28,7 +29,7 @@ namespace ember::optim {
 /// Total `norm_type`-norm of the gradients of `params` (0 when none has a gradient); scales them
 /// in place by max_norm / (total + 1e-6) when that is below 1. `norm_type` is p > 0 or
 /// `std::numeric_limits<double>::infinity()`. Throws `ember::Error` for max_norm < 0 or NaN,
-/// norm_type <= 0 or NaN, a gradient not on the CPU, or — with `error_if_nonfinite` — a total
+/// norm_type <= 0 or NaN, a non-contiguous CUDA gradient, or — with `error_if_nonfinite` — a total
 /// norm that is NaN or infinite (then nothing is scaled; without it, as PyTorch, the gradients
 /// are multiplied by the resulting coefficient, 0 or NaN).
 template <class T>
@@ -46,11 +47,16 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!params[i].defined() || !params[i].grad().defined()) continue;
     const Tensor<T>& g = params[i].grad();
-    EMBER_CHECK(g.device().is_cpu(), "clip_grad_norm_: the gradient of parameter ", i, " is on ",
-                g.device(), "; this build clips CPU gradients only");
     any = true;
     Tensor<T> c = g.is_contiguous() ? g : g.contiguous();
-    if (inf_norm) {
+    if (c.device().is_cuda()) {  // one reduction per gradient, summed on the host in order
+      double v = backend::cuda::kernels<T>("clip_grad_norm_").norm_pow(c.data(), c.numel(), norm_type);
+      if (inf_norm) {
+        if (v > acc || std::isnan(v)) acc = v;
+      } else {
+        acc += v;
+      }
+    } else if (inf_norm) {
       double m = backend::cpu::max_abs(c.numel(), c.data());
       if (m > acc || std::isnan(m)) acc = m;
     } else {
@@ -70,7 +76,10 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
     for (const Tensor<T>& p : params) {
       if (!p.defined() || !p.grad().defined()) continue;
       Tensor<T> g = p.grad();
-      if (g.is_contiguous()) {
+      if (g.device().is_cuda()) {
+        EMBER_CHECK(g.is_contiguous(), "clip_grad_norm_: expected contiguous CUDA gradients");
+        backend::cuda::kernels<T>("clip_grad_norm_").scale_inplace(g.data(), g.numel(), s);
+      } else if (g.is_contiguous()) {
         backend::cpu::scale_inplace(g.numel(), g.data(), s);
       } else {
         Shape st = g.strides();

@@ -266,9 +266,8 @@ void Optimizer<T>::for_each_param_with_grad(const char* op, F&& f) {
       ParamState& st = state_[index++];
       Tensor<T> g = p.grad();
       if (!g.defined()) continue;
-      EMBER_CHECK(p.device().is_cpu() && g.device().is_cpu(), op, ": parameter ", index - 1,
-                  " is on ", p.device(), " and its gradient on ", g.device(),
-                  "; this build updates CPU parameters only");
+      EMBER_CHECK(p.device() == g.device(), op, ": parameter ", index - 1, " is on ", p.device(),
+                  " but its gradient is on ", g.device());
       EMBER_CHECK(g.shape() == p.shape(), op, ": parameter ", index - 1, " has shape ", p.shape(),
                   " but its gradient has shape ", g.shape());
       if (!g.is_contiguous()) g = g.contiguous();
@@ -367,8 +366,6 @@ void Optimizer<T>::load_state_dict(const OptimizerState<T>& state) {
                   "step = ", steps[i], " but the state has no tensor \"", key, "\"");
       EMBER_CHECK(t->shape() == params[i]->shape(), who, ": \"", key, "\" has shape ", t->shape(),
                   " but parameter ", i, " has shape ", params[i]->shape());
-      EMBER_CHECK(t->device().is_cpu(), who, ": \"", key, "\" is on ", t->device(),
-                  "; load CPU tensors");
       bufs[i][b] = t;
       consumed.insert(key);
     }
@@ -384,7 +381,7 @@ void Optimizer<T>::load_state_dict(const OptimizerState<T>& state) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     fresh[i].step = steps[i];
     for (int b = 0; b < kMaxBuffers; ++b)
-      if (bufs[i][b] != nullptr) fresh[i].buffers[b] = bufs[i][b]->detach().clone();
+      if (bufs[i][b] != nullptr) fresh[i].buffers[b] = bufs[i][b]->detach().to(params[i]->device()).clone();
   }
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     groups_[g].lr = group_hp[g].first;

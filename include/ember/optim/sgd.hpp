@@ -14,6 +14,7 @@
 #pragma once
 
 #include <ember/backend/cpu/optimizer.hpp>
+#include <ember/backend/dispatch.hpp>
 #include <ember/optim/optimizer.hpp>
 
 namespace ember::optim {
@@ -114,7 +115,8 @@ void SGD<T>::step() {
           }
           buf = st.buffers[0].data();
         }
-        backend::cpu::sgd_update(p.numel(), p.data(), g.data(), buf, first, c);
+        EMBER_DISPATCH(p.device(), T, "SGD::step", sgd_update, p.numel(), p.data(), g.data(), buf,
+                       first, c);
         ++st.step;
       });
 }

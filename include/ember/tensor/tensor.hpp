@@ -26,6 +26,8 @@
 
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/functors.hpp>
 #include <ember/core/device.hpp>
 #include <ember/core/dtype.hpp>
 #include <ember/core/error.hpp>
@@ -122,7 +124,7 @@ class Tensor {
   /// The value of a one-element tensor.
   T item() const {
     EMBER_CHECK(numel() == 1, "item: expected a tensor with one element, found shape ", shape());
-    check_cpu("item");
+    if (device().is_cuda()) return to(Device::cpu()).item();  // copies (and waits), as PyTorch
     return *data();
   }
   /// The element at a full index (negative indices count from the end).

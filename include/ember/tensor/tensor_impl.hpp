@@ -20,13 +20,28 @@ namespace ember {
 
 namespace autograd {
 
+namespace detail {
+/// out = a + b elementwise; a and b have out's shape (any strides), out is contiguous and may be
+/// a itself. On the CPU or through the CUDA backend, by the tensors' device.
+template <class T>
+void add_same_shape(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, const char* op) {
+  if (out.numel() == 0) return;
+  if (out.device().is_cuda()) {
+    backend::cuda::kernels<T>(op).binary(
+        fn::Add::code, 0.0, a.data(), backend::cuda::make_layout(a.shape(), a.strides(), op),
+        b.data(), backend::cuda::make_layout(b.shape(), b.strides(), op), out.data());
+    return;
+  }
+  backend::cpu::binary_kernel(out.shape(), a.data(), a.strides(), a.is_contiguous(), b.data(),
+                              b.strides(), b.is_contiguous(), out.data(), fn::Add{});
+}
+}  // namespace detail
+
 template <class T>
 void TypedNode<T>::add_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out) {
-  EMBER_CHECK(a.device().is_cpu() && b.device().is_cpu(),
-              "autograd: gradient accumulation on CUDA needs the CUDA backend");
-  Shape as = a.strides(), bs = b.strides();
-  backend::cpu::binary_kernel(out.shape(), a.data(), as, a.is_contiguous(), b.data(), bs,
-                              b.is_contiguous(), out.data(), [](T x, T y) { return T(x + y); });
+  EMBER_CHECK(a.device() == b.device(), "autograd: gradients of one tensor on two devices (",
+              a.device(), " and ", b.device(), ")");
+  detail::add_same_shape(a, b, out, "autograd: gradient accumulation");
 }
 
 template <class T>
@@ -41,8 +56,18 @@ Tensor<T> sum_to(const Tensor<T>& grad, const Shape& shape) {
   for (int i = 0; i < padded.size(); ++i)
     EMBER_CHECK(padded[i] == grad.shape()[i] || padded[i] == 1, "sum_to: cannot reduce shape ",
                 grad.shape(), " to ", shape);
-  Tensor<T> g = grad.contiguous();
   Tensor<T> out = Tensor<T>::empty(padded, grad.device());
+  if (grad.device().is_cuda()) {
+    uint32_t mask = 0;  // reduce the dims that `shape` collapses to 1
+    for (int i = 0; i < padded.size(); ++i)
+      if (padded[i] == 1 && grad.shape()[i] != 1) mask |= uint32_t(1) << i;
+    if (out.numel() > 0)
+      backend::cuda::kernels<T>("sum_to").reduce_sum(
+          grad.data(), backend::cuda::make_layout(grad.shape(), grad.strides(), "sum_to"), mask,
+          1.0, out.data());
+    return out.view(shape);
+  }
+  Tensor<T> g = grad.contiguous();
   backend::cpu::sum_to_kernel(g.shape(), g.data(), padded, out.data());
   return out.view(shape);
 }
@@ -64,9 +89,7 @@ void AccumulateGrad<T>::apply() {
     leaf->grad = sole_owner ? impl : g.clone().impl_ptr();
   } else {
     Tensor<T> acc(leaf->grad);
-    Shape as = acc.strides(), bs = g.strides();
-    backend::cpu::binary_kernel(acc.shape(), acc.data(), as, true, g.data(), bs,
-                                g.is_contiguous(), acc.data(), [](T x, T y) { return T(x + y); });
+    detail::add_same_shape(acc, g, acc, "autograd: gradient accumulation");
   }
 }
 
@@ -368,10 +391,16 @@ Tensor<T> Tensor<T>::contiguous() const {
 
 template <class T>
 Tensor<T> Tensor<T>::clone() const {
-  check_cpu("clone");
   Tensor out = Tensor::empty(shape(), device());
-  backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
-                             [](T v) { return v; });
+  if (device().is_cuda()) {
+    if (numel() > 0)
+      backend::cuda::runtime("clone").copy_strided(
+          device().index, data(), backend::cuda::make_layout(shape(), strides(), "clone"),
+          out.data(), backend::cuda::make_layout(shape(), out.strides(), "clone"), sizeof(T));
+  } else {
+    backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
+                               [](T v) { return v; });
+  }
   if (autograd::any_requires_grad(*this)) {
     autograd::record(out, "clone", {*this},
                      [](const Tensor& g) { return autograd::Grads<T>{g}; });
@@ -401,7 +430,11 @@ Tensor<U> Tensor<T>::to() const {
   if constexpr (std::is_same_v<T, U>) {
     return *this;
   } else {
-    check_cpu("to");
+    if (device().is_cuda()) {
+      // No CUDA cast kernels yet: the cast runs on the host (two copies; autograd follows the
+      // device moves and the cast). Fine for masks and small tensors, slow for activations.
+      return to(Device::cpu()).template to<U>().to(device());
+    }
     Tensor<U> out = Tensor<U>::empty(shape(), device());
     backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
                                [](T v) { return scalar_cast<U>(v); });
@@ -422,10 +455,9 @@ Tensor<T> Tensor<T>::to(Device dev) const {
   auto copy = detail::device_copy_slot();
   EMBER_CHECK(copy != nullptr, "to(", dev, "): this program was built without ember's CUDA "
                                "backend (include <ember/cuda.hpp> in a TU compiled by nvcc)");
-  Tensor src = device().is_cpu() ? contiguous() : *this;
-  EMBER_CHECK(src.is_contiguous(), "to(", dev, "): call contiguous() on the CUDA tensor first");
+  Tensor src = contiguous();
   Tensor out = Tensor::empty(shape(), dev);
-  copy(out.data(), dev, src.data(), src.device(), numel() * sizeof(T));
+  if (numel() > 0) copy(out.data(), dev, src.data(), src.device(), numel() * sizeof(T));
   if (autograd::any_requires_grad(*this)) {
     Device back = device();
     autograd::record(out, "to_device", {*this},
@@ -439,7 +471,14 @@ Tensor<T>& Tensor<T>::fill_(T value) {
   EMBER_CHECK(!(requires_grad() && is_grad_enabled()),
               "fill_: in-place operation on a tensor that requires grad; use NoGradGuard or an "
               "out-of-place op");
-  check_cpu("fill_");
+  if (device().is_cuda()) {
+    if (numel() > 0)
+      backend::cuda::runtime("fill_").fill(device().index, data(),
+                                           backend::cuda::make_layout(shape(), strides(), "fill_"),
+                                           &value, sizeof(T));
+    storage()->bump_version();
+    return *this;
+  }
   Shape st = strides();
   const Shape* s[1] = {&st};
   T* p = data();
@@ -458,10 +497,19 @@ Tensor<T>& Tensor<T>::copy_(const Tensor<U>& src) {
   EMBER_CHECK(!(requires_grad() && is_grad_enabled()),
               "copy_: in-place operation on a tensor that requires grad; use NoGradGuard or an "
               "out-of-place op");
-  check_cpu("copy_");
   Shape target = broadcast_shapes(shape(), src.shape(), "copy_");
   EMBER_CHECK(target == shape(), "copy_: source shape ", src.shape(),
               " cannot be broadcast to destination shape ", shape());
+  if (device().is_cuda()) {  // cast where the source is, then copy on the device
+    Tensor<T> s = src.template to<T>().to(device());
+    Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
+    if (numel() > 0)
+      backend::cuda::runtime("copy_").copy_strided(
+          device().index, s.data(), backend::cuda::make_layout(shape(), sst, "copy_"), data(),
+          backend::cuda::make_layout(shape(), strides(), "copy_"), sizeof(T));
+    storage()->bump_version();
+    return *this;
+  }
   Tensor<U> s = src.to(device());
   Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
   backend::cpu::copy_strided(shape(), s.data(), sst, data(), strides(),

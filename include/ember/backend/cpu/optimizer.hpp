@@ -112,6 +112,28 @@ struct AdamCoeffs {
   bool has_l2;
   bool has_decay;
   bool amsgrad;
+
+  /// The coefficients of step `t` (1-based) of Adam (`decoupled` false: L2 weight decay added to
+  /// the gradient) or AdamW (decoupled decay p ← p·(1 − lr·wd)), rounded to T as PyTorch does.
+  static AdamCoeffs make(double lr, double beta1, double beta2, double eps, double wd,
+                         bool decoupled, bool amsgrad, double t) {
+    const double bias_correction1 = 1.0 - std::pow(beta1, t);
+    const double bias_correction2 = 1.0 - std::pow(beta2, t);
+    AdamCoeffs c;
+    c.beta1 = T(beta1);
+    c.one_minus_beta1 = T(1.0 - beta1);
+    c.beta2 = T(beta2);
+    c.one_minus_beta2 = T(1.0 - beta2);
+    c.l2 = T(wd);
+    c.decay = T(1.0 - lr * wd);
+    c.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
+    c.eps = T(eps);
+    c.neg_step_size = T(-(lr / bias_correction1));
+    c.has_l2 = !decoupled && wd != 0.0;
+    c.has_decay = decoupled && wd != 0.0;
+    c.amsgrad = amsgrad;
+    return c;
+  }
 };
 
 namespace detail {

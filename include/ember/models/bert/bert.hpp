@@ -57,10 +57,11 @@ class BertEmbeddings : public nn::Module<T> {
     EMBER_CHECK(!token_type_ids.defined() || token_type_ids.shape() == input_ids.shape(),
                 "BertEmbeddings: token_type_ids shape ", token_type_ids.shape(),
                 " differs from input_ids shape ", input_ids.shape());
-    Tensor<int64_t> positions = arange<int64_t>(seq).view({1, seq});
+    const Device dev = input_ids.device();  // ids and the tables live on the model's device
+    Tensor<int64_t> positions = arange<int64_t>(seq).view({1, seq}).to(dev);
     Tensor<T> h = word_embeddings->forward(input_ids) + position_embeddings->forward(positions);
     Tensor<int64_t> types =
-        token_type_ids.defined() ? token_type_ids : zeros<int64_t>({batch, seq});
+        token_type_ids.defined() ? token_type_ids : zeros<int64_t>({batch, seq}, dev);
     h = h + token_type_embeddings->forward(types);
     h = LayerNorm->forward(h);
     Generator& g = gen_ ? *gen_ : default_generator();

@@ -1,0 +1,382 @@
+// The CUDA test suite: every op the BERT fine-tuning step uses, run on the GPU and on the CPU
+// from the same random inputs, forward and backward, compared element by element.
+//
+// Tolerances (issue 5): fp32 within 1e-5 relative (per tensor: max|gpu − cpu| ≤ 1e-5·max(1,
+// max|cpu|)), fp64 within 1e-12, TF32 GEMMs within 1e-3. Shapes are chosen to be awkward: odd
+// and prime sizes, non-square matrices, transposed (non-contiguous) operands, broadcasting,
+// empty tensors, and tensors large enough to need many thread blocks.
+//
+// Every device allocation is poisoned (filled with 0xFF bytes: NaN for float and double) while
+// these tests run (`ember::cuda::set_poison_allocations`), so an element a kernel forgot to write
+// comes out as NaN and fails the comparison instead of passing by luck.
+//
+// Without a usable CUDA device the program prints "skipped: no CUDA device" and exits with 77,
+// which CTest reports as skipped (SKIP_RETURN_CODE in tests/CMakeLists.txt): never a silent pass.
+#include <ember/cuda.hpp>
+
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace ember;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+template <class T>
+double tolerance() {
+  return std::is_same_v<T, double> ? 1e-12 : 1e-5;
+}
+
+/// max|a − b| ≤ rtol·max(1, max|b|), NaN where b is NaN and nowhere else. `b` is the CPU result.
+template <class T>
+void check_close(const Tensor<T>& gpu, const Tensor<T>& cpu, const std::string& what,
+                 double rtol = tolerance<T>()) {
+  REQUIRE_MESSAGE(gpu.defined() == cpu.defined(), what, ": defined differs");
+  if (!cpu.defined()) return;
+  REQUIRE_MESSAGE(gpu.device() == kGpu, what, ": result is on ", gpu.device());
+  REQUIRE_MESSAGE(gpu.shape() == cpu.shape(), what, ": shape ", gpu.shape(), " vs ", cpu.shape());
+  std::vector<T> g = gpu.to(Device::cpu()).to_vector(), c = cpu.to_vector();
+  double diff = 0, ref = 1;
+  int64_t nan_mismatch = -1;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    const double gv = double(g[i]), cv = double(c[i]);
+    if (std::isnan(cv) || std::isnan(gv)) {
+      if (std::isnan(cv) != std::isnan(gv) && nan_mismatch < 0) nan_mismatch = int64_t(i);
+      continue;
+    }
+    if (std::isinf(cv) || std::isinf(gv)) {
+      if (cv != gv && nan_mismatch < 0) nan_mismatch = int64_t(i);
+      continue;
+    }
+    diff = std::max(diff, std::abs(gv - cv));
+    ref = std::max(ref, std::abs(cv));
+  }
+  CHECK_MESSAGE(nan_mismatch < 0, what, ": NaN/inf mismatch at flat index ", nan_mismatch,
+                " (an unwritten element reads as NaN)");
+  CHECK_MESSAGE(diff <= rtol * ref, what, ": max|gpu - cpu| = ", diff, " > ", rtol, " * ", ref);
+}
+
+template <class T>
+Tensor<T> random(const Shape& shape, uint64_t seed, double mean = 0.0, double std = 1.0) {
+  Generator g(seed);
+  return randn<T>(shape, g, mean, std);
+}
+
+/// Runs `f` on CPU leaves made from `inputs` and on GPU copies of them; compares the outputs and,
+/// after backward with the same random output gradient, every input's gradient.
+template <class T>
+void compare_op(const std::string& name, const std::vector<Tensor<T>>& inputs,
+                const std::function<Tensor<T>(const std::vector<Tensor<T>>&)>& f,
+                double rtol = tolerance<T>(), bool backward = true) {
+  CAPTURE(name);
+  std::vector<Tensor<T>> cpu_in, gpu_in;
+  for (const Tensor<T>& t : inputs) {
+    cpu_in.push_back(t.detach().clone().requires_grad_(backward));
+    gpu_in.push_back(t.detach().to(kGpu).requires_grad_(backward));
+  }
+  Tensor<T> yc = f(cpu_in), yg = f(gpu_in);
+  check_close(yg, yc, name + " forward", rtol);
+  if (!backward) return;
+  Tensor<T> dy = random<T>(yc.shape(), 99);
+  yc.backward(dy);
+  yg.backward(dy.to(kGpu));
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    check_close(gpu_in[i].grad(), cpu_in[i].grad(), name + " grad of input " + std::to_string(i), rtol);
+}
+
+/// Poisons every device allocation for the scope of a test.
+struct Poison {
+  Poison() { cuda::set_poison_allocations(true); }
+  ~Poison() { cuda::set_poison_allocations(false); }
+};
+
+using Inputs = std::vector<Tensor<float>>;
+
+}  // namespace
+
+TEST_CASE("copies: to(), clone of non-contiguous views, fill_, copy_, empty tensors") {
+  Poison poison;
+  Tensor<float> a = random<float>({7, 13, 5}, 1);
+  Tensor<float> g = a.to(kGpu);
+  CHECK(g.device() == kGpu);
+  check_close(g, a, "round trip");
+  check_close(g.permute({2, 0, 1}).contiguous(), a.permute({2, 0, 1}).contiguous(), "permute");
+  check_close(g.slice(1, 2, 11).clone(), a.slice(1, 2, 11).clone(), "slice");
+  check_close(g.transpose(0, 2).to(Device::cpu()).to(kGpu), a.transpose(0, 2).contiguous(), "to of a view");
+  Tensor<float> z = zeros<float>({0, 4}, kGpu);
+  CHECK(z.numel() == 0);
+  check_close(full<float>({3, 1025}, 2.5f, kGpu), full<float>({3, 1025}, 2.5f), "fill");
+  Tensor<int64_t> ids = full<int64_t>({5}, int64_t(7), kGpu);
+  CHECK(ids.to(Device::cpu()).to_vector() == std::vector<int64_t>(5, 7));
+  Tensor<float> dst = zeros<float>({4, 6}, kGpu), src = random<float>({6}, 2);
+  {
+    NoGradGuard ng;
+    dst.copy_(src);  // broadcast copy, host → device
+  }
+  check_close(dst, src.expand({4, 6}).contiguous(), "copy_");
+  CHECK(sum(g).item() == doctest::Approx(sum(a).item()).epsilon(1e-5));
+}
+
+TEST_CASE("elementwise: broadcasting arithmetic, scalars, math functions (forward and backward)") {
+  Poison poison;
+  for (const auto& shapes : std::vector<std::pair<Shape, Shape>>{
+           {{3, 1, 5}, {4, 5}}, {{17}, {17}}, {{1}, {2, 3, 7}}, {{0, 3}, {3}}, {{1 << 20}, {1 << 20}}}) {
+    const Shape sa = shapes.first, sb = shapes.second;
+    CAPTURE(sa);
+    CAPTURE(sb);
+    Tensor<float> a = random<float>(sa, 3), b = random<float>(sb, 4, 3.0, 0.5);  // b away from 0
+    compare_op<float>("add", {a, b}, [](const Inputs& x) { return x[0] + x[1]; });
+    compare_op<float>("sub", {a, b}, [](const Inputs& x) { return x[0] - x[1]; });
+    compare_op<float>("mul", {a, b}, [](const Inputs& x) { return x[0] * x[1]; });
+    compare_op<float>("div", {a, b}, [](const Inputs& x) { return x[0] / x[1]; });
+  }
+  Tensor<float> x = random<float>({33, 65}, 5);
+  Tensor<float> pos = random<float>({33, 65}, 6, 3.0, 0.5);
+  compare_op<float>("scalars", {x}, [](const Inputs& v) { return (v[0] * 1.5 + 0.25) / 3.0 - 1.0; });
+  compare_op<float>("exp", {x}, [](const Inputs& v) { return exp(v[0]); });
+  compare_op<float>("tanh", {x}, [](const Inputs& v) { return tanh(v[0]); });
+  compare_op<float>("relu", {x}, [](const Inputs& v) { return relu(v[0]); });
+  compare_op<float>("log", {pos}, [](const Inputs& v) { return log(v[0]); });
+  compare_op<float>("sqrt", {pos}, [](const Inputs& v) { return sqrt(v[0]); });
+  compare_op<float>("rsqrt", {pos}, [](const Inputs& v) { return rsqrt(v[0]); });
+  compare_op<float>("pow", {pos}, [](const Inputs& v) { return pow(v[0], 2.5); });
+  compare_op<float>("transposed operand", {x, random<float>({65, 33}, 7)},
+                    [](const Inputs& v) { return v[0] * v[1].transpose(0, 1); });
+  compare_op<float>("gelu", {x}, [](const Inputs& v) { return gelu(v[0]); });
+  compare_op<float>("gelu_tanh", {x}, [](const Inputs& v) { return gelu_tanh(v[0]); });
+  compare_op<float>("gelu large", {random<float>({3, 1 << 18}, 8)},
+                    [](const Inputs& v) { return gelu(v[0]); });
+  // fp64 through the same kernels.
+  compare_op<double>("double mul", {random<double>({5, 9}, 9), random<double>({9}, 10)},
+                     [](const std::vector<Tensor<double>>& v) { return tanh(v[0] * v[1]); });
+}
+
+TEST_CASE("comparisons, masked_fill, cat") {
+  Poison poison;
+  Tensor<float> a = random<float>({6, 1, 9}, 11);
+  Tensor<bool> mc = gt(a, 0.1), mg = gt(a.to(kGpu), 0.1);
+  CHECK(mg.to(Device::cpu()).to_vector() == mc.to_vector());
+  Tensor<bool> mask = lt(random<float>({6, 4, 9}, 12), 0.0);
+  compare_op<float>("masked_fill", {a}, [mask](const Inputs& v) {
+    return masked_fill(v[0], mask.to(v[0].device()), -2.0);
+  });
+  compare_op<float>("cat", {random<float>({3, 5}, 13), random<float>({3, 2}, 14)},
+                    [](const Inputs& v) { return cat(v, 1); });
+  Tensor<int64_t> am = full<int64_t>({2, 5}, int64_t(1));
+  CHECK(eq(am.to(kGpu), 0.0).to(Device::cpu()).to_vector() == eq(am, 0.0).to_vector());
+}
+
+TEST_CASE("reductions: sum, mean over dims, max/argmax, all-element sums of large tensors") {
+  Poison poison;
+  Tensor<float> a = random<float>({5, 7, 11}, 15);
+  compare_op<float>("sum all", {a}, [](const Inputs& v) { return sum(v[0]); });
+  compare_op<float>("sum dim 1", {a}, [](const Inputs& v) { return sum(v[0], {1}); });
+  compare_op<float>("mean dims 0,2 keepdim", {a}, [](const Inputs& v) { return mean(v[0], {0, 2}, true); });
+  compare_op<float>("sum of a transpose", {a}, [](const Inputs& v) { return sum(v[0].transpose(0, 2), {-1}); });
+  compare_op<float>("max dim", {a}, [](const Inputs& v) { return max(v[0], 1); });
+  compare_op<float>("broadcast grad (sum_to)", {random<float>({1, 11}, 16), a},
+                    [](const Inputs& v) { return v[0] + v[1]; });
+  CHECK(argmax(a.to(kGpu), 2).to(Device::cpu()).to_vector() == argmax(a, 2).to_vector());
+  compare_op<float>("sum of 3M elements", {random<float>({3, 1000003}, 17)},
+                    [](const Inputs& v) { return sum(v[0], {1}); });
+  compare_op<float>("mean of nothing", {zeros<float>({0, 3})}, [](const Inputs& v) { return mean(v[0], {0}); },
+                    tolerance<float>(), false);
+}
+
+TEST_CASE("matmul and linear: every transpose combination, batched, broadcast, empty") {
+  Poison poison;
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{7, 13}, {13, 5}},        {{1, 9}, {9, 1}},          {{33, 64}, {64, 129}},
+      {{4, 7, 13}, {13, 5}},     {{4, 7, 13}, {4, 13, 5}},  {{2, 1, 7, 3}, {5, 3, 6}},
+      {{13}, {13, 5}},           {{7, 13}, {13}},           {{0, 4}, {4, 3}},
+      {{3, 0}, {0, 5}}};
+  for (const auto& shapes : cases) {
+    const Shape sa = shapes.first, sb = shapes.second;
+    CAPTURE(sa);
+    CAPTURE(sb);
+    compare_op<float>("matmul", {random<float>(sa, 18), random<float>(sb, 19)},
+                      [](const Inputs& v) { return matmul(v[0], v[1]); });
+  }
+  // Transposed (column-major) operands: cuBLAS's trans flags.
+  Tensor<float> at = random<float>({13, 7}, 20), bt = random<float>({5, 13}, 21);
+  compare_op<float>("matmul aT b", {at, random<float>({13, 5}, 22)},
+                    [](const Inputs& v) { return matmul(v[0].transpose(0, 1), v[1]); });
+  compare_op<float>("matmul a bT", {random<float>({7, 13}, 23), bt},
+                    [](const Inputs& v) { return matmul(v[0], v[1].transpose(0, 1)); });
+  compare_op<float>("matmul aT bT", {at, bt},
+                    [](const Inputs& v) { return matmul(v[0].transpose(0, 1), v[1].transpose(0, 1)); });
+  compare_op<float>("attention-style batched", {random<float>({2, 3, 17, 8}, 24), random<float>({2, 3, 17, 8}, 25)},
+                    [](const Inputs& v) { return matmul(v[0], v[1].transpose(-2, -1)); });
+  compare_op<float>("linear with bias", {random<float>({3, 9, 31}, 26), random<float>({17, 31}, 27), random<float>({17}, 28)},
+                    [](const Inputs& v) { return linear(v[0], v[1], v[2]); });
+  compare_op<float>("linear without bias", {random<float>({5, 31}, 29), random<float>({17, 31}, 30)},
+                    [](const Inputs& v) { return linear(v[0], v[1]); });
+  compare_op<double>("double matmul", {random<double>({6, 10}, 31), random<double>({10, 4}, 32)},
+                     [](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); });
+}
+
+TEST_CASE("TF32 GEMMs only on request, then within 1e-3") {
+  Poison poison;
+  Tensor<float> a = random<float>({256, 384}, 33), b = random<float>({384, 128}, 34);
+  cuda::set_allow_tf32(true);
+  compare_op<float>("tf32 matmul", {a, b}, [](const Inputs& v) { return matmul(v[0], v[1]); }, 1e-3);
+  cuda::set_allow_tf32(false);
+  compare_op<float>("fp32 matmul again", {a, b}, [](const Inputs& v) { return matmul(v[0], v[1]); });
+}
+
+TEST_CASE("softmax, log_softmax and the scaled masked attention softmax (fully masked rows)") {
+  Poison poison;
+  for (int64_t dim : {0, 1, -1}) {
+    CAPTURE(dim);
+    Tensor<float> x = random<float>({5, 33, 129}, 35);
+    compare_op<float>("softmax", {x}, [dim](const Inputs& v) { return softmax(v[0], dim); });
+    compare_op<float>("log_softmax", {x}, [dim](const Inputs& v) { return log_softmax(v[0], dim); });
+  }
+  compare_op<float>("softmax long rows", {random<float>({3, 5000}, 36)},
+                    [](const Inputs& v) { return softmax(v[0], -1); });
+  // [batch 3, heads 2, seq 7, seq 7]; batch 1 has padding, batch 2 is fully masked.
+  Tensor<int64_t> am = ones<int64_t>({3, 7});
+  for (int j = 4; j < 7; ++j) am.set({1, j}, 0);
+  for (int j = 0; j < 7; ++j) am.set({2, j}, 0);
+  Tensor<float> add = nn::additive_attention_mask<float>(am);
+  compare_op<float>("scaled_masked_softmax", {random<float>({3, 2, 7, 7}, 37)}, [add](const Inputs& v) {
+    return scaled_masked_softmax(v[0], 8.0, add.to(v[0].device()));
+  });
+  compare_op<float>("scaled_masked_softmax no mask", {random<float>({4, 130}, 38)},
+                    [](const Inputs& v) { return scaled_masked_softmax(v[0], 2.0); });
+}
+
+TEST_CASE("layer_norm: odd widths, one element, several blocks") {
+  Poison poison;
+  for (int64_t n : {1, 17, 384, 769, 4099}) {
+    CAPTURE(n);
+    compare_op<float>("layer_norm", {random<float>({3, 5, n}, 39, 2.0, 3.0), random<float>({n}, 40), random<float>({n}, 41)},
+                      [n](const Inputs& v) { return layer_norm(v[0], {n}, v[1], v[2], 1e-12); });
+  }
+  compare_op<float>("layer_norm no affine", {random<float>({7, 33}, 42)},
+                    [](const Inputs& v) { return layer_norm(v[0], {33}); });
+}
+
+TEST_CASE("embedding (gather and scatter-add with repeats and padding_idx), dropout, cross-entropy") {
+  Poison poison;
+  Tensor<int64_t> ids = from_vector<int64_t>({2, 0, 5, 2, 2, 9, 0, 1}, {2, 4});
+  compare_op<float>("embedding", {random<float>({10, 37}, 43)}, [ids](const Inputs& v) {
+    return embedding(ids.to(v[0].device()), v[0], 0);
+  });
+  // Dropout: the same Philox stream gives the same mask on both devices.
+  Tensor<float> x = random<float>({7, 1001}, 44);
+  compare_op<float>("dropout", {x}, [](const Inputs& v) {
+    Generator g(1234);
+    return dropout(v[0], 0.1, true, g);
+  });
+  Tensor<int64_t> t = from_vector<int64_t>({1, 0, 4, -100, 2, 3, 1}, {7});
+  for (double eps : {0.0, 0.1}) {
+    CAPTURE(eps);
+    compare_op<float>("cross_entropy", {random<float>({7, 5}, 45)}, [t, eps](const Inputs& v) {
+      CrossEntropyOptions o;
+      o.label_smoothing = eps;
+      return cross_entropy(v[0], t.to(v[0].device()), o);
+    });
+  }
+  compare_op<float>("cross_entropy none", {random<float>({7, 5}, 46)}, [t](const Inputs& v) {
+    CrossEntropyOptions o;
+    o.reduction = Reduction::None;
+    return cross_entropy(v[0], t.to(v[0].device()), o);
+  });
+}
+
+TEST_CASE("optimizers and clipping: AdamW, Adam, SGD steps and clip_grad_norm_ match the CPU") {
+  Poison poison;
+  auto run = [](Device dev, int which) {
+    Generator g(47);
+    std::vector<Tensor<float>> params = {randn<float>({33, 17}, g).to(dev).requires_grad_(),
+                                         randn<float>({1001}, g).to(dev).requires_grad_()};
+    std::unique_ptr<optim::Optimizer<float>> opt;
+    if (which == 0) opt = std::make_unique<optim::AdamW<float>>(params, optim::AdamWOptions(1e-2).weight_decay(0.1));
+    if (which == 1) opt = std::make_unique<optim::Adam<float>>(params, optim::AdamOptions(1e-2).weight_decay(0.1));
+    if (which == 2) opt = std::make_unique<optim::SGD<float>>(params, optim::SGDOptions(1e-2).momentum(0.9).nesterov(true).weight_decay(0.1));
+    std::vector<double> norms;
+    for (int step = 0; step < 3; ++step) {
+      Tensor<float> loss = sum(params[0] * params[0]) * 3.0 + sum(tanh(params[1]));
+      loss.backward();
+      norms.push_back(optim::clip_grad_norm_(params, 1.0));
+      opt->step();
+      opt->zero_grad();
+    }
+    return std::make_pair(params, norms);
+  };
+  for (int which = 0; which < 3; ++which) {
+    CAPTURE(which);
+    auto [pc, nc] = run(Device::cpu(), which);
+    auto [pg, ng] = run(kGpu, which);
+    for (std::size_t i = 0; i < pc.size(); ++i) check_close(pg[i].detach(), pc[i].detach(), "param");
+    for (std::size_t i = 0; i < nc.size(); ++i) CHECK(ng[i] == doctest::Approx(nc[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("tiny BERT: one training step (dropout on) gives the CPU's loss, logits and gradients") {
+  Poison poison;
+  const std::string dir = std::string(EMBER_TEST_DATA_DIR) + "/bert_tiny";
+  auto golden = io::SafetensorsFile::open(dir + "/golden.safetensors");
+  Tensor<int64_t> ids = golden.get<int64_t>("a.input_ids"), mask = golden.get<int64_t>("a.attention_mask"),
+                  types = golden.get<int64_t>("a.token_type_ids"), labels = golden.get<int64_t>("a.labels").reshape({-1});
+  Generator gc(7), gg(7);
+  auto mc = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &gc);
+  auto mg = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &gg);
+  mg->to(kGpu);
+  mc->train();
+  mg->train();
+  auto oc = mc->forward(ids, mask, types, labels);
+  auto og = mg->forward(ids.to(kGpu), mask.to(kGpu), types.to(kGpu), labels.to(kGpu));
+  check_close(og.logits, oc.logits, "logits");
+  CHECK(og.loss.item() == doctest::Approx(oc.loss.item()).epsilon(1e-5));
+  oc.loss.backward();
+  og.loss.backward();
+  auto pc = mc->named_parameters(), pg = mg->named_parameters();
+  REQUIRE(pc.size() == pg.size());
+  for (std::size_t i = 0; i < pc.size(); ++i)
+    check_close(pg[i].second.grad(), pc[i].second.grad(), "grad of " + pc[i].first, 1e-4);
+}
+
+TEST_CASE("memory: statistics, empty_cache, and recovery from out-of-memory") {
+  cuda::empty_cache();
+  const MemoryStats before = cuda::memory_stats();
+  {
+    Tensor<float> t = empty<float>({1 << 20}, kGpu);  // 4 MiB
+    CHECK(cuda::memory_stats().allocated >= before.allocated + (4u << 20));
+  }
+  CHECK(cuda::memory_stats().allocated == before.allocated);
+  CHECK(cuda::memory_stats().reserved >= before.reserved + (4u << 20));  // cached, not freed
+  cuda::empty_cache();
+  CHECK(cuda::memory_stats().reserved == before.reserved);
+  // 2^48 floats = 1 PiB: no GPU has it. The error names the sizes; the device stays usable.
+  bool threw = false;
+  try {
+    Tensor<float> huge = empty<float>({int64_t(1) << 48}, kGpu);
+  } catch (const Error& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("out of memory") != std::string::npos);
+  }
+  CHECK(threw);
+  Tensor<float> a = random<float>({64, 64}, 48);
+  check_close(matmul(a.to(kGpu), a.to(kGpu)), matmul(a, a), "matmul after OOM");
+}
+
+int main(int argc, char** argv) {
+  const int n = ember::cuda::device_count();
+  if (n == 0) {
+    std::printf("skipped: no CUDA device (cudaGetDeviceCount found none; the CUDA code was "
+                "compiled and linked, but GPU results cannot be checked on this machine)\n");
+    return 77;
+  }
+  std::printf("CUDA device 0: %s\n", ember::backend::cuda::runtime("test").device_name(0));
+  doctest::Context context(argc, argv);
+  return context.run();
+}
