@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                           DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
-                          TrainingArguments)
+                          TrainerCallback, TrainingArguments)
 
 
 def read_tsv(path):
@@ -59,6 +59,16 @@ class Encoded(torch.utils.data.Dataset):
         return self.items[i]
 
 
+class EvaluateAtEpochEnd(TrainerCallback):
+    """Also evaluates (and saves) at the end of each epoch, as ember's example does, so that both
+    libraries choose their best checkpoint among the same steps."""
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_evaluate = True
+        control.should_save = True
+        return control
+
+
 def accuracy(eval_pred):
     logits, labels = eval_pred
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
@@ -73,6 +83,10 @@ def main():
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--max-train-examples", type=int, default=0)
     ap.add_argument("--evaluate", default="", help="a checkpoint directory to evaluate on dev.tsv")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--eval-at-epoch-end", action="store_true",
+                    help="also evaluate at each epoch's end, like ember (the 2026-11-30 run in "
+                         "docs/tutorial.md did not)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -96,7 +110,7 @@ def main():
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
 
     targs = TrainingArguments(
-        output_dir=args.output, overwrite_output_dir=True, use_cpu=True, seed=42,
+        output_dir=args.output, overwrite_output_dir=True, use_cpu=True, seed=args.seed,
         num_train_epochs=args.epochs, per_device_train_batch_size=32,
         per_device_eval_batch_size=64, learning_rate=1e-4, weight_decay=0.01,
         adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, max_grad_norm=1.0,
@@ -107,7 +121,8 @@ def main():
         disable_tqdm=True)
     trainer = Trainer(model=model, args=targs, train_dataset=train, eval_dataset=val,
                       data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy,
-                      callbacks=[EarlyStoppingCallback(early_stopping_patience=4)])
+                      callbacks=[EarlyStoppingCallback(early_stopping_patience=4)] +
+                      ([EvaluateAtEpochEnd()] if args.eval_at_epoch_end else []))
     t0 = time.time()
     out = trainer.train()
     wall = time.time() - t0
