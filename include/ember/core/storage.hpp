@@ -148,6 +148,9 @@ inline Allocator& allocator_for(Device device) {
   EMBER_CHECK(a != nullptr, "device ", device,
               ": this program was built without ember's CUDA backend (include <ember/cuda.hpp> "
               "in a translation unit compiled by nvcc and link ember::cuda)");
+  // One GPU for now: the CUDA backend allocates and launches on the current device.
+  EMBER_CHECK(device.index == 0, "device ", device, ": only one GPU, cuda:0, is supported yet "
+              "(choose which physical GPU that is with CUDA_VISIBLE_DEVICES)");
   return *a;
 }
 
