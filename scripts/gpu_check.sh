@@ -95,6 +95,22 @@ echo "nvcc: $NVCC_VERSION"
 echo "CPU cores: $(nproc); output: $OUT_DIR"
 step_end "ok"
 
+# Ends a step from its exit code: 0 ok; 125 skipped (no time left); anything else failed (124:
+# timed out after LIMIT s), with the last lines of LOG when given. Sets FAILED on failure or skip.
+finish_step() {
+  local rc=$1 limit=$2 log=${3:-}
+  if [ "$rc" -eq 125 ]; then
+    step_end "SKIPPED (time budget spent)"
+    FAILED=1
+  elif [ "$rc" -eq 0 ]; then
+    step_end "ok"
+  else
+    step_end "FAILED (exit $rc$([ "$rc" -eq 124 ] && echo ", timed out after ${limit} s"))"
+    if [ -n "$log" ]; then tail -5 "$log" || true; fi
+    FAILED=1
+  fi
+}
+
 # ---- 2. dependencies, configure, build ----------------------------------------------------------
 missing_deps() {
   local m=()
@@ -201,16 +217,7 @@ else
   BENCH_RC=$?
 fi
 set -e
-if [ "$BENCH_RC" -eq 125 ]; then
-  step_end "SKIPPED (time budget spent)"
-  FAILED=1
-elif [ "$BENCH_RC" -eq 0 ]; then
-  step_end "ok"
-else
-  step_end "FAILED (exit $BENCH_RC$([ "$BENCH_RC" -eq 124 ] && echo ", timed out after ${limit} s"))"
-  tail -5 "$OUT_DIR/bench_cuda.log" || true
-  FAILED=1
-fi
+finish_step "$BENCH_RC" "$limit" "$OUT_DIR/bench_cuda.log"
 
 # ---- 5. fine-tuning on SST-2 -------------------------------------------------------------------
 step_begin "fine-tuning"
@@ -233,15 +240,7 @@ else
   FT_RC=${PIPESTATUS[0]}
 fi
 set -e
-if [ "$FT_RC" -eq 125 ]; then
-  step_end "SKIPPED (time budget spent)"
-  FAILED=1
-elif [ "$FT_RC" -eq 0 ]; then
-  step_end "ok"
-else
-  step_end "FAILED (exit $FT_RC$([ "$FT_RC" -eq 124 ] && echo ", timed out after ${limit} s"))"
-  FAILED=1
-fi
+finish_step "$FT_RC" "$limit"
 
 # ---- 6. summary --------------------------------------------------------------------------------
 export GC_GPU="$GPU_INFO" GC_NVCC="$NVCC_VERSION" GC_ARCHS="$ARCHS" GC_MODEL="$MODEL"

@@ -158,7 +158,7 @@ TEST_CASE("elementwise: broadcasting arithmetic, scalars, math functions (forwar
                      [](const std::vector<Tensor<double>>& v) { return tanh(v[0] * v[1]); });
 }
 
-TEST_CASE("comparisons, masked_fill, cat") {
+TEST_CASE("comparisons, masked_fill, where, cat") {
   Poison poison;
   Tensor<float> a = random<float>({6, 1, 9}, 11);
   Tensor<bool> mc = gt(a, 0.1), mg = gt(a.to(kGpu), 0.1);
@@ -167,6 +167,8 @@ TEST_CASE("comparisons, masked_fill, cat") {
   compare_op<float>("masked_fill", {a}, [mask](const Inputs& v) {
     return masked_fill(v[0], mask.to(v[0].device()), -2.0);
   });
+  compare_op<float>("where", {random<float>({6, 4, 9}, 50), random<float>({4, 1}, 51)},
+                    [mask](const Inputs& v) { return where(mask.to(v[0].device()), v[0], v[1]); });
   compare_op<float>("cat", {random<float>({3, 5}, 13), random<float>({3, 2}, 14)},
                     [](const Inputs& v) { return cat(v, 1); });
   Tensor<int64_t> am = full<int64_t>({2, 5}, int64_t(1));

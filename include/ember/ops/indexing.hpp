@@ -41,24 +41,32 @@ inline std::string multi_index(const Shape& shape, int64_t flat) {
   return str_cat(idx);
 }
 
-/// out[i] = m[i] ? value : a[i] at the broadcast shape of a and m (no autograd).
+/// out[i] = m[i] == when ? value : a[i] at the broadcast shape of a and m (no autograd):
+/// masked_fill's forward and backward (when = true) and where's backward (both values of when).
 template <class T>
-Tensor<T> fill_where(const Tensor<T>& a, const Tensor<bool>& m, T value, const char* op) {
+Tensor<T> fill_where(const Tensor<T>& a, const Tensor<bool>& m, T value, const char* op,
+                     bool when = true) {
   check_same_device(a.device(), m.device(), op);
   Shape shape = broadcast_shapes(a.shape(), m.shape(), op);
   Tensor<T> out = Tensor<T>::empty(shape, a.device());
   Shape as = broadcast_strides(a.shape(), a.strides(), shape);
   Shape ms = broadcast_strides(m.shape(), m.strides(), shape);
   if (a.device().is_cuda()) {
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>(op).masked_fill(a.data(), cuda_layout(shape, as, op), m.data(),
-                                                cuda_layout(shape, ms, op), double(value),
-                                                out.data());
+    if (out.numel() == 0) return out;
+    auto& k = backend::cuda::kernels<T>(op);
+    if (when) {
+      k.masked_fill(a.data(), cuda_layout(shape, as, op), m.data(), cuda_layout(shape, ms, op),
+                    double(value), out.data());
+    } else {  // m ? a : value, the value read from a one-element tensor at stride 0
+      Tensor<T> v = full<T>(Shape{1}, value, a.device());
+      k.where(m.data(), cuda_layout(shape, ms, op), a.data(), cuda_layout(shape, as, op), v.data(),
+              cuda_layout(shape, Shape(std::vector<int64_t>(shape.size(), 0)), op), out.data());
+    }
     return out;
   }
   backend::cpu::binary_kernel(shape, a.data(), as, a.shape() == shape && a.is_contiguous(),
                               m.data(), ms, m.shape() == shape && m.is_contiguous(), out.data(),
-                              [value](T x, bool mv) { return mv ? value : x; });
+                              [value, when](T x, bool mv) { return mv == when ? value : x; });
   return out;
 }
 
@@ -159,8 +167,6 @@ template <class T>
 Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b) {
   detail::check_same_device(cond.device(), a.device(), "where");
   detail::check_same_device(a.device(), b.device(), "where");
-  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
-    return where(cond.to(Device::cpu()), a.to(Device::cpu()), b.to(Device::cpu())).to(a.device());
   // Three-way NumPy broadcast, with an error that names all three shapes.
   const Shape* in[3] = {&cond.shape(), &a.shape(), &b.shape()};
   int nd = 0;
@@ -182,7 +188,19 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
   const bool* pc = cond.data();
   const T *pa = a.data(), *pb = b.data();
   T* po = out.data();
-  if (cond.shape() == shape && a.shape() == shape && b.shape() == shape && cond.is_contiguous() &&
+  Shape sc = broadcast_strides(cond.shape(), cond.strides(), shape);
+  Shape sa = broadcast_strides(a.shape(), a.strides(), shape);
+  Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
+  if (a.device().is_cuda()) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      if (out.numel() > 0)
+        backend::cuda::kernels<T>("where").where(
+            pc, detail::cuda_layout(shape, sc, "where"), pa, detail::cuda_layout(shape, sa, "where"),
+            pb, detail::cuda_layout(shape, sb, "where"), po);
+    } else {  // integer tensors: on the host (no CUDA kernels for them)
+      return where(cond.to(Device::cpu()), a.to(Device::cpu()), b.to(Device::cpu())).to(a.device());
+    }
+  } else if (cond.shape() == shape && a.shape() == shape && b.shape() == shape && cond.is_contiguous() &&
       a.is_contiguous() && b.is_contiguous()) {
     backend::cpu::parallel_chunks(shape.numel(), backend::cpu::kParallelGrain,
                                   [&](int64_t lo, int64_t hi) {
@@ -191,9 +209,6 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
                                   });
   } else {
     // The walk is row-major, so the contiguous output is written in order.
-    Shape sc = broadcast_strides(cond.shape(), cond.strides(), shape);
-    Shape sa = broadcast_strides(a.shape(), a.strides(), shape);
-    Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
     const Shape* st[3] = {&sc, &sa, &sb};
     int64_t k = 0;
     backend::cpu::strided_walk<3>(shape, st, [&](int64_t ic, int64_t ia, int64_t ib) {
@@ -208,7 +223,7 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
                        [sc = autograd::SavedTensor<bool>(cond), ga, gb](const Tensor<T>& g) {
                          const Tensor<bool>& c = sc.get("where");
                          Tensor<T> da, db;
-                         if (ga) da = detail::fill_where(g, ne(c, 1.0), T(0), "where");
+                         if (ga) da = detail::fill_where(g, c, T(0), "where", /*when=*/false);
                          if (gb) db = detail::fill_where(g, c, T(0), "where");
                          return autograd::Grads<T>{da, db};
                        });
