@@ -22,28 +22,53 @@
 //                                 bandwidthTest does. The memory-bound cases' peak.
 //   peak/cublas_gemm_fp32/8192    cublasGemmEx 8192³, CUBLAS_COMPUTE_32F (no tensor cores)
 //   peak/cublas_gemm_tf32/8192    the same with CUBLAS_COMPUTE_32F_FAST_TF32 (tensor cores)
+//   peak/cublas_gemm_bf16/8192    the same with CUBLAS_COMPUTE_32F_FAST_16BF: fp32 operands in
+//                                 memory, bf16 tensor cores inside (what MatmulPrecision::medium
+//                                 asks cuBLAS for)
+//   peak/cublas_gemm_bf16_storage/8192   reference, not a peak of any case: bf16 A and B in
+//                                 memory, fp32 C, CUBLAS_COMPUTE_32F. The gap to the line above
+//                                 is what keeping activations in fp32 costs the GEMMs.
 // Each stores the best figure it measured in a static (`g_peak`); a case whose peak was not run
 // (e.g. filtered out with --benchmark_filter) measures it quickly itself.
 //
 // Cases:
-//   gemm/{fp32,tf32}/MxKxN         ember::matmul([M, K], [K, N]) at the BERT-base shapes for
+//   gemm/{fp32,tf32,bf16}/MxKxN    ember::matmul([M, K], [K, N]) at the BERT-base shapes for
 //                                  batch 32 × seq 128 (4096 rows: QKV/attention-output 768→768,
-//                                  FFN up 768→3072, FFN down 3072→768) and at 8192³; tf32 =
-//                                  ember::cuda::set_allow_tf32(true). TFLOP/s = 2·M·N·K / time.
-//                                  No bf16 case: the backend has no bf16/fp16 GEMM yet.
+//                                  FFN up 768→3072, FFN down 3072→768) and at 8192³, at
+//                                  MatmulPrecision highest / high / medium
+//                                  (ember::cuda::set_float32_matmul_precision).
+//                                  TFLOP/s = 2·M·N·K / time.
 //   softmax/32x12x128x128          ember::softmax over the last dim (attention probabilities)
 //   scaled_masked_softmax/...      softmax(x / 8 + mask[32, 1, 1, 128]) in one kernel
 //   layer_norm_{forward,backward}/4096x768   affine LayerNorm; backward = y.backward(dy)
 //   gelu_{forward,backward}/4096x3072        exact (erf) GELU
-//   attention_unfused_{forward,backward}/B32xH12xS128xD64   nn::scaled_dot_product_attention:
-//                                  q·kᵀ, the fused scaled-masked softmax, probs·v, as separate
-//                                  kernels. There is no fused (FlashAttention-style) kernel yet,
-//                                  hence "unfused". TFLOP/s counts the four (forward) or eight
-//                                  (backward) products' FLOPs only.
+//   attention_{fused,unfused}_{forward,forward_backward}/B32xH12xS128xD{32,64}
+//                                  nn::scaled_dot_product_attention on MultiHeadAttention's
+//                                  permuted head views, padding mask [32, 1, 1, 128]: the fused
+//                                  FlashAttention-2-style kernel (ops/attention.hpp) or, with
+//                                  ember::cuda::set_fused_attention(false), the unfused path
+//                                  (q·kᵀ, the scaled-masked softmax, probs·v as separate kernels).
+//                                  d 32: MiniLM, d 64: BERT-base. TFLOP/s counts 4·B·H·S²·d
+//                                  forward and 14·B·H·S²·d forward + backward (backward = 2.5×
+//                                  forward, FlashAttention-2's convention) for both paths.
 //   adamw/flat/110M                one AdamW update (adam_update of the raw kernel table) over one
 //                                  flat buffer of BERT-base size; 28 bytes per parameter (p, g,
-//                                  m, v read; p, m, v written)
-//   train_step/{minilm,bert_base}/B32xS128/{fp32,tf32}   BertForSequenceClassification (2 labels),
+//                                  m, v read; p, m, v written): the roofline of the cases below
+//   adamw_step/bert_base/201_tensors          AdamW::step over BERT-base's real parameter list
+//                                  (201 tensors, 109.5M parameters, Hugging Face's two groups:
+//                                  weights with decay 0.01, biases and LayerNorm without): one
+//                                  multi-tensor launch per group. 28 bytes per parameter.
+//   adamw_per_tensor/bert_base/201_tensors    the same update as 201 adam_update launches, one
+//                                  per tensor (the optimizer's CUDA path before the multi-tensor
+//                                  kernel), for comparison
+//   clip_grad_norm/bert_base/201_tensors      clip_grad_norm_ over the same gradients, clipping
+//                                  (max_norm 0): one multi-tensor reduction, one synchronization,
+//                                  one multi-tensor scaling; 12 bytes per parameter (g read twice,
+//                                  written once). Includes the host round trip of the norm.
+//   clip_grad_norm_per_tensor/bert_base/201_tensors   the former algorithm, for comparison: one
+//                                  norm_pow (reduction + synchronization) and one scale_inplace
+//                                  per gradient
+//   train_step/{minilm,bert_base}/B32xS128/{fp32,tf32,bf16}   BertForSequenceClassification (2 labels),
 //                                  train mode, dropout 0.1: forward + cross_entropy + backward +
 //                                  clip_grad_norm_(1.0) + AdamW step + LinearWarmupDecay step, as
 //                                  bench_model's minilm_train_step (same FLOP count:
@@ -62,6 +87,7 @@
 #include "bench_model_common.hpp"
 
 #include <benchmark/benchmark.h>
+#include <cuda_bf16.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -150,13 +176,20 @@ cublasHandle_t cublas() {
 
 /// Square n×n GEMM C = A·B straight through cuBLAS (the peak's reference; layout is irrelevant
 /// for a square product's speed).
-void cublas_gemm(bool tf32, int n, const float* a, const float* b, float* c) {
+/// `operands` is CUDA_R_32F (a, b are float) or CUDA_R_16BF (a, b are __nv_bfloat16); C is fp32.
+void cublas_gemm(cublasComputeType_t compute, int n, const void* a, const void* b, float* c,
+                 cudaDataType_t operands = CUDA_R_32F) {
   const float alpha = 1.0f, beta = 0.0f;
-  cublas_check(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a, CUDA_R_32F, n,
-                            b, CUDA_R_32F, n, &beta, c, CUDA_R_32F, n,
-                            tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
-                            CUBLAS_GEMM_DEFAULT),
+  cublas_check(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a, operands, n,
+                            b, operands, n, &beta, c, CUDA_R_32F, n, compute, CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
+}
+
+/// out[i] = bf16(in[i]) (round to nearest even), for the bf16-storage reference GEMM.
+__global__ void to_bf16(const float* in, __nv_bfloat16* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16(in[i]);
 }
 
 // ---- inputs ------------------------------------------------------------------------------------
@@ -187,9 +220,28 @@ std::string dims_name(std::initializer_list<int64_t> d) {
 
 // ---- measured peaks ----------------------------------------------------------------------------
 
-enum Peak : int { kBandwidth = 0, kFp32Gemm = 1, kTf32Gemm = 2 };
-double g_peak[3] = {0.0, 0.0, 0.0};  // GB/s, TFLOP/s, TFLOP/s: the best measured so far
-const char* const kPeakName[3] = {"memcpy GB/s", "cuBLAS fp32 TFLOP/s", "cuBLAS tf32 TFLOP/s"};
+enum Peak : int { kBandwidth = 0, kFp32Gemm = 1, kTf32Gemm = 2, kBf16Gemm = 3 };
+double g_peak[4] = {0.0, 0.0, 0.0, 0.0};  // GB/s, then TFLOP/s: the best measured so far
+const char* const kPeakName[4] = {"memcpy GB/s", "cuBLAS fp32 TFLOP/s", "cuBLAS tf32 TFLOP/s",
+                                  "cuBLAS fp32-in bf16 TFLOP/s"};
+
+/// The GEMM peak and the cuBLAS compute type of an fp32 product at `precision`.
+Peak gemm_peak(ember::cuda::MatmulPrecision precision) {
+  switch (precision) {
+    case ember::cuda::MatmulPrecision::high: return kTf32Gemm;
+    case ember::cuda::MatmulPrecision::medium: return kBf16Gemm;
+    case ember::cuda::MatmulPrecision::highest: break;
+  }
+  return kFp32Gemm;
+}
+cublasComputeType_t compute_type(Peak p) {
+  return p == kTf32Gemm ? CUBLAS_COMPUTE_32F_FAST_TF32
+                        : p == kBf16Gemm ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
+}
+const char* precision_name(ember::cuda::MatmulPrecision precision) {
+  const Peak p = gemm_peak(precision);
+  return p == kTf32Gemm ? "tf32" : p == kBf16Gemm ? "bf16" : "fp32";
+}
 
 constexpr std::size_t kCopyBytes = std::size_t(1) << 30;  // 1 GiB
 constexpr int kPeakGemm = 8192;
@@ -231,7 +283,7 @@ double peak(Peak p) {
     Tensor<float> a = gpu_randn("peak_a", {n, n}, 1), b = gpu_randn("peak_b", {n, n}, 2);
     Tensor<float> c = ember::empty<float>({n, n}, kGpu);
     const double s =
-        best_seconds([&] { cublas_gemm(p == kTf32Gemm, n, a.data(), b.data(), c.data()); });
+        best_seconds([&] { cublas_gemm(compute_type(p), n, a.data(), b.data(), c.data()); });
     store_peak(p, 2.0 * double(n) * n * n / s * 1e-12);
   }
   return g_peak[p];
@@ -307,10 +359,14 @@ void report(benchmark::State& state, double seconds, double flops, double bytes,
   state.SetLabel(label);
 }
 
-/// Turns TF32 on for its lifetime (and off again after, whatever happens).
-struct Tf32Scope {
-  explicit Tf32Scope(bool on) { ember::cuda::set_allow_tf32(on); }
-  ~Tf32Scope() { ember::cuda::set_allow_tf32(false); }
+/// Sets the fp32 matmul precision for its lifetime (back to `highest` after, whatever happens).
+struct PrecisionScope {
+  explicit PrecisionScope(ember::cuda::MatmulPrecision p) {
+    ember::cuda::set_float32_matmul_precision(p);
+  }
+  ~PrecisionScope() {
+    ember::cuda::set_float32_matmul_precision(ember::cuda::MatmulPrecision::highest);
+  }
 };
 
 // ---- peaks -------------------------------------------------------------------------------------
@@ -330,29 +386,49 @@ void bm_peak_memcpy(benchmark::State& state) {
   report(state, s, 0.0, bytes, kBandwidth);
 }
 
-void bm_peak_cublas(benchmark::State& state, bool tf32) {
+void bm_peak_cublas(benchmark::State& state, Peak p) {
   const int n = kPeakGemm;
   Tensor<float> a = gpu_randn("peak_a", {n, n}, 1), b = gpu_randn("peak_b", {n, n}, 2);
   Tensor<float> out = ember::empty<float>({n, n}, kGpu);
   Case c;
-  c.run = [&] { cublas_gemm(tf32, n, a.data(), b.data(), out.data()); };
+  c.run = [&] { cublas_gemm(compute_type(p), n, a.data(), b.data(), out.data()); };
   const double s = time_case(state, c);
   const double flops = 2.0 * double(n) * n * n;
-  const Peak p = tf32 ? kTf32Gemm : kFp32Gemm;
   if (s > 0) store_peak(p, flops / s * 1e-12);
   report(state, s, flops, 0.0, p);
 }
 
+/// bf16 operands in memory (half the bytes of fp32), fp32 C and accumulation: the reference for
+/// what a bf16-activation design would gain; reported against the fp32-in bf16 peak.
+void bm_cublas_bf16_storage(benchmark::State& state) {
+  const int n = kPeakGemm;
+  const int64_t nn = int64_t(n) * n;
+  Tensor<float> a = gpu_randn("peak_a", {n, n}, 1), b = gpu_randn("peak_b", {n, n}, 2);
+  // bf16 buffers carved from float tensors (two bf16 per float).
+  Tensor<float> a16 = ember::empty<float>({nn / 2}, kGpu), b16 = ember::empty<float>({nn / 2}, kGpu);
+  Tensor<float> out = ember::empty<float>({n, n}, kGpu);
+  auto* pa = reinterpret_cast<__nv_bfloat16*>(a16.data());
+  auto* pb = reinterpret_cast<__nv_bfloat16*>(b16.data());
+  to_bf16<<<1024, 256, 0, stream()>>>(a.data(), pa, nn);
+  to_bf16<<<1024, 256, 0, stream()>>>(b.data(), pb, nn);
+  cuda_check(cudaGetLastError(), "to_bf16");
+  Case c;
+  c.run = [&] { cublas_gemm(CUBLAS_COMPUTE_32F, n, pa, pb, out.data(), CUDA_R_16BF); };
+  const double s = time_case(state, c);
+  report(state, s, 2.0 * double(n) * n * n, 0.0, kBf16Gemm);
+}
+
 // ---- ops ---------------------------------------------------------------------------------------
 
-void bm_gemm(benchmark::State& state, bool tf32, int64_t m, int64_t k, int64_t n) {
-  Tf32Scope tf32_scope(tf32);
+void bm_gemm(benchmark::State& state, ember::cuda::MatmulPrecision precision, int64_t m,
+             int64_t k, int64_t n) {
+  PrecisionScope precision_scope(precision);
   ember::NoGradGuard no_grad;
   Tensor<float> a = gpu_randn("gemm_a", {m, k}, 3), b = gpu_randn("gemm_b", {k, n}, 4);
   Case c;
   c.run = [&] { Tensor<float> y = ember::matmul(a, b); };
   const double s = time_case(state, c);
-  report(state, s, 2.0 * double(m) * double(n) * double(k), 0.0, tf32 ? kTf32Gemm : kFp32Gemm);
+  report(state, s, 2.0 * double(m) * double(n) * double(k), 0.0, gemm_peak(precision));
 }
 
 const Shape kScores{32, 12, 128, 128};  // [batch, heads, seq_q, seq_k]
@@ -431,18 +507,33 @@ void bm_gelu(benchmark::State& state, bool backward) {
   report(state, time_case(state, c), 0.0, 12.0 * elems, kBandwidth);  // dy, x read; dx written
 }
 
-void bm_attention(benchmark::State& state, bool backward) {
-  const int64_t b = 32, h = 12, s = 128, d = 64;
-  const Shape shape{b, h, s, d};
-  Tensor<float> q = gpu_randn("attn_q", shape, 12), k = gpu_randn("attn_k", shape, 13),
-                v = gpu_randn("attn_v", shape, 14);
+/// nn::scaled_dot_product_attention at [32, 12, 128, d], q/k/v as the permuted head views
+/// MultiHeadAttention makes, the padding mask [32, 1, 1, 128] (zeros), no dropout; the fused
+/// kernel or the unfused path (ember::cuda::set_fused_attention). `backward`: the timed run is
+/// forward + backward. FLOPs: 4·B·H·S²·d forward (q·kᵀ and P·v); backward 2.5× that
+/// (10·B·H·S²·d: the five products of FlashAttention-2's backward, S recomputed), so
+/// forward + backward counts 14·B·H·S²·d — the same count for both paths, so their TFLOP/s
+/// compare as inverse times. (The fused backward really does 7 products: S and dP are
+/// recomputed by both of its kernels to stay free of atomics.)
+void bm_attention(benchmark::State& state, bool fused, bool backward, int64_t d) {
+  const int64_t b = 32, h = 12, s = 128;
+  ember::cuda::set_fused_attention(fused);
+  struct Restore {
+    ~Restore() { ember::cuda::set_fused_attention(true); }
+  } restore;
+  const Shape shape{b, s, h, d};  // [batch, seq, heads, d] → permuted to [batch, heads, seq, d]
+  const std::string tag = "attn_d" + std::to_string(d);
+  Tensor<float> q = gpu_randn(tag + "q", shape, 12), k = gpu_randn(tag + "k", shape, 13),
+                v = gpu_randn(tag + "v", shape, 14);
   Tensor<float> mask = ember::zeros<float>({b, 1, 1, s}).to(kGpu);
-  // q·kᵀ and probs·v: 2 products of 2·b·h·s·s·d flops; backward: twice that.
-  const double fwd_flops = 2.0 * 2.0 * double(b * h) * double(s * s) * double(d);
+  const double fwd_flops = 4.0 * double(b * h) * double(s * s) * double(d);
+  auto heads = [](const Tensor<float>& t) { return t.permute({0, 2, 1, 3}); };
   Case c;
   if (!backward) {
     ember::NoGradGuard no_grad;
-    c.run = [&] { Tensor<float> o = ember::nn::scaled_dot_product_attention(q, k, v, mask); };
+    c.run = [&] {
+      Tensor<float> o = ember::nn::scaled_dot_product_attention(heads(q), heads(k), heads(v), mask);
+    };
     report(state, time_case(state, c), fwd_flops, 0.0, kFp32Gemm);
     return;
   }
@@ -450,16 +541,17 @@ void bm_attention(benchmark::State& state, bool backward) {
   ql.requires_grad_();
   kl.requires_grad_();
   vl.requires_grad_();
-  Tensor<float> dout = gpu_randn("attn_dout", shape, 15);
-  Tensor<float> out;
+  Tensor<float> dout = gpu_randn(tag + "dout", {b, h, s, d}, 15);
   c.prepare = [&] {
     ql.zero_grad();
     kl.zero_grad();
     vl.zero_grad();
-    out = ember::nn::scaled_dot_product_attention(ql, kl, vl, mask);
   };
-  c.run = [&] { out.backward(dout); };
-  report(state, time_case(state, c), 2.0 * fwd_flops, 0.0, kFp32Gemm);
+  c.run = [&] {
+    Tensor<float> out = ember::nn::scaled_dot_product_attention(heads(ql), heads(kl), heads(vl), mask);
+    out.backward(dout);
+  };
+  report(state, time_case(state, c), 3.5 * fwd_flops, 0.0, kFp32Gemm);
 }
 
 void bm_adamw_flat(benchmark::State& state) {
@@ -474,6 +566,102 @@ void bm_adamw_flat(benchmark::State& state) {
   Case c;
   c.run = [&] { kern.adam_update(n, p.data(), g.data(), m.data(), v.data(), nullptr, co); };
   report(state, time_case(state, c), 0.0, 28.0 * double(n), kBandwidth);
+}
+
+/// BERT-base's parameter shapes (BertForSequenceClassification, 2 labels; vocabulary 30522, 512
+/// positions): 201 tensors, 109.5M parameters. 1-d shapes are the biases and LayerNorm weights.
+std::vector<Shape> bert_base_param_shapes() {
+  const int64_t h = 768, inter = 3072;
+  std::vector<Shape> s = {{30522, h}, {512, h}, {2, h}, {h}, {h}};  // embeddings + LayerNorm
+  for (int layer = 0; layer < 12; ++layer) {
+    for (int k = 0; k < 4; ++k) {  // query, key, value, attention output
+      s.push_back({h, h});
+      s.push_back({h});
+    }
+    s.insert(s.end(), {{h}, {h}, {inter, h}, {inter}, {h, inter}, {h}, {h}, {h}});
+  }
+  s.insert(s.end(), {{h, h}, {h}, {2, h}, {2}});  // pooler, classifier
+  return s;
+}
+
+/// The BERT-base parameter list on the GPU, each with a gradient (created once, kept).
+struct BertBaseParams {
+  std::vector<Tensor<float>> params;
+  std::vector<ember::optim::ParamGroup<float>> groups;  // decay (2-d) / no decay (1-d)
+  int64_t numel = 0;
+};
+std::unique_ptr<BertBaseParams>& bert_base_slot() {  // freed before the training steps
+  static std::unique_ptr<BertBaseParams> b;
+  return b;
+}
+BertBaseParams& bert_base_params() {
+  std::unique_ptr<BertBaseParams>& b = bert_base_slot();
+  if (!b) {
+    b = std::make_unique<BertBaseParams>();
+    BertBaseParams& x = *b;
+    x.groups.resize(2);
+    x.groups[0].weight_decay = 0.01;
+    x.groups[1].weight_decay = 0.0;
+    for (const Shape& shape : bert_base_param_shapes()) {
+      Tensor<float> p = ember::full<float>(shape, 0.5f, kGpu);
+      p.requires_grad_();
+      p.set_grad(ember::full<float>(shape, 0.01f, kGpu));
+      x.numel += p.numel();
+      x.params.push_back(p);
+      x.groups[shape.size() == 1 ? 1 : 0].params.push_back(p);
+    }
+  }
+  return *b;
+}
+
+void bm_adamw_bert_base(benchmark::State& state, bool per_tensor) {
+  BertBaseParams& b = bert_base_params();
+  ember::optim::AdamW<float> opt(b.groups, ember::optim::AdamWOptions(1e-4));
+  // The per-tensor variant: the same update through one adam_update launch per parameter.
+  std::vector<Tensor<float>> m, v;
+  for (std::size_t i = 0; per_tensor && i < b.params.size(); ++i) {
+    m.push_back(ember::zeros<float>(b.params[i].shape(), kGpu));
+    v.push_back(ember::zeros<float>(b.params[i].shape(), kGpu));
+  }
+  auto& kern = ember::backend::cuda::kernels<float>("bench_cuda adamw");
+  const auto co = ember::backend::cpu::AdamCoeffs<float>::make(1e-4, 0.9, 0.999, 1e-8, 0.01,
+                                                               /*decoupled=*/true, false, 1.0);
+  Case c;
+  if (per_tensor) {
+    c.run = [&] {
+      for (std::size_t i = 0; i < b.params.size(); ++i) {
+        Tensor<float>& p = b.params[i];
+        kern.adam_update(p.numel(), p.data(), p.grad().data(), m[i].data(), v[i].data(), nullptr,
+                         co);
+      }
+    };
+  } else {
+    c.run = [&] { opt.step(); };  // the moments are created in the first warm-up run
+  }
+  report(state, time_case(state, c), 0.0, 28.0 * double(b.numel), kBandwidth);
+  state.counters["tensors"] = double(b.params.size());
+}
+
+void bm_clip_grad_norm_bert_base(benchmark::State& state, bool per_tensor) {
+  BertBaseParams& b = bert_base_params();
+  auto& kern = ember::backend::cuda::kernels<float>("bench_cuda clip_grad_norm");
+  Case c;
+  // max_norm 0: the coefficient is 0 < 1, so every run scales (the gradients become zeros,
+  // which costs the same bandwidth as any other values).
+  if (per_tensor) {
+    c.run = [&] {
+      double acc = 0.0;
+      for (const Tensor<float>& p : b.params)
+        acc += kern.norm_pow(p.grad().data(), p.grad().numel(), 2.0);
+      const float coef = static_cast<float>(0.0 / (std::sqrt(acc) + 1e-6));
+      for (const Tensor<float>& p : b.params)
+        kern.scale_inplace(p.grad().data(), p.grad().numel(), coef);
+    };
+  } else {
+    c.run = [&] { ember::optim::clip_grad_norm_(b.params, 0.0); };
+  }
+  report(state, time_case(state, c), 0.0, 12.0 * double(b.numel), kBandwidth);
+  state.counters["tensors"] = double(b.params.size());
 }
 
 // ---- training steps ----------------------------------------------------------------------------
@@ -510,6 +698,7 @@ TrainSetup& train_setup(const std::string& key, bench_model::Dims d, int64_t lay
   // so that a new high-water mark of the allocator is this model's step alone.
   current.reset();
   randn_cache().clear();
+  bert_base_slot().reset();
   ember::cuda::empty_cache();
   auto t = std::make_unique<TrainSetup>();
   t->key = key;
@@ -541,13 +730,14 @@ TrainSetup& train_setup(const std::string& key, bench_model::Dims d, int64_t lay
   return *current;
 }
 
-void bm_train_step(benchmark::State& state, const std::string& model, bool tf32) {
+void bm_train_step(benchmark::State& state, const std::string& model,
+                   ember::cuda::MatmulPrecision precision) {
   const int64_t batch = 32, seq = 128;
   const bool minilm = model == "minilm";
   const bench_model::Dims d = minilm ? bench_model::kMiniLM : bench_model::kBertBase;
   const int64_t layers = minilm ? bench_model::kMiniLMLayers : kBertBaseLayers;
   TrainSetup& t = train_setup(model, d, layers, batch, seq);
-  Tf32Scope tf32_scope(tf32);
+  PrecisionScope precision_scope(precision);
   Case c;
   c.isolate = false;  // host time between kernels is part of a step's cost
   c.warmup = 2;
@@ -562,7 +752,7 @@ void bm_train_step(benchmark::State& state, const std::string& model, bool tf32)
   const double s = time_case(state, c);
   const double flops = 3.0 * bench_model::model_forward_flops(d, layers, batch, seq,
                                                               bench_model::kLabels);
-  report(state, s, flops, 0.0, tf32 ? kTf32Gemm : kFp32Gemm);
+  report(state, s, flops, 0.0, gemm_peak(precision));
   if (s > 0) {
     state.counters["examples/s"] = double(batch) / s;
     state.counters["tokens/s"] = double(batch * seq) / s;
@@ -579,7 +769,8 @@ void bm_train_step(benchmark::State& state, const std::string& model, bool tf32)
 // ---- registration ------------------------------------------------------------------------------
 
 /// Registers `fn` under `name` with manual (CUDA event) time; an exception becomes the case's
-/// error message instead of ending the program, and TF32 is off again afterwards.
+/// error message instead of ending the program, and the fp32 matmul precision is `highest`
+/// again afterwards.
 benchmark::internal::Benchmark* reg(const std::string& name,
                                     std::function<void(benchmark::State&)> fn,
                                     benchmark::TimeUnit unit = benchmark::kMicrosecond) {
@@ -590,7 +781,8 @@ benchmark::internal::Benchmark* reg(const std::string& name,
                                         } catch (const std::exception& e) {
                                           state.SkipWithError(e.what());
                                         }
-                                        ember::cuda::set_allow_tf32(false);
+                                        ember::cuda::set_float32_matmul_precision(
+                                            ember::cuda::MatmulPrecision::highest);
                                       })
       ->UseManualTime()
       ->Unit(unit);
@@ -599,18 +791,22 @@ benchmark::internal::Benchmark* reg(const std::string& name,
 void register_benchmarks() {
   // The peaks first: the fractions of every later case are relative to them.
   reg("peak/memcpy_d2d/1GiB", bm_peak_memcpy);
-  reg("peak/cublas_gemm_fp32/8192", [](benchmark::State& s) { bm_peak_cublas(s, false); });
-  reg("peak/cublas_gemm_tf32/8192", [](benchmark::State& s) { bm_peak_cublas(s, true); });
+  reg("peak/cublas_gemm_fp32/8192", [](benchmark::State& s) { bm_peak_cublas(s, kFp32Gemm); });
+  reg("peak/cublas_gemm_tf32/8192", [](benchmark::State& s) { bm_peak_cublas(s, kTf32Gemm); });
+  reg("peak/cublas_gemm_bf16/8192", [](benchmark::State& s) { bm_peak_cublas(s, kBf16Gemm); });
+  reg("peak/cublas_gemm_bf16_storage/8192", bm_cublas_bf16_storage);
 
-  // bf16 GEMMs are not benchmarked: the CUDA backend has no bf16/fp16 kernels yet.
+  using ember::cuda::MatmulPrecision;
+  const MatmulPrecision precisions[] = {MatmulPrecision::highest, MatmulPrecision::high,
+                                        MatmulPrecision::medium};
   struct Mkn {
     int64_t m, k, n;
   };
   const Mkn shapes[] = {{4096, 768, 768}, {4096, 768, 3072}, {4096, 3072, 768}, {8192, 8192, 8192}};
-  for (bool tf32 : {false, true})
+  for (MatmulPrecision precision : precisions)
     for (const Mkn& g : shapes)
-      reg(std::string("gemm/") + (tf32 ? "tf32/" : "fp32/") + dims_name({g.m, g.k, g.n}),
-          [=](benchmark::State& s) { bm_gemm(s, tf32, g.m, g.k, g.n); });
+      reg(std::string("gemm/") + precision_name(precision) + "/" + dims_name({g.m, g.k, g.n}),
+          [=](benchmark::State& s) { bm_gemm(s, precision, g.m, g.k, g.n); });
 
   reg("softmax/32x12x128x128", [](benchmark::State& s) { bm_softmax(s, false); });
   reg("scaled_masked_softmax/32x12x128x128", [](benchmark::State& s) { bm_softmax(s, true); });
@@ -618,17 +814,29 @@ void register_benchmarks() {
   reg("layer_norm_backward/4096x768", [](benchmark::State& s) { bm_layer_norm(s, true); });
   reg("gelu_forward/4096x3072", [](benchmark::State& s) { bm_gelu(s, false); });
   reg("gelu_backward/4096x3072", [](benchmark::State& s) { bm_gelu(s, true); });
-  // "unfused": there is no fused (FlashAttention-style) attention kernel yet.
-  reg("attention_unfused_forward/B32xH12xS128xD64",
-      [](benchmark::State& s) { bm_attention(s, false); });
-  reg("attention_unfused_backward/B32xH12xS128xD64",
-      [](benchmark::State& s) { bm_attention(s, true); });
+  // Attention at MiniLM (d 32) and BERT-base (d 64) shapes: the fused kernel and the unfused
+  // path (matmul → scaled_masked_softmax → matmul), forward and forward + backward.
+  for (int64_t d : {32, 64})
+    for (bool backward : {false, true})
+      for (bool fused : {true, false})
+        reg(std::string("attention_") + (fused ? "fused_" : "unfused_") +
+                (backward ? "forward_backward" : "forward") + "/B32xH12xS128xD" + std::to_string(d),
+            [=](benchmark::State& s) { bm_attention(s, fused, backward, d); });
   reg("adamw/flat/110M", bm_adamw_flat);
+  reg("adamw_step/bert_base/201_tensors",
+      [](benchmark::State& s) { bm_adamw_bert_base(s, false); });
+  reg("adamw_per_tensor/bert_base/201_tensors",
+      [](benchmark::State& s) { bm_adamw_bert_base(s, true); });
+  reg("clip_grad_norm/bert_base/201_tensors",
+      [](benchmark::State& s) { bm_clip_grad_norm_bert_base(s, false); });
+  reg("clip_grad_norm_per_tensor/bert_base/201_tensors",
+      [](benchmark::State& s) { bm_clip_grad_norm_bert_base(s, true); });
 
   for (const char* model : {"minilm", "bert_base"})
-    for (bool tf32 : {false, true})
-      reg(std::string("train_step/") + model + "/B32xS128/" + (tf32 ? "tf32" : "fp32"),
-          [=](benchmark::State& s) { bm_train_step(s, model, tf32); }, benchmark::kMillisecond);
+    for (MatmulPrecision precision : precisions)
+      reg(std::string("train_step/") + model + "/B32xS128/" + precision_name(precision),
+          [=](benchmark::State& s) { bm_train_step(s, model, precision); },
+          benchmark::kMillisecond);
 }
 
 }  // namespace

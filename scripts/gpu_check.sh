@@ -9,15 +9,16 @@
 #      to get the most out of one GPU session), but it exits non-zero at the end;
 #   4. bench_cuda (docs/gpu.md; JSON in $OUT_DIR/bench_cuda.json);
 #   5. a short BERT fine-tuning on SST-2 with `bert_classification_cuda train --device cuda`
-#      (2000 training sentences, 1 epoch, batch 32; evaluated on examples/data/sst2/dev.tsv);
+#      (2000 training sentences, 1 epoch, batch 32; evaluated on examples/data/sst2/dev.tsv),
+#      then the same with --bf16 (bf16 tensor-core GEMMs);
 #   6. one summary table: the test result, each benchmark's time, TFLOP/s or GB/s and fraction of
 #      the peak measured in the same run, the fine-tuning's examples/s and accuracy.
 #
 # Run from anywhere (it works in the repository root):   bash scripts/gpu_check.sh
 # Environment:
-#   OUT                     where results go (default build/gpu/out). At most 6 files are written
+#   OUT                     where results go (default build/gpu/out). At most 7 files are written
 #                           there: build.log, test_cuda.log, bench_cuda.json, bench_cuda.log,
-#                           finetune.log, summary.txt. The fine-tuned model goes to
+#                           finetune.log, finetune_bf16.log, summary.txt. The fine-tuned model goes to
 #                           build/gpu/sst2-gpu (EMBER_FINETUNE_DIR), not under OUT: it is tens of
 #                           MB and a dozen files.
 #   EMBER_CUDA_ARCHS        CMAKE_CUDA_ARCHITECTURES (default 90: H100/H200)
@@ -80,6 +81,7 @@ find_bin() {
 TEST_RC=-1
 BENCH_RC=-1
 FT_RC=-1
+FT16_RC=-1
 FAILED=0
 
 # ---- 1. the GPU ---------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ fi
 
 # ---- 4. benchmarks -----------------------------------------------------------------------------
 step_begin "bench_cuda"
-limit=$(step_limit 220 60 0)
+limit=$(step_limit 220 80 0)
 STDBUF=()
 if command -v stdbuf >/dev/null 2>&1; then STDBUF=(stdbuf -oL); fi
 rm -f "$OUT_DIR/bench_cuda.json" "$BUILD_DIR/bench_cuda.stdout.json"
@@ -219,32 +221,44 @@ fi
 set -e
 finish_step "$BENCH_RC" "$limit" "$OUT_DIR/bench_cuda.log"
 
-# ---- 5. fine-tuning on SST-2 -------------------------------------------------------------------
-step_begin "fine-tuning"
+# ---- 5. fine-tuning on SST-2 (fp32, then --bf16) -----------------------------------------------
 MODEL=tests/data/bert_tiny
 if [ -n "${EMBER_MINILM_DIR:-}" ] && [ -f "${EMBER_MINILM_DIR}/config.json" ]; then
   MODEL=$EMBER_MINILM_DIR
 fi
 echo "model: $MODEL"
-limit=$(step_limit 150 10 0)
-rm -rf "$FT_DIR"
-: >"$OUT_DIR/finetune.log"
-set +e
-if [ "$limit" -lt "$MIN_STEP" ]; then
-  FT_RC=125
-else
-  timeout "$limit" "$FT_BIN" train --device cuda --model "$MODEL" \
-    --train examples/data/sst2/train.tsv --validation examples/data/sst2/dev.tsv \
-    --max-train-examples 2000 --epochs 1 --batch-size 32 --lr 1e-4 --output "$FT_DIR" 2>&1 |
-    tr '\r' '\n' | tee "$OUT_DIR/finetune.log"
-  FT_RC=${PIPESTATUS[0]}
-fi
-set -e
+# finetune LOG MAX_SECONDS LEAVE_SECONDS [extra train flags]: one short run; sets RUN_RC.
+finetune() {
+  local log=$1 max=$2 leave=$3
+  shift 3
+  limit=$(step_limit "$max" "$leave" 0)
+  rm -rf "$FT_DIR"
+  : >"$OUT_DIR/$log"
+  set +e
+  if [ "$limit" -lt "$MIN_STEP" ]; then
+    RUN_RC=125
+  else
+    timeout "$limit" "$FT_BIN" train --device cuda --model "$MODEL" \
+      --train examples/data/sst2/train.tsv --validation examples/data/sst2/dev.tsv \
+      --max-train-examples 2000 --epochs 1 --batch-size 32 --lr 1e-4 --output "$FT_DIR" "$@" 2>&1 |
+      tr '\r' '\n' | tee "$OUT_DIR/$log"
+    RUN_RC=${PIPESTATUS[0]}
+  fi
+  set -e
+}
+step_begin "fine-tuning"
+finetune finetune.log 120 40
+FT_RC=$RUN_RC
 finish_step "$FT_RC" "$limit"
+step_begin "fine-tuning bf16"
+finetune finetune_bf16.log 60 10 --bf16
+FT16_RC=$RUN_RC
+finish_step "$FT16_RC" "$limit"
 
 # ---- 6. summary --------------------------------------------------------------------------------
 export GC_GPU="$GPU_INFO" GC_NVCC="$NVCC_VERSION" GC_ARCHS="$ARCHS" GC_MODEL="$MODEL"
-export GC_TEST_RC=$TEST_RC GC_BENCH_RC=$BENCH_RC GC_FT_RC=$FT_RC GC_STEPS="$STEP_LINES"
+export GC_TEST_RC=$TEST_RC GC_BENCH_RC=$BENCH_RC GC_FT_RC=$FT_RC GC_FT16_RC=$FT16_RC
+export GC_STEPS="$STEP_LINES"
 export GC_OUT="$OUT_DIR" GC_BENCH_STDOUT="$BUILD_DIR/bench_cuda.stdout.json"
 export GC_TOTAL=$((SECONDS - T0))
 python3 - <<'PY' | tee "$OUT_DIR/summary.txt"
@@ -324,17 +338,18 @@ if runs:
         print(f"  {name:<{w}}  {t:>12}  {rate:>16}  {frac:>7}  {r.get('label', '')}{extra}")
 
 # fine-tuning
-ft = read(os.path.join(out, "finetune.log"))
-m = re.search(r"training: (\d+) steps in ([\d.]+) s \(([\d.]+) examples/s\); best validation "
-              r"accuracy ([\d.]+)", ft)
-acc = re.findall(r"^accuracy: ([\d.]+)", ft, re.M)
-rc = int(env["GC_FT_RC"])
-status = {0: "ok", -1: "NOT RUN", 124: "TIMED OUT", 125: "SKIPPED (time budget)"}.get(rc, f"FAILED (exit {rc})")
-print(f"\nfine-tuning ({env['GC_MODEL']}, SST-2, 2000 examples, 1 epoch, batch 32, --device cuda): {status}")
-if m:
-    print(f"  {m.group(1)} steps in {m.group(2)} s: {m.group(3)} examples/s")
-if acc:
-    print(f"  dev accuracy (872 sentences): {acc[-1]}")
+for log, rc_var, flag in (("finetune.log", "GC_FT_RC", ""), ("finetune_bf16.log", "GC_FT16_RC", " --bf16")):
+    ft = read(os.path.join(out, log))
+    m = re.search(r"training: (\d+) steps in ([\d.]+) s \(([\d.]+) examples/s\); best validation "
+                  r"accuracy ([\d.]+)", ft)
+    acc = re.findall(r"^accuracy: ([\d.]+)", ft, re.M)
+    rc = int(env[rc_var])
+    status = {0: "ok", -1: "NOT RUN", 124: "TIMED OUT", 125: "SKIPPED (time budget)"}.get(rc, f"FAILED (exit {rc})")
+    print(f"\nfine-tuning ({env['GC_MODEL']}, SST-2, 2000 examples, 1 epoch, batch 32, --device cuda{flag}): {status}")
+    if m:
+        print(f"  {m.group(1)} steps in {m.group(2)} s: {m.group(3)} examples/s")
+    if acc:
+        print(f"  dev accuracy (872 sentences): {acc[-1]}")
 
 # steps
 print("\nsteps:")

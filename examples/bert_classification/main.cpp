@@ -5,8 +5,8 @@
 //   bert_classification train   --model DIR --train FILE --validation FILE [--test FILE] --output DIR
 //   bert_classification eval    --model DIR --data FILE
 //   bert_classification predict --model DIR [--input FILE] [--json]
-//   (each takes --device cpu|cuda|cuda:N; CUDA needs the bert_classification_cuda build, which
-//    links the CUDA backend: see docs/gpu.md)
+//   (each takes --device cpu|cuda|cuda:N and, with cuda, --bf16; CUDA needs the
+//    bert_classification_cuda build, which links the CUDA backend: see docs/gpu.md)
 //
 // DIR is a Hugging Face-layout directory (config.json, vocab.txt, model.safetensors); the
 // output's best/ directory is one too, loadable by Hugging Face transformers.
@@ -75,6 +75,15 @@ ember::Device parse_device(const std::string& s) {
   EMBER_FAIL("--device: expected cpu, cuda or cuda:N, found \"", s, "\"");
 }
 
+/// --bf16: the GPU's fp32 matrix products compute on bf16 tensor cores with fp32 accumulation
+/// (ember::cuda::MatmulPrecision::medium); weights, optimizer state and every other op stay fp32.
+/// Throws `ember::Error` on the CPU (whose products are always fp32) or without the CUDA backend.
+void set_matmul_precision(bool bf16, ember::Device dev) {
+  if (!bf16) return;
+  EMBER_CHECK(dev.is_cuda(), "--bf16 needs --device cuda (on the CPU products are always fp32)");
+  ember::cuda::set_float32_matmul_precision(ember::cuda::MatmulPrecision::medium);
+}
+
 /// The batch's tensors on `dev` (the data loader builds them on the CPU).
 ember::data::Batch to_device(ember::data::Batch b, ember::Device dev) {
   b.input_ids = b.input_ids.to(dev);
@@ -124,13 +133,14 @@ struct TrainArgs {
   int64_t log_every = 50;
   double lr = 5e-5, warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0;
   uint64_t seed = 42;
-  bool resume = false;
+  bool resume = false, bf16 = false;
   std::string device = "cpu";
 };
 
 int run_train(const TrainArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
+  set_matmul_precision(a.bf16, dev);
   ember::Generator gen(a.seed);  // dropout and fresh initialization (the classifier head)
 
   // Data: the label set comes from the training file and is saved with the model.
@@ -274,8 +284,9 @@ int run_train(const TrainArgs& a) {
 // ---- eval --------------------------------------------------------------------------------------
 
 int run_eval(const std::string& model_dir, const std::string& data_file, const DataArgs& data,
-             int64_t batch_size, int64_t max_length, const std::string& device) {
+             int64_t batch_size, int64_t max_length, const std::string& device, bool bf16) {
   const ember::Device dev = parse_device(device);
+  set_matmul_precision(bf16, dev);
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
   model->to(dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
@@ -295,8 +306,9 @@ int run_eval(const std::string& model_dir, const std::string& data_file, const D
 // ---- predict -----------------------------------------------------------------------------------
 
 int run_predict(const std::string& model_dir, const std::string& input_file, bool json,
-                int64_t max_length, const std::string& device) {
+                int64_t max_length, const std::string& device, bool bf16) {
   const ember::Device dev = parse_device(device);
+  set_matmul_precision(bf16, dev);
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
   model->to(dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
@@ -370,11 +382,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
   train->add_option("--device", t.device, "cpu, cuda or cuda:N");
+  train->add_flag("--bf16", t.bf16, "GPU: bf16 tensor-core matrix products (fp32 weights)");
 
   std::string model_dir, data_file, input_file;
   DataArgs eval_data;
   int64_t batch_size = 64, max_length = 128;
-  bool json = false;
+  bool json = false, bf16 = false;
   std::string device = "cpu";
   auto* eval = app.add_subcommand("eval", "accuracy, F1 and confusion matrix on a labelled file");
   eval->add_option("--model", model_dir, "fine-tuned model directory")->required();
@@ -383,6 +396,7 @@ int main(int argc, char** argv) {
   eval->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   eval_data.add_to(eval);
   eval->add_option("--device", device, "cpu, cuda or cuda:N");
+  eval->add_flag("--bf16", bf16, "GPU: bf16 tensor-core matrix products");
 
   auto* predict = app.add_subcommand("predict", "label one text per line (stdin or --input)");
   predict->add_option("--model", model_dir, "fine-tuned model directory")->required();
@@ -390,12 +404,14 @@ int main(int argc, char** argv) {
   predict->add_flag("--json", json, "JSON lines output");
   predict->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   predict->add_option("--device", device, "cpu, cuda or cuda:N");
+  predict->add_flag("--bf16", bf16, "GPU: bf16 tensor-core matrix products");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) return run_train(t);
-    if (*eval) return run_eval(model_dir, data_file, eval_data, batch_size, max_length, device);
-    if (*predict) return run_predict(model_dir, input_file, json, max_length, device);
+    if (*eval)
+      return run_eval(model_dir, data_file, eval_data, batch_size, max_length, device, bf16);
+    if (*predict) return run_predict(model_dir, input_file, json, max_length, device, bf16);
   } catch (const ember::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

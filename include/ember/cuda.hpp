@@ -10,7 +10,7 @@
 // GPU, and `ember::cuda::is_available()` then answers false.
 //
 // Besides the queries of interface.hpp (is_available, device_count, synchronize, memory_stats,
-// empty_cache, set_allow_tf32), this header adds the nvcc-only stream API:
+// empty_cache, set_float32_matmul_precision, set_allow_tf32), this header adds the nvcc-only stream API:
 //   ember::cuda::current_stream()           the stream all of ember's work on the current
 //                                           device goes to (default: the legacy default stream)
 //   ember::cuda::set_current_stream(s)      make `s` current (waits for the previous stream)
@@ -60,8 +60,5 @@ inline void set_current_stream(cudaStream_t stream) { backend::cuda::set_current
 /// double) before use, so a kernel that forgets to write an element shows NaN (the CUDA tests
 /// run with it on). Costs a memset per allocation.
 inline void set_poison_allocations(bool on) { backend::cuda::cuda_allocator().set_poison(on); }
-
-/// Whether fp32 GEMMs may use TF32 tensor cores (set with set_allow_tf32).
-inline bool allow_tf32() { return backend::cuda::runtime("cuda::allow_tf32").allow_tf32(); }
 
 }  // namespace ember::cuda

@@ -20,6 +20,7 @@
 #include <ember/ops/layer_norm.hpp>
 #include <ember/ops/embedding.hpp>
 #include <ember/ops/dropout.hpp>
+#include <ember/ops/attention.hpp>
 #include <ember/ops/loss.hpp>
 #include <ember/ops/indexing.hpp>
 #include <ember/nn.hpp>

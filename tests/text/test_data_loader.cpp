@@ -283,3 +283,26 @@ TEST_CASE("DataLoader: invalid options") {
   CHECK_THROWS_AS(DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().bucket_size(0)),
                   ember::Error);
 }
+
+TEST_CASE("DataLoader: pin_memory without the CUDA backend is a clear error") {
+  // This test binary is CPU-only: page-locked memory (a CUDA driver service) is not available.
+  REQUIRE_FALSE(ember::backend::cuda::backend_available());
+  auto ds = numbered(4);
+  auto message_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const ember::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string m = message_of(
+      [&] { (void)DataLoader(ds, tiny_tokenizer(), DataLoaderOptions().pin_memory(true)); });
+  CHECK_MESSAGE(m.find("DataLoader: pin_memory(true) needs page-locked memory") == 0, m);
+  CHECK_MESSAGE(m.find("built without ember's CUDA backend") != std::string::npos, m);
+  const std::string t = message_of([] { (void)ember::zeros<float>({2, 3}).pin_memory(); });
+  CHECK_MESSAGE(t.find("pin_memory: this program was built without ember's CUDA backend") == 0, t);
+  // Without the option, batches are ordinary (pageable) CPU tensors.
+  DataLoader loader(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(2));
+  CHECK_FALSE(loader.batch(0).input_ids.is_pinned());
+}

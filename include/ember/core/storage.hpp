@@ -159,9 +159,12 @@ class Storage {
  public:
   Storage(std::size_t nbytes, Device device)
       : nbytes_(nbytes), device_(device), data_(allocator_for(device).allocate(nbytes)) {}
-  /// Wraps memory owned elsewhere (e.g. a memory-mapped file); `keep_alive` owns it.
-  Storage(void* data, std::size_t nbytes, Device device, std::shared_ptr<void> keep_alive)
-      : nbytes_(nbytes), device_(device), data_(data), external_(std::move(keep_alive)) {}
+  /// Wraps memory owned elsewhere (e.g. a memory-mapped file, or page-locked host memory with
+  /// `pinned`); `keep_alive` owns it and frees it.
+  Storage(void* data, std::size_t nbytes, Device device, std::shared_ptr<void> keep_alive,
+          bool pinned = false)
+      : nbytes_(nbytes), device_(device), data_(data), external_(std::move(keep_alive)),
+        pinned_(pinned) {}
   ~Storage() {
     if (!external_) allocator_for(device_).deallocate(data_, nbytes_);
   }
@@ -171,6 +174,8 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  /// True for page-locked host memory (Tensor::pin_memory): copies to a GPU are direct DMA.
+  bool is_pinned() const { return pinned_; }
 
   /// In-place writes call bump_version(); autograd compares saved versions.
   uint64_t version() const { return version_; }
@@ -181,6 +186,7 @@ class Storage {
   Device device_;
   void* data_;
   std::shared_ptr<void> external_;
+  bool pinned_ = false;
   uint64_t version_ = 0;
 };
 

@@ -32,9 +32,13 @@
 //   3. batches are consecutive runs of batch_size examples; the last one holds the remainder,
 //      or is dropped with drop_last.
 //
+// Pinned batches. With `pin_memory(true)` the batch tensors are allocated in page-locked host
+// memory (a cache of cudaHostAlloc blocks, backend/cuda/pinned.cuh), so copying them to the GPU
+// is a DMA transfer without the driver's staging copy. This needs the CUDA backend in the program.
+//
 // Errors: ember::Error for batch_size < 1, max_length < 0 or too small for the special tokens
 // (2, pairs 3; 0 means no truncation), bucket_size < 1, a negative epoch, a batch index out of
-// range.
+// range, pin_memory(true) in a program without the CUDA backend.
 #pragma once
 
 #include <ember/core/error.hpp>
@@ -73,6 +77,9 @@ class DataLoaderOptions {
   /// Batches per sorting chunk when bucketing.
   DataLoaderOptions& bucket_size(int64_t v) { bucket_size_ = v; return *this; }
   DataLoaderOptions& seed(uint64_t v) { seed_ = v; return *this; }
+  /// Build the batch tensors in page-locked host memory (PyTorch's `pin_memory=True`), so that
+  /// `.to(Device::cuda(0))` copies them by DMA without a staging copy. Needs the CUDA backend.
+  DataLoaderOptions& pin_memory(bool v) { pin_memory_ = v; return *this; }
   // clang-format on
 
   int64_t batch_size() const { return batch_size_; }
@@ -82,6 +89,7 @@ class DataLoaderOptions {
   bool bucket_by_length() const { return bucket_by_length_; }
   int64_t bucket_size() const { return bucket_size_; }
   uint64_t seed() const { return seed_; }
+  bool pin_memory() const { return pin_memory_; }
 
  private:
   int64_t batch_size_ = 32;
@@ -91,9 +99,11 @@ class DataLoaderOptions {
   bool bucket_by_length_ = false;
   int64_t bucket_size_ = 50;
   uint64_t seed_ = 0;
+  bool pin_memory_ = false;
 };
 
-/// One batch, padded to its longest row. All tensors are contiguous int64 on the CPU.
+/// One batch, padded to its longest row. All tensors are contiguous int64 on the CPU (in
+/// page-locked memory with DataLoaderOptions::pin_memory).
 struct Batch {
   Tensor<int64_t> input_ids;       // [batch, seq]
   Tensor<int64_t> token_type_ids;  // [batch, seq]
@@ -202,6 +212,9 @@ inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
               ", found ", options_.max_length());
   EMBER_CHECK(options_.bucket_size() >= 1, "DataLoader: bucket_size must be >= 1, found ",
               options_.bucket_size());
+  EMBER_CHECK(!options_.pin_memory() || backend::cuda::backend_available(),
+              "DataLoader: pin_memory(true) needs page-locked memory from the CUDA driver, but ",
+              backend::cuda::detail::not_built_message());
 
   const int64_t n = dataset.size();
   const std::size_t max_length = static_cast<std::size_t>(options_.max_length());
@@ -288,10 +301,14 @@ inline Batch DataLoader::batch(int64_t b) const {
   for (int64_t r = lo; r < hi; ++r) seq = std::max(seq, length(order_[r]));
   Batch out;
   out.indices.assign(order_.begin() + lo, order_.begin() + hi);
-  out.input_ids = Tensor<int64_t>::empty({rows, seq});
-  out.token_type_ids = Tensor<int64_t>::empty({rows, seq});
-  out.attention_mask = Tensor<int64_t>::empty({rows, seq});
-  out.labels = Tensor<int64_t>::empty({rows});
+  auto empty = [&](const Shape& shape) {
+    return options_.pin_memory() ? Tensor<int64_t>::empty_pinned(shape)
+                                 : Tensor<int64_t>::empty(shape);
+  };
+  out.input_ids = empty({rows, seq});
+  out.token_type_ids = empty({rows, seq});
+  out.attention_mask = empty({rows, seq});
+  out.labels = empty({rows});
   int64_t* ids = out.input_ids.data();
   int64_t* types = out.token_type_ids.data();
   int64_t* mask = out.attention_mask.data();

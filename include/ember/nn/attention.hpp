@@ -23,10 +23,17 @@
 // exactly BERT's. Backward: each op keeps what it needs (ops/matmul.hpp saves Q, K, probs, V;
 // ops/softmax.hpp saves probs), i.e. the [batch, H, seq, seq] probabilities are the large saved
 // activation, as in PyTorch's eager attention.
+//
+// On the GPU, scaled_dot_product_attention runs the fused kernel of ops/attention.hpp instead
+// (FlashAttention-2 tiling: the probabilities are never stored; backward saves Q, K, V, the
+// output and two statistics per query row) whenever its shapes allow it (4-D q, k, v with
+// head_dim ≤ 128, a mask broadcastable to [batch, H, seq_q, seq_k]) — same results to rounding,
+// the same dropout mask. `ember::cuda::set_fused_attention(false)` forces the unfused path.
 #pragma once
 
 #include <ember/nn/linear.hpp>
 #include <ember/nn/module.hpp>
+#include <ember/ops/attention.hpp>
 #include <ember/ops/dropout.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/matmul.hpp>
@@ -58,6 +65,8 @@ Tensor<T> additive_attention_mask(const Tensor<int64_t>& attention_mask) {
 /// [..., seq_q, d_v]. Dropout (probability `dropout_p`) applies only when `training`.
 /// Throws `ember::Error` when the last dims of q and k differ or k and v disagree on seq_k
 /// (further shape errors come from the ops).
+/// CUDA tensors take the fused kernel when `fused_attention_supported` (ops/attention.hpp); the
+/// CPU, and the GPU otherwise, run the unfused ops below (the reference).
 template <class T>
 Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                        const Tensor<T>& additive_mask = Tensor<T>(),
@@ -68,6 +77,9 @@ Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, c
               "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
               "v [..., seq_k, d_v], found q ",
               q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  if (q.device().is_cuda() &&
+      ember::fused_attention_supported(q, k, v, additive_mask, dropout_p, training))
+    return ember::fused_attention(q, k, v, additive_mask, dropout_p, training, gen);
   // HF's eager BertSelfAttention divides the scores (not q) by √d, adds the mask, then takes the
   // softmax; scaled_masked_softmax does the three in one pass (and one pass backward).
   Tensor<T> probs = ember::scaled_masked_softmax(ember::matmul(q, k.transpose(-2, -1)),

@@ -10,18 +10,23 @@
 // Sums are accumulated in double over fixed blocks (backend::cpu::sum_abs_pow), so the norm does
 // not depend on the thread count and loses nothing to float rounding; it is returned as T.
 // Parameters without a gradient are skipped. Gradients are scaled in place (their storage
-// version is bumped). CUDA gradients are reduced on the GPU, one reduction (and one
-// synchronization) per gradient, the partial norms summed on the host in parameter order.
+// version is bumped). CUDA gradients are reduced on the GPU all together, by one multi-tensor
+// reduction in double (fixed per-chunk partials added in a fixed order: deterministic) with one
+// synchronization to read the norm back, and scaled by one multi-tensor launch
+// (backend/cuda/multi_tensor.cuh); their Σ|g|^p is added after the CPU gradients' partial sums.
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/backend/cpu/optimizer.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/cuda/interface.hpp>
 #include <ember/core/error.hpp>
+#include <ember/core/storage.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember::optim {
@@ -40,29 +45,47 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
               norm_type);
   NoGradGuard no_grad;
   const bool inf_norm = std::isinf(norm_type);
-  // Two passes over the parameters (norm, then scale) rather than a list of gradients: a
-  // steady training step allocates nothing here.
+  // CUDA gradients are reduced together (one multi-tensor reduction, one synchronization) and
+  // scaled together (one launch): their pointers go to `cuda_grads`, a block of the CPU caching
+  // allocator, so a steady training step allocates nothing here.
+  std::size_t num_cuda = 0;
+  for (const Tensor<T>& p : params)
+    if (p.defined() && p.grad().defined() && p.grad().device().is_cuda()) ++num_cuda;
+  ScratchBuffer<backend::cuda::TensorSpan<T>> cuda_grads(num_cuda);
+  std::vector<Tensor<T>> cuda_copies;  // contiguous copies of non-contiguous CUDA gradients
+  bool cuda_contiguous = true;
+  num_cuda = 0;
   bool any = false;
   double acc = 0.0;  // Σ|g|^p, or max|g| for the infinity norm
+  auto combine = [&](double v) {
+    if (inf_norm) {
+      if (v > acc || std::isnan(v)) acc = v;
+    } else {
+      acc += v;
+    }
+  };
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (!params[i].defined() || !params[i].grad().defined()) continue;
     const Tensor<T>& g = params[i].grad();
     any = true;
-    Tensor<T> c = g.is_contiguous() ? g : g.contiguous();
-    if (c.device().is_cuda()) {  // one reduction per gradient, summed on the host in order
-      double v = backend::cuda::kernels<T>("clip_grad_norm_").norm_pow(c.data(), c.numel(), norm_type);
-      if (inf_norm) {
-        if (v > acc || std::isnan(v)) acc = v;
-      } else {
-        acc += v;
+    if (g.device().is_cuda()) {
+      Tensor<T> c = g;
+      if (!g.is_contiguous()) {
+        cuda_contiguous = false;
+        cuda_copies.push_back(c = g.contiguous());
       }
-    } else if (inf_norm) {
-      double m = backend::cpu::max_abs(c.numel(), c.data());
-      if (m > acc || std::isnan(m)) acc = m;
-    } else {
-      acc += backend::cpu::sum_abs_pow(c.numel(), c.data(), norm_type);
+      cuda_grads[num_cuda++] = {c.data(), c.numel()};
+      continue;
     }
+    Tensor<T> c = g.is_contiguous() ? g : g.contiguous();
+    if (inf_norm)
+      combine(backend::cpu::max_abs(c.numel(), c.data()));
+    else
+      combine(backend::cpu::sum_abs_pow(c.numel(), c.data(), norm_type));
   }
+  if (num_cuda > 0)
+    combine(backend::cuda::kernels<T>("clip_grad_norm_")
+                .norm_pow_multi(cuda_grads.data(), static_cast<int64_t>(num_cuda), norm_type));
   if (!any) return T(0);
   const double total =
       inf_norm ? acc : (norm_type == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type));
@@ -73,12 +96,16 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0 || std::isnan(coef)) {
     const T s = static_cast<T>(coef);
+    if (num_cuda > 0) {
+      EMBER_CHECK(cuda_contiguous, "clip_grad_norm_: expected contiguous CUDA gradients");
+      backend::cuda::kernels<T>("clip_grad_norm_")
+          .scale_inplace_multi(cuda_grads.data(), static_cast<int64_t>(num_cuda), s);
+    }
     for (const Tensor<T>& p : params) {
       if (!p.defined() || !p.grad().defined()) continue;
       Tensor<T> g = p.grad();
       if (g.device().is_cuda()) {
-        EMBER_CHECK(g.is_contiguous(), "clip_grad_norm_: expected contiguous CUDA gradients");
-        backend::cuda::kernels<T>("clip_grad_norm_").scale_inplace(g.data(), g.numel(), s);
+        // scaled above, with the other CUDA gradients
       } else if (g.is_contiguous()) {
         backend::cpu::scale_inplace(g.numel(), g.data(), s);
       } else {

@@ -173,6 +173,15 @@ class Tensor {
   Tensor<U> to() const;
   /// Copies to `device` (this tensor if already there).
   Tensor to(Device device) const;
+  /// A copy in page-locked ("pinned") host memory, or this tensor when it is pinned already
+  /// (PyTorch's `pin_memory()`): the GPU copies from it by DMA, without the staging copy that
+  /// pageable memory needs. Throws `ember::Error` for a CUDA tensor, and when the program has no
+  /// CUDA backend or no usable driver (page-locking is a CUDA driver service).
+  Tensor pin_memory() const;
+  /// True when the elements live in page-locked host memory.
+  bool is_pinned() const { return storage()->is_pinned(); }
+  /// An uninitialized contiguous CPU tensor in page-locked memory (errors as pin_memory).
+  static Tensor empty_pinned(const Shape& shape);
   /// A tensor sharing storage but cut from the graph (requires_grad false).
   Tensor detach() const {
     auto impl = detail::make_pooled<Impl>();

@@ -12,6 +12,7 @@
 #define EMBER_TENSOR_IMPL_HPP
 
 #include <atomic>
+#include <cstring>
 #include <unordered_map>
 
 namespace ember {
@@ -463,6 +464,37 @@ Tensor<T> Tensor<T>::to(Device dev) const {
     autograd::record(out, "to_device", {*this},
                      [back](const Tensor& g) { return autograd::Grads<T>{g.to(back)}; });
   }
+  return out;
+}
+
+template <class T>
+Tensor<T> Tensor<T>::empty_pinned(const Shape& shape) {
+  for (int64_t d : shape)
+    EMBER_CHECK(d >= 0, "empty_pinned: sizes must be non-negative, found shape ", shape);
+  backend::cuda::CudaRuntime& rt = backend::cuda::runtime("pin_memory");
+  const std::size_t nbytes = static_cast<std::size_t>(shape.numel()) * sizeof(T);
+  void* p = rt.allocate_pinned(nbytes);
+  // The storage frees the block through the runtime (it returns to the pinned cache).
+  std::shared_ptr<void> owner(
+      p, [](void* q) { backend::cuda::detail::runtime_slot()->free_pinned(q); });
+  auto impl = detail::make_pooled<Impl>();
+  impl->storage = detail::make_pooled<Storage>(p, nbytes, Device::cpu(), std::move(owner), true);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  return Tensor(std::move(impl));
+}
+
+template <class T>
+Tensor<T> Tensor<T>::pin_memory() const {
+  EMBER_CHECK(device().is_cpu(), "pin_memory: expected a CPU tensor, found one on ", device());
+  if (is_pinned()) return *this;
+  Tensor out = empty_pinned(shape());
+  const Tensor src = contiguous();
+  if (numel() > 0)
+    std::memcpy(out.data(), src.data(), static_cast<std::size_t>(numel()) * sizeof(T));
+  if (autograd::any_requires_grad(*this))
+    autograd::record(out, "pin_memory", {*this},
+                     [](const Tensor& g) { return autograd::Grads<T>{g}; });
   return out;
 }
 

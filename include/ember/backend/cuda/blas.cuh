@@ -18,9 +18,14 @@
 // and never destroyed (destroying it after the driver shut down at exit would crash). Before
 // each call it is bound to the current stream; because cublasSetStream resets the workspace to
 // cuBLAS's own pool, the workspace (32 MiB from the caching allocator, held for the process's
-// lifetime and counted in memory_stats) is set again right after. The math mode is set on every
-// call: CUBLAS_DEFAULT_MATH (true fp32/fp64), or TF32 tensor cores for fp32 when
-// ember::cuda::set_allow_tf32(true).
+// lifetime and counted in memory_stats) is set again right after. The math mode is set to
+// CUBLAS_DEFAULT_MATH on every call, and the precision of an fp32 product is chosen by the
+// compute type of cublasGemmStridedBatchedEx instead (one place, no hidden state in the handle):
+//   MatmulPrecision::highest → CUBLAS_COMPUTE_32F            true fp32
+//   MatmulPrecision::high    → CUBLAS_COMPUTE_32F_FAST_TF32  TF32 tensor cores
+//   MatmulPrecision::medium  → CUBLAS_COMPUTE_32F_FAST_16BF  bf16 tensor cores
+// In the fast modes cuBLAS rounds A and B to the narrow type inside the kernel (no copy in
+// memory) and accumulates in fp32; C stays fp32. Double products use cublasDgemmStridedBatched.
 //
 // Edge cases. m, n or batch == 0: nothing to do. k == 0: the product is empty and C = β·C (C = 0
 // when β == 0, whatever C held, as BLAS), done by a small kernel rather than relying on how
@@ -40,6 +45,7 @@
 
 #include <ember/backend/cuda/allocator.cuh>
 #include <ember/backend/cuda/check.cuh>
+#include <ember/backend/cuda/interface.hpp>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
 #include <ember/core/error.hpp>
@@ -53,10 +59,10 @@ class CublasHandles {
  public:
   static constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
 
-  /// Calls f(handle) on the current device's handle, bound to `stream` with the workspace set
-  /// and the math mode chosen, under a lock (a handle is not safe for concurrent use).
+  /// Calls f(handle) on the current device's handle, bound to `stream` with the workspace and
+  /// the default math mode set, under a lock (a handle is not safe for concurrent use).
   template <class F>
-  void with_handle(cudaStream_t stream, bool tf32, F&& f) {
+  void with_handle(cudaStream_t stream, F&& f) {
     const int device = current_device();
     std::lock_guard<std::mutex> lock(mu_[device]);
     Entry& e = entries_[device];
@@ -69,8 +75,7 @@ class CublasHandles {
     }
     EMBER_CUBLAS_CHECK(cublasSetStream(e.handle, stream));
     EMBER_CUBLAS_CHECK(cublasSetWorkspace(e.handle, e.workspace, kWorkspaceBytes));
-    EMBER_CUBLAS_CHECK(
-        cublasSetMathMode(e.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    EMBER_CUBLAS_CHECK(cublasSetMathMode(e.handle, CUBLAS_DEFAULT_MATH));
     f(e.handle);
   }
 
@@ -101,6 +106,16 @@ inline int to_int(int64_t v, const char* what) {
 inline int64_t fix_ld(int64_t ld, int64_t rows, int64_t cols) {
   if (rows <= 1) ld = std::max(ld, cols);
   return std::max<int64_t>(ld, 1);
+}
+
+/// The cuBLAS compute type of an fp32 GEMM at `precision` (see the header comment).
+inline cublasComputeType_t fp32_compute_type(MatmulPrecision precision) {
+  switch (precision) {
+    case MatmulPrecision::high: return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case MatmulPrecision::medium: return CUBLAS_COMPUTE_32F_FAST_16BF;
+    case MatmulPrecision::highest: break;
+  }
+  return CUBLAS_COMPUTE_32F;
 }
 
 }  // namespace detail
@@ -178,7 +193,7 @@ inline CublasGemmArgs<T> cublas_gemm_args(bool trans_a, bool trans_b, int64_t m,
 template <class T>
 inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                  int64_t lda, int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T beta,
-                 T* c, int64_t ldc, int64_t stride_c, int64_t batch, bool allow_tf32) {
+                 T* c, int64_t ldc, int64_t stride_c, int64_t batch, MatmulPrecision precision) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "cuBLAS GEMM: float or double");
   if (m == 0 || n == 0 || batch == 0) return;
   cudaStream_t stream = current_stream();
@@ -190,12 +205,12 @@ inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T 
   }
   const detail::CublasGemmArgs<T> g = detail::cublas_gemm_args(
       trans_a, trans_b, m, n, k, a, lda, stride_a, b, ldb, stride_b, c, ldc, stride_c, batch);
-  const bool tf32 = std::is_same_v<T, float> && allow_tf32;
-  detail::cublas_handles().with_handle(stream, tf32, [&](cublasHandle_t h) {
+  detail::cublas_handles().with_handle(stream, [&](cublasHandle_t h) {
     if constexpr (std::is_same_v<T, float>) {
-      EMBER_CUBLAS_CHECK(cublasSgemmStridedBatched(h, g.op_a, g.op_b, g.m, g.n, g.k, &alpha, g.a,
-                                                   g.lda, g.stride_a, g.b, g.ldb, g.stride_b,
-                                                   &beta, g.c, g.ldc, g.stride_c, g.batch));
+      EMBER_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+          h, g.op_a, g.op_b, g.m, g.n, g.k, &alpha, g.a, CUDA_R_32F, g.lda, g.stride_a, g.b,
+          CUDA_R_32F, g.ldb, g.stride_b, &beta, g.c, CUDA_R_32F, g.ldc, g.stride_c, g.batch,
+          detail::fp32_compute_type(precision), CUBLAS_GEMM_DEFAULT));
     } else {
       EMBER_CUBLAS_CHECK(cublasDgemmStridedBatched(h, g.op_a, g.op_b, g.m, g.n, g.k, &alpha, g.a,
                                                    g.lda, g.stride_a, g.b, g.ldb, g.stride_b,

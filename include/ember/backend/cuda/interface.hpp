@@ -12,9 +12,10 @@
 // This file is plain C++ (g++ and nvcc both compile it); it declares no kernels. Every pointer
 // argument is device memory. Launches go to the current stream of the current device
 // (`ember::cuda::current_stream()` in <ember/cuda.hpp>); nothing here synchronizes unless it says
-// so (`copy`, `norm_pow` and `embedding_backward` do). Like the CPU kernels, these entry points
-// never check user input — the ops do (decision 3). One GPU: storage and kernels use the current
-// device (device 0 unless the program changes it); `cuda:1` tensors are not supported yet.
+// so (`copy`, `norm_pow`, `norm_pow_multi` and `embedding_backward` do). Like the CPU kernels,
+// these entry points never check user input — the ops do (decision 3). One GPU: storage and
+// kernels use the current device (device 0 unless the program changes it); `cuda:1` tensors are
+// not supported yet.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +27,7 @@
 #include <ember/core/shape.hpp>
 #include <ember/core/storage.hpp>
 #include <ember/backend/cpu/optimizer.hpp>  // AdamCoeffs, SgdCoeffs (plain structs)
+#include <ember/backend/cuda/multi_tensor.hpp>  // AdamTensor, AdamSegment, TensorSpan
 
 namespace ember::backend::cuda {
 
@@ -77,6 +79,55 @@ struct MaskRows {
   int64_t per_batch = 1, sq = 1, mask_b = 1, mask_q = 1;
 };
 
+/// Largest head dim the fused attention kernels take (ops/attention.hpp falls back above it).
+inline constexpr int64_t kMaxAttentionHeadDim = 128;
+
+/// One [batch, heads, seq, head_dim] operand of fused attention: element (b, h, i, c) at
+/// data[b·sb + h·sh + i·ss + c] (the head dim dense; any other strides, 0 included). T is
+/// `const U` for the inputs.
+template <class T>
+struct AttentionOperand {
+  T* data = nullptr;
+  int64_t sb = 0, sh = 0, ss = 0;
+};
+
+/// The problem of fused attention (backend/cuda/attention.cuh, ops/attention.hpp), per (b, h):
+///   out = dropout(softmax(q kᵀ / divisor + mask)) v
+/// q [batch, heads, seq_q, head_dim], k and v [batch, heads, seq_k, head_dim], head_dim ≤
+/// kMaxAttentionHeadDim. `mask`: null, or the additive mask, element (b, h, i, j) at
+/// mask[b·s0 + h·s1 + i·s2 + j·s3] with s = mask_strides (0 along broadcast dims).
+/// Dropout when dropout_p > 0 (< 1): the probability with flat index
+/// f = ((b·heads + h)·seq_q + i)·seq_k + j is kept by word f % 4 of Philox block base + f / 4
+/// under seed — dropout_forward's rule over the contiguous probabilities — and scaled by 1/(1 − p).
+template <class T>
+struct AttentionParams {
+  int64_t batch = 0, heads = 0, seq_q = 0, seq_k = 0, head_dim = 0;
+  AttentionOperand<const T> q, k, v;
+  const T* mask = nullptr;
+  int64_t mask_strides[4] = {};
+  T divisor = T(1);
+  double dropout_p = 0.0;
+  uint64_t seed = 0, base = 0;
+};
+
+}  // namespace ember::backend::cuda
+
+namespace ember::cuda {
+/// How fp32 matrix products may compute on the GPU (PyTorch's
+/// `torch.set_float32_matmul_precision`, same names and meaning). Inputs and outputs stay fp32
+/// tensors in every mode; only the multiply inside cuBLAS changes. Products accumulate in fp32.
+///   highest  true fp32 (the default): results match the CPU to ~1e-6 relative.
+///   high     TF32 tensor cores: inputs rounded to a 10-bit mantissa; ~1e-3 relative.
+///   medium   bf16 tensor cores (CUBLAS_COMPUTE_32F_FAST_16BF): inputs rounded to an 8-bit
+///            mantissa; ~1e-2 relative; the fastest, and what `--bf16` of the example selects.
+/// double GEMMs are always computed in double.
+enum class MatmulPrecision : int { highest, high, medium };
+}  // namespace ember::cuda
+
+namespace ember::backend::cuda {
+
+using ember::cuda::MatmulPrecision;
+
 /// Dtype-independent services: devices, streams, copies, fills, statistics.
 class CudaRuntime {
  public:
@@ -99,12 +150,17 @@ class CudaRuntime {
                             const Layout& dst_layout, int elem_size) = 0;
   /// The caching allocator's statistics for `device`.
   virtual MemoryStats memory_stats(int device) = 0;
-  /// Returns the cached (free) blocks of every device to the driver.
+  /// `nbytes` of page-locked ("pinned") host memory, which the GPU reads and writes by DMA
+  /// without a staging copy (cudaHostAlloc behind a cache: backend/cuda/pinned.cuh); throws
+  /// `ember::Error` when it cannot be had.
+  virtual void* allocate_pinned(std::size_t nbytes) = 0;
+  /// Returns a block of allocate_pinned to the cache. Never throws.
+  virtual void free_pinned(void* p) noexcept = 0;
+  /// Returns the cached (free) blocks of every device, and of pinned host memory, to the driver.
   virtual void empty_cache() = 0;
-  /// Allows TF32 tensor-core math in fp32 GEMMs (off by default: fp32 results then match the
-  /// CPU to ~1e-6; with TF32 expect ~1e-3).
-  virtual void set_allow_tf32(bool allow) = 0;
-  virtual bool allow_tf32() = 0;
+  /// The internal precision of fp32 GEMMs (see `ember::cuda::MatmulPrecision`).
+  virtual void set_float32_matmul_precision(MatmulPrecision precision) = 0;
+  virtual MatmulPrecision float32_matmul_precision() = 0;
 };
 
 /// The math kernels for one scalar type (float and double are installed).
@@ -137,6 +193,11 @@ class CudaKernels {
   /// in double (synchronizes); max |x| when p is +∞.
   virtual double norm_pow(const T* x, int64_t n, double p) = 0;
   virtual void scale_inplace(T* x, int64_t n, T s) = 0;
+  /// norm_pow over the concatenation of `count` tensors: one multi-tensor reduction (fixed
+  /// per-chunk partials combined in a fixed order, in double) and one synchronization.
+  virtual double norm_pow_multi(const TensorSpan<T>* xs, int64_t count, double p) = 0;
+  /// scale_inplace of `count` tensors in one launch.
+  virtual void scale_inplace_multi(const TensorSpan<T>* xs, int64_t count, T s) = 0;
 
   // ---- matrix products (cuBLAS) ----
   /// Row-major batched GEMM: C_i[m, n] = α·op(A_i)·op(B_i) + β·C_i for i < batch, op(X) = X or
@@ -185,12 +246,28 @@ class CudaKernels {
                                       double label_smoothing, const T* row_max,
                                       const T* row_logsum, const T* scale, int64_t scale_stride,
                                       T* grad) = 0;
+  /// Fused attention (FlashAttention-2 tiling, AttentionParams above): out without the
+  /// [batch, heads, seq_q, seq_k] matrix; row_max and row_logsum (batch·heads·seq_q each,
+  /// contiguous) are the softmax statistics backward needs.
+  virtual void attention_forward(const AttentionParams<T>& p, const AttentionOperand<T>& out,
+                                 T* row_max, T* row_logsum) = 0;
+  /// dq, dk, dv from grad_out and the forward's out and statistics; `delta` is a workspace of
+  /// batch·heads·seq_q elements. Deterministic (no atomics).
+  virtual void attention_backward(const AttentionParams<T>& p, const AttentionOperand<const T>& out,
+                                  const AttentionOperand<const T>& grad_out, const T* row_max,
+                                  const T* row_logsum, T* delta, const AttentionOperand<T>& dq,
+                                  const AttentionOperand<T>& dk, const AttentionOperand<T>& dv) = 0;
 
   // ---- optimizers (one fused pass over a parameter's n elements) ----
   virtual void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
                            const cpu::AdamCoeffs<T>& c) = 0;
   virtual void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first,
                           const cpu::SgdCoeffs<T>& c) = 0;
+  /// adam_update of every tensor of `tensors`, each segment's entries with its coefficients:
+  /// one multi-tensor launch per segment (backend/cuda/multi_tensor.cuh), bit-identical to
+  /// adam_update tensor by tensor.
+  virtual void adam_update_multi(const AdamTensor<T>* tensors, int64_t count,
+                                 const AdamSegment<T>* segments, int64_t num_segments) = 0;
 };
 
 namespace detail {
@@ -250,6 +327,18 @@ inline MemoryStats memory_stats(int device = 0) {
 }
 /// Returns cached, unused device blocks to the driver (`torch.cuda.empty_cache`).
 inline void empty_cache() { backend::cuda::runtime("cuda::empty_cache").empty_cache(); }
-/// Opt in to TF32 tensor-core math for fp32 GEMMs (`torch.backends.cuda.matmul.allow_tf32`).
-inline void set_allow_tf32(bool allow) { backend::cuda::runtime("cuda::set_allow_tf32").set_allow_tf32(allow); }
+/// Sets how fp32 GEMMs compute (`torch.set_float32_matmul_precision`; see MatmulPrecision).
+/// Process-wide; takes effect for the next GEMM. Throws `ember::Error` without the backend.
+inline void set_float32_matmul_precision(MatmulPrecision precision) {
+  backend::cuda::runtime("cuda::set_float32_matmul_precision").set_float32_matmul_precision(precision);
+}
+/// The current fp32 GEMM precision (`torch.get_float32_matmul_precision`).
+inline MatmulPrecision get_float32_matmul_precision() {
+  return backend::cuda::runtime("cuda::get_float32_matmul_precision").float32_matmul_precision();
+}
+/// PyTorch's other spelling, `torch.backends.cuda.matmul.allow_tf32 = allow`: `high` when true,
+/// `highest` when false.
+inline void set_allow_tf32(bool allow) {
+  set_float32_matmul_precision(allow ? MatmulPrecision::high : MatmulPrecision::highest);
+}
 }  // namespace ember::cuda

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include <ember/backend/cuda/allocator.cuh>
+#include <ember/backend/cuda/attention.cuh>
 #include <ember/backend/cuda/blas.cuh>
 #include <ember/backend/cuda/cross_entropy.cuh>
 #include <ember/backend/cuda/dropout.cuh>
@@ -19,6 +20,7 @@
 #include <ember/backend/cuda/gelu.cuh>
 #include <ember/backend/cuda/interface.hpp>
 #include <ember/backend/cuda/layer_norm.cuh>
+#include <ember/backend/cuda/multi_tensor.cuh>
 #include <ember/backend/cuda/optimizer.cuh>
 #include <ember/backend/cuda/reduce.cuh>
 #include <ember/backend/cuda/runtime.cuh>
@@ -68,9 +70,11 @@ class CudaKernelsImpl final : public CudaKernels<T> {
   void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
             int64_t lda, int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T beta, T* c,
             int64_t ldc, int64_t stride_c, int64_t batch) override {
-    const bool tf32 = detail::runtime_slot() != nullptr && detail::runtime_slot()->allow_tf32();
+    const MatmulPrecision precision = detail::runtime_slot() != nullptr
+                                          ? detail::runtime_slot()->float32_matmul_precision()
+                                          : MatmulPrecision::highest;
     cuda::gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta, c,
-                  ldc, stride_c, batch, tf32);
+                  ldc, stride_c, batch, precision);
   }
   void add_bias(const T* x, const T* bias, T* out, int64_t rows, int64_t n) override {
     cuda::add_bias<T>(x, bias, out, rows, n);
@@ -136,6 +140,16 @@ class CudaKernelsImpl final : public CudaKernels<T> {
     cuda::cross_entropy_backward<T>(logits, rows, classes, targets, ignore_index, label_smoothing,
                                     row_max, row_logsum, scale, scale_stride, grad);
   }
+  void attention_forward(const AttentionParams<T>& p, const AttentionOperand<T>& out, T* row_max,
+                         T* row_logsum) override {
+    cuda::attention_forward<T>(p, out, row_max, row_logsum);
+  }
+  void attention_backward(const AttentionParams<T>& p, const AttentionOperand<const T>& out,
+                          const AttentionOperand<const T>& grad_out, const T* row_max,
+                          const T* row_logsum, T* delta, const AttentionOperand<T>& dq,
+                          const AttentionOperand<T>& dk, const AttentionOperand<T>& dv) override {
+    cuda::attention_backward<T>(p, out, grad_out, row_max, row_logsum, delta, dq, dk, dv);
+  }
 
   // ---- optimizers ----
   void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
@@ -145,6 +159,18 @@ class CudaKernelsImpl final : public CudaKernels<T> {
   void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first,
                   const cpu::SgdCoeffs<T>& c) override {
     cuda::sgd_update<T>(n, p, g, buf, first, c);
+  }
+
+  // ---- multi-tensor launches (multi_tensor.cuh) ----
+  double norm_pow_multi(const TensorSpan<T>* xs, int64_t count, double p) override {
+    return cuda::norm_pow_multi<T>(xs, count, p);
+  }
+  void scale_inplace_multi(const TensorSpan<T>* xs, int64_t count, T s) override {
+    cuda::scale_inplace_multi<T>(xs, count, s);
+  }
+  void adam_update_multi(const AdamTensor<T>* tensors, int64_t count,
+                         const AdamSegment<T>* segments, int64_t num_segments) override {
+    cuda::adam_update_multi<T>(tensors, count, segments, num_segments);
   }
 };
 

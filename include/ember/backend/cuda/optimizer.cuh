@@ -23,6 +23,33 @@
 
 namespace ember::backend::cuda {
 
+namespace detail {
+
+/// One element of an Adam/AdamW step, on values: p, m, v (and vmax with amsgrad) are updated in
+/// place from the gradient g. The one copy of the GPU's Adam arithmetic, shared by the
+/// per-tensor kernel below and the multi-tensor kernel (multi_tensor.cuh), so both give the same
+/// bits as cpu::detail::adam_range.
+template <class T>
+__device__ __forceinline__ void adam_element(T& p, T g, T& m, T& v, T& vmax,
+                                             const cpu::AdamCoeffs<T>& c) {
+  T pi = p;
+  if (c.has_decay) pi = mul_rn(pi, c.decay);
+  if (c.has_l2) g = add_rn(g, mul_rn(c.l2, pi));
+  const T mi = add_rn(mul_rn(m, c.beta1), mul_rn(c.one_minus_beta1, g));
+  const T vi = add_rn(mul_rn(v, c.beta2), mul_rn(mul_rn(c.one_minus_beta2, g), g));
+  m = mi;
+  v = vi;
+  T vd = vi;
+  if (c.amsgrad) {
+    vd = (vi > vmax || vi != vi) ? vi : vmax;  // torch.maximum propagates NaN
+    vmax = vd;
+  }
+  const T denom = add_rn(div_rn(sqrt_rn(vd), c.bias_correction2_sqrt), c.eps);
+  p = add_rn(pi, div_rn(mul_rn(c.neg_step_size, mi), denom));
+}
+
+}  // namespace detail
+
 namespace kernel {
 
 template <class T>
@@ -44,27 +71,13 @@ __global__ void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, cpu:
 template <class T>
 __global__ void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
                             cpu::AdamCoeffs<T> c) {
-  using detail::add_rn;
-  using detail::div_rn;
-  using detail::mul_rn;
-  using detail::sqrt_rn;
   for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
-    T pi = p[i];
-    if (c.has_decay) pi = mul_rn(pi, c.decay);
-    T gi = g[i];
-    if (c.has_l2) gi = add_rn(gi, mul_rn(c.l2, pi));
-    const T mi = add_rn(mul_rn(m[i], c.beta1), mul_rn(c.one_minus_beta1, gi));
-    const T vi = add_rn(mul_rn(v[i], c.beta2), mul_rn(mul_rn(c.one_minus_beta2, gi), gi));
+    T pi = p[i], mi = m[i], vi = v[i], vmaxi = c.amsgrad ? vmax[i] : T(0);
+    detail::adam_element(pi, g[i], mi, vi, vmaxi, c);
+    p[i] = pi;
     m[i] = mi;
     v[i] = vi;
-    T vd = vi;
-    if (c.amsgrad) {
-      const T old = vmax[i];
-      vd = (vi > old || vi != vi) ? vi : old;  // torch.maximum propagates NaN
-      vmax[i] = vd;
-    }
-    const T denom = add_rn(div_rn(sqrt_rn(vd), c.bias_correction2_sqrt), c.eps);
-    p[i] = add_rn(pi, div_rn(mul_rn(c.neg_step_size, mi), denom));
+    if (c.amsgrad) vmax[i] = vmaxi;
   }
 }
 

@@ -238,22 +238,28 @@ struct NanMaxOp {
   }
 };
 
+/// The whole block: Σ|x_i|^p (or max|x_i|) over i in [lo, hi), in double, in a fixed order;
+/// the result is valid in thread 0.
+template <class T>
+__device__ double norm_block_partial(const T* x, int64_t lo, int64_t hi, int mode, double p) {
+  double acc = 0;
+  if (mode == kNormMax) {
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
+      acc = NanMaxOp{}(acc, ::fabs(double(x[i])));
+    return detail::block_reduce(acc, NanMaxOp{}, 0.0);
+  }
+  for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
+    acc += norm_term(double(x[i]), mode, p);
+  return detail::block_reduce(acc, detail::SumOp{}, 0.0);
+}
+
 /// Block b reduces elements [b·chunk, (b+1)·chunk) into partial[b].
 template <class T>
 __global__ void norm_partial(const T* x, int64_t n, int64_t chunk, int mode, double p,
                              double* partial) {
   const int64_t lo = int64_t(blockIdx.x) * chunk;
   const int64_t hi = lo + chunk < n ? lo + chunk : n;
-  double acc = 0;
-  if (mode == kNormMax) {
-    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
-      acc = NanMaxOp{}(acc, ::fabs(double(x[i])));
-    acc = detail::block_reduce(acc, NanMaxOp{}, 0.0);
-  } else {
-    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
-      acc += norm_term(double(x[i]), mode, p);
-    acc = detail::block_reduce(acc, detail::SumOp{}, 0.0);
-  }
+  const double acc = norm_block_partial(x, lo, hi, mode, p);
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 

@@ -1,6 +1,6 @@
 // ember/backend/cuda/runtime.cuh — `CudaRuntimeImpl`, the dtype-independent half of the backend
 // (interface.hpp's `CudaRuntime`): device queries, copies between host and device, fills and
-// strided copies of raw elements, allocator statistics, the TF32 switch.
+// strided copies of raw elements, allocator statistics, the fp32 matmul precision.
 //
 // No CUDA call happens before it is needed: the object is created at static-initialization time
 // (cuda.hpp) on machines with and without a GPU, so the driver is first touched by the first
@@ -25,6 +25,7 @@
 #include <ember/backend/cuda/check.cuh>
 #include <ember/backend/cuda/interface.hpp>
 #include <ember/backend/cuda/launch.cuh>
+#include <ember/backend/cuda/pinned.cuh>
 #include <ember/backend/cuda/stream.cuh>
 #include <ember/core/device.hpp>
 
@@ -162,15 +163,25 @@ class CudaRuntimeImpl final : public CudaRuntime {
 
   MemoryStats memory_stats(int device) override { return cuda_allocator().stats(device); }
 
-  void empty_cache() override { cuda_allocator().empty_cache(); }
+  void* allocate_pinned(std::size_t nbytes) override { return pinned_allocator().allocate(nbytes); }
+  void free_pinned(void* p) noexcept override { pinned_allocator().deallocate(p); }
 
-  void set_allow_tf32(bool allow) override { allow_tf32_.store(allow, std::memory_order_relaxed); }
-  bool allow_tf32() override { return allow_tf32_.load(std::memory_order_relaxed); }
+  void empty_cache() override {
+    cuda_allocator().empty_cache();
+    pinned_allocator().empty_cache();
+  }
+
+  void set_float32_matmul_precision(MatmulPrecision precision) override {
+    precision_.store(precision, std::memory_order_relaxed);
+  }
+  MatmulPrecision float32_matmul_precision() override {
+    return precision_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::mutex mu_;
   std::map<int, std::string> names_;
-  std::atomic<bool> allow_tf32_{false};
+  std::atomic<MatmulPrecision> precision_{MatmulPrecision::highest};
 };
 
 }  // namespace ember::backend::cuda
