@@ -55,7 +55,7 @@ namespace detail {
 inline constexpr int64_t kChunkElems = 16384;
 
 /// Most tensors per launch: what fits in the kernel-argument space (see the header comment;
-/// the Adam table is 52 bytes per tensor).
+/// the Adam table is 48 bytes per tensor).
 #if CUDART_VERSION >= 12010
 inline constexpr int kMaxLaunchTensors = 512;  // ≤ 27 KB of the 32764 bytes
 #else
