@@ -80,6 +80,8 @@ const char* fused_attention_unsupported(const Tensor<T>& q, const Tensor<T>& k, 
   if (q.size(3) < 1 || q.size(3) > backend::cuda::kMaxAttentionHeadDim)
     return "the head dim must be between 1 and 128";
   if (training && dropout_p > 0.0 && !(dropout_p < 1.0)) return "dropout p must be below 1";
+  if (!backend::cuda::kernels<T>("fused_attention").attention_fits(q.size(3)))
+    return "the device's shared memory per block is too small for this head dim";
   if (mask.defined()) {
     if (mask.dim() > 4) return "the mask has more than 4 dims";
     const Shape target{q.size(0), q.size(1), q.size(2), k.size(2)};
@@ -125,7 +127,9 @@ backend::cuda::AttentionOperand<P> attention_operand(const Tensor<T>& t) {
 /// True when `fused_attention` accepts these arguments (and set_fused_attention is on): CUDA
 /// float/double tensors q [b, h, seq_q, d], k and v [b, h, seq_k, d] (the same b, h, d; views
 /// allowed), 1 ≤ d ≤ 128, a mask (if any) of at most 4 dims broadcastable to
-/// [b, h, seq_q, seq_k] that does not require grad, and dropout p < 1 when training.
+/// [b, h, seq_q, seq_k] that does not require grad, dropout p < 1 when training, and a device
+/// whose shared memory per block holds the kernels (double with head dim ≤ 32 or > 64 needs more
+/// than the 99 KB of sm_86/sm_89 cards).
 template <class T>
 bool fused_attention_supported(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                const Tensor<T>& additive_mask = Tensor<T>(), double dropout_p = 0.0,

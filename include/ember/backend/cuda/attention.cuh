@@ -65,6 +65,7 @@
 #include <ember/backend/cuda/stream.cuh>
 #include <ember/core/generator.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -598,6 +599,26 @@ inline T attention_dropout_scale(double p) {
 }
 
 }  // namespace detail
+
+/// Whether the current device's shared memory per block (its opt-in limit) holds the attention
+/// kernels for `head_dim` ≤ kMaxAttentionHeadDim. Backward's four tiles are the most: up to
+/// 141 KB for double at head dim 128, more than the 99 KB of sm_86/sm_89 (the 227 KB of sm_90
+/// holds every case). The limit is queried once per device.
+template <class T>
+inline bool attention_fits(int64_t head_dim) {
+  const std::size_t need = head_dim <= 32   ? detail::attention_smem<T, 32>(4)
+                           : head_dim <= 64 ? detail::attention_smem<T, 64>(4)
+                                            : detail::attention_smem<T, 128>(4);
+  static std::atomic<int> limit[kMaxDevices];  // bytes; 0 (static zero-init) = not queried yet
+  const int device = detail::current_device();
+  int bytes = limit[device].load(std::memory_order_relaxed);
+  if (bytes == 0) {
+    EMBER_CUDA_CHECK(
+        cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    limit[device].store(bytes, std::memory_order_relaxed);
+  }
+  return need <= std::size_t(bytes);
+}
 
 /// out = dropout(softmax(q kᵀ / divisor + mask)) v (interface.hpp's AttentionParams, head_dim ≤
 /// kMaxAttentionHeadDim); row_max and row_logsum get batch·heads·seq_q contiguous entries each

@@ -246,6 +246,9 @@ class CudaKernels {
                                       double label_smoothing, const T* row_max,
                                       const T* row_logsum, const T* scale, int64_t scale_stride,
                                       T* grad) = 0;
+  /// Whether the current device has the shared memory the fused attention kernels need for
+  /// `head_dim` (ops/attention.hpp takes the unfused path otherwise).
+  virtual bool attention_fits(int64_t head_dim) = 0;
   /// Fused attention (FlashAttention-2 tiling, AttentionParams above): out without the
   /// [batch, heads, seq_q, seq_k] matrix; row_max and row_logsum (batch·heads·seq_q each,
   /// contiguous) are the softmax statistics backward needs.

@@ -140,6 +140,7 @@ class CudaKernelsImpl final : public CudaKernels<T> {
     cuda::cross_entropy_backward<T>(logits, rows, classes, targets, ignore_index, label_smoothing,
                                     row_max, row_logsum, scale, scale_stride, grad);
   }
+  bool attention_fits(int64_t head_dim) override { return cuda::attention_fits<T>(head_dim); }
   void attention_forward(const AttentionParams<T>& p, const AttentionOperand<T>& out, T* row_max,
                          T* row_logsum) override {
     cuda::attention_forward<T>(p, out, row_max, row_logsum);
