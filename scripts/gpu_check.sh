@@ -30,6 +30,9 @@
 #   EMBER_SKIP_SETUP=1      do not look for the Debian packages (and never run scripts/setup.sh)
 #   EMBER_GPU_CHECK_BUDGET  seconds the whole script may take (default 470); each step's timeout
 #                           is cut to what is left, so the summary is always printed
+#   EMBER_GPU_BUNDLE        a folder made by scripts/gpu_bundle.sh on another machine: its
+#                           prebuilt programs are run (no configure, no build, no Debian packages
+#                           needed here); the GPU machine's own cuBLAS is found and used
 # Missing build dependencies (cmake, Eigen, nlohmann-json, utf8proc, CLI11, doctest, Google
 # Benchmark) are installed with scripts/setup.sh (apt-get: needs the network). OpenBLAS is not
 # needed: the build uses EMBER_USE_BLAS=OFF (the CPU side is only the tests' reference), and
@@ -113,7 +116,29 @@ finish_step() {
   fi
 }
 
-# ---- 2. dependencies, configure, build ----------------------------------------------------------
+# ---- 2. dependencies, configure, build (or a prebuilt bundle) ----------------------------------
+if [ -n "${EMBER_GPU_BUNDLE:-}" ]; then
+  step_begin "bundle"
+  BUNDLE="$(cd "$EMBER_GPU_BUNDLE" && pwd)"
+  # cuBLAS comes from this machine's CUDA (the toolkit's folder or the pip wheels PyTorch uses).
+  CUBLAS=$(find /usr/local/cuda/lib64 /usr/local/cuda/targets /usr/local /opt /usr/lib \
+             -name 'libcublas.so.13*' -print -quit 2>/dev/null || true)
+  if [ -z "$CUBLAS" ]; then
+    echo "FATAL: no libcublas.so.13 on this machine (the bundle does not carry cuBLAS)" >&2
+    exit 2
+  fi
+  export LD_LIBRARY_PATH="$BUNDLE/lib:$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The tests read fixtures from the checkout path compiled into them: point it at this one.
+  SRC_DIR=$(cat "$BUNDLE/source_dir")
+  if [ "$SRC_DIR" != "$(pwd)" ] && [ ! -e "$SRC_DIR" ]; then
+    mkdir -p "$(dirname "$SRC_DIR")" && ln -s "$(pwd)" "$SRC_DIR"
+  fi
+  TEST_BIN="$BUNDLE/bin/ember_test_cuda"
+  BENCH_BIN="$BUNDLE/bin/bench_cuda"
+  FT_BIN="$BUNDLE/bin/bert_classification_cuda"
+  echo "cuBLAS: $CUBLAS; fixtures: $SRC_DIR"
+  step_end "prebuilt ($BUNDLE)"
+else
 missing_deps() {
   local m=()
   command -v cmake >/dev/null 2>&1 || m+=(cmake)
@@ -176,6 +201,7 @@ step_end "ok"
 TEST_BIN=$(find_bin ember_test_cuda tests || true)
 BENCH_BIN=$(find_bin bench_cuda benchmarks || true)
 FT_BIN=$(find_bin bert_classification_cuda examples || true)
+fi  # EMBER_GPU_BUNDLE
 echo "binaries: ${TEST_BIN:-?} ${BENCH_BIN:-?} ${FT_BIN:-?}"
 
 # ---- 3. the CUDA test suite --------------------------------------------------------------------
@@ -334,7 +360,9 @@ if runs:
         frac = f"{100 * r['frac_peak']:.0f}%" if "frac_peak" in r else "-"
         extra = ""
         if "examples/s" in r:
-            extra = f"  [{r['examples/s']:.0f} examples/s, peak alloc {r.get('peak_alloc_GB', 0):.1f} GB]"
+            # peak_alloc_GB is reported only by a step that set a new allocator high-water mark
+            alloc = f", peak alloc {r['peak_alloc_GB']:.1f} GB" if "peak_alloc_GB" in r else ""
+            extra = f"  [{r['examples/s']:.0f} examples/s{alloc}]"
         print(f"  {name:<{w}}  {t:>12}  {rate:>16}  {frac:>7}  {r.get('label', '')}{extra}")
 
 # fine-tuning

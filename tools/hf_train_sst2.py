@@ -23,6 +23,7 @@ evaluates a saved checkpoint (e.g. the best one of an unfinished run) on dev.tsv
 """
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -74,6 +75,26 @@ def accuracy(eval_pred):
     return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
 
+def training_arguments(**kwargs):
+    """TrainingArguments(**kwargs) written with 4.x names, translated for transformers 5.x:
+    `group_by_length=True` became `train_sampling_strategy="group_by_length"`, `warmup_ratio=r`
+    became `warmup_steps=r` (a float below 1 is a ratio; both round up with ceil), and
+    `overwrite_output_dir` is gone (a no-op here: every run writes a new directory). Any other
+    missing argument would change the recipe, so it is an error."""
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    if "group_by_length" in kwargs and "group_by_length" not in known:
+        if kwargs.pop("group_by_length"):
+            kwargs["train_sampling_strategy"] = "group_by_length"
+    if "warmup_ratio" in kwargs and "warmup_ratio" not in known:
+        kwargs["warmup_steps"] = kwargs.pop("warmup_ratio")
+    if "overwrite_output_dir" not in known:
+        kwargs.pop("overwrite_output_dir", None)
+    missing = sorted(set(kwargs) - known)
+    if missing:
+        raise SystemExit(f"TrainingArguments has no {missing} in this transformers version")
+    return TrainingArguments(**kwargs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -84,6 +105,8 @@ def main():
     ap.add_argument("--max-train-examples", type=int, default=0)
     ap.add_argument("--evaluate", default="", help="a checkpoint directory to evaluate on dev.tsv")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="where the Trainer runs (cuda: PyTorch's default fp32 matmuls)")
     ap.add_argument("--eval-at-epoch-end", action="store_true",
                     help="also evaluate at each epoch's end, like ember (the 2026-11-30 run in "
                          "docs/tutorial.md did not)")
@@ -94,9 +117,10 @@ def main():
         tok = AutoTokenizer.from_pretrained(args.model)
         dev = Encoded(tok, os.path.join(args.data, "dev.tsv"), 64)
         model = AutoModelForSequenceClassification.from_pretrained(args.evaluate)
-        ev = Trainer(model=model, args=TrainingArguments(output_dir="/tmp/hf-eval", use_cpu=True,
-                                                         per_device_eval_batch_size=64,
-                                                         report_to=[], disable_tqdm=True),
+        ev = Trainer(model=model, args=training_arguments(output_dir="/tmp/hf-eval",
+                                                          use_cpu=args.device == "cpu",
+                                                          per_device_eval_batch_size=64,
+                                                          report_to=[], disable_tqdm=True),
                      data_collator=DataCollatorWithPadding(tok), compute_metrics=accuracy)
         print(f"dev accuracy: {ev.evaluate(dev)['eval_accuracy']:.4f}")
         return
@@ -109,8 +133,9 @@ def main():
     dev = Encoded(tok, os.path.join(args.data, "dev.tsv"), 64)
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
 
-    targs = TrainingArguments(
-        output_dir=args.output, overwrite_output_dir=True, use_cpu=True, seed=args.seed,
+    targs = training_arguments(
+        output_dir=args.output, overwrite_output_dir=True, use_cpu=args.device == "cpu",
+        seed=args.seed,
         num_train_epochs=args.epochs, per_device_train_batch_size=32,
         per_device_eval_batch_size=64, learning_rate=1e-4, weight_decay=0.01,
         adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, max_grad_norm=1.0,
@@ -142,7 +167,8 @@ def main():
     res = {"dev_accuracy": dev_acc, "curve": curve, "wall_seconds": wall,
            "steps": out.global_step, "train_examples_per_second": out.metrics.get(
                "train_samples_per_second"), "best_checkpoint": trainer.state.best_model_checkpoint,
-           "torch": torch.__version__, "threads": args.threads}
+           "torch": torch.__version__, "threads": args.threads, "device": args.device,
+           "seed": args.seed}
     with open(os.path.join(args.output, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     print(f"training wall time: {wall:.0f} s, steps: {out.global_step}")
