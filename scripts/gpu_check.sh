@@ -11,14 +11,19 @@
 #   5. a short BERT fine-tuning on SST-2 with `bert_classification_cuda train --device cuda`
 #      (2000 training sentences, 1 epoch, batch 32; evaluated on examples/data/sst2/dev.tsv),
 #      then the same with --bf16 (bf16 tensor-core GEMMs);
-#   6. one summary table: the test result, each benchmark's time, TFLOP/s or GB/s and fraction of
-#      the peak measured in the same run, the fine-tuning's examples/s and accuracy.
+#   6. where python3 has PyTorch with CUDA and transformers: tools/torch_gpu_reference.py, the
+#      same training steps as bench_cuda's train_step cases written with PyTorch (not a failure
+#      when PyTorch is missing);
+#   7. one summary table: the test result, each benchmark's time, TFLOP/s or GB/s and fraction of
+#      the peak measured in the same run, ember's training steps against PyTorch's, the
+#      fine-tuning's examples/s and accuracy.
 #
 # Run from anywhere (it works in the repository root):   bash scripts/gpu_check.sh
 # Environment:
-#   OUT                     where results go (default build/gpu/out). At most 7 files are written
+#   OUT                     where results go (default build/gpu/out). At most 8 files are written
 #                           there: build.log, test_cuda.log, bench_cuda.json, bench_cuda.log,
-#                           finetune.log, finetune_bf16.log, summary.txt. The fine-tuned model goes to
+#                           finetune.log, finetune_bf16.log, torch_gpu.json, summary.txt (PyTorch's
+#                           own log goes to the build directory). The fine-tuned model goes to
 #                           build/gpu/sst2-gpu (EMBER_FINETUNE_DIR), not under OUT: it is tens of
 #                           MB and a dozen files.
 #   EMBER_CUDA_ARCHS        CMAKE_CUDA_ARCHITECTURES (default 90: H100/H200)
@@ -85,6 +90,7 @@ TEST_RC=-1
 BENCH_RC=-1
 FT_RC=-1
 FT16_RC=-1
+TORCH_RC=-1
 FAILED=0
 
 # ---- 1. the GPU ---------------------------------------------------------------------------------
@@ -281,9 +287,30 @@ finetune finetune_bf16.log 60 10 --bf16
 FT16_RC=$RUN_RC
 finish_step "$FT16_RC" "$limit"
 
-# ---- 6. summary --------------------------------------------------------------------------------
+# ---- 6. PyTorch's figures for the same training steps (when PyTorch is there) -----------------
+step_begin "pytorch reference"
+rm -f "$OUT_DIR/torch_gpu.json"
+if python3 -c 'import sys, torch, transformers; sys.exit(0 if torch.cuda.is_available() else 1)' \
+    >/dev/null 2>&1; then
+  limit=$(step_limit 90 0 0)
+  set +e
+  if [ "$limit" -lt "$MIN_STEP" ]; then
+    TORCH_RC=125
+  else
+    PYTHONUNBUFFERED=1 timeout "$limit" python3 tools/torch_gpu_reference.py \
+      --out "$OUT_DIR/torch_gpu.json" >"$BUILD_DIR/torch_gpu.log" 2>&1
+    TORCH_RC=$?
+  fi
+  set -e
+  finish_step "$TORCH_RC" "$limit" "$BUILD_DIR/torch_gpu.log"
+else
+  TORCH_RC=-2
+  step_end "skipped (python3 has no PyTorch with CUDA, or no transformers)"
+fi
+
+# ---- 7. summary --------------------------------------------------------------------------------
 export GC_GPU="$GPU_INFO" GC_NVCC="$NVCC_VERSION" GC_ARCHS="$ARCHS" GC_MODEL="$MODEL"
-export GC_TEST_RC=$TEST_RC GC_BENCH_RC=$BENCH_RC GC_FT_RC=$FT_RC GC_FT16_RC=$FT16_RC
+export GC_TEST_RC=$TEST_RC GC_BENCH_RC=$BENCH_RC GC_FT_RC=$FT_RC GC_FT16_RC=$FT16_RC GC_TORCH_RC=$TORCH_RC
 export GC_STEPS="$STEP_LINES"
 export GC_OUT="$OUT_DIR" GC_BENCH_STDOUT="$BUILD_DIR/bench_cuda.stdout.json"
 export GC_TOTAL=$((SECONDS - T0))
@@ -364,6 +391,34 @@ if runs:
             alloc = f", peak alloc {r['peak_alloc_GB']:.1f} GB" if "peak_alloc_GB" in r else ""
             extra = f"  [{r['examples/s']:.0f} examples/s{alloc}]"
         print(f"  {name:<{w}}  {t:>12}  {rate:>16}  {frac:>7}  {r.get('label', '')}{extra}")
+
+# ember's training steps against PyTorch's (tools/torch_gpu_reference.py)
+torch_rc = int(env["GC_TORCH_RC"])
+if torch_rc != -2:
+    try:
+        with open(os.path.join(out, "torch_gpu.json")) as f:
+            ref = json.load(f)
+    except (OSError, ValueError):
+        ref = None
+    if ref is None:
+        print(f"\nPyTorch reference: no results (exit {torch_rc})")
+    else:
+        ember = {r["name"].replace("/manual_time", ""): r for r in runs}
+        # ember's precision names → PyTorch's: fp32 = highest, tf32 = high, bf16 GEMMs (ember's
+        # `medium`: fp32 storage) against autocast bf16 (PyTorch's usual bf16 path)
+        pairs = (("fp32", "highest"), ("tf32", "high"), ("bf16", "autocast"))
+        print(f"\nember vs PyTorch {ref.get('torch', '?')} / transformers {ref.get('transformers', '?')}"
+              " (training step, batch 32 x 128 tokens; speed-up = PyTorch's time / ember's)")
+        for r in ref.get("results", []):
+            model, shape, prec = r["name"].split("/")[1:4]
+            mine = next((f"train_step/{model}/{shape}/{e}" for e, t in pairs if t == prec), None)
+            e = ember.get(mine) if mine else None
+            if e and e.get("real_time") and not e.get("error_occurred"):
+                ms = e["real_time"] * {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[e["time_unit"]]
+                print(f"  {model:<10} {prec:<9} ember {ms:8.2f} ms   PyTorch {r['ms']:8.2f} ms   "
+                      f"speed-up {r['ms'] / ms:5.2f}x")
+            else:
+                print(f"  {model:<10} {prec:<9} PyTorch {r['ms']:8.2f} ms")
 
 # fine-tuning
 for log, rc_var, flag in (("finetune.log", "GC_FT_RC", ""), ("finetune_bf16.log", "GC_FT16_RC", " --bf16")):
