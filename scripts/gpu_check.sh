@@ -104,7 +104,7 @@ echo "GPU: $GPU_INFO"
 NVCC_VERSION=$( (nvcc --version 2>/dev/null || echo "nvcc not found") | tail -1)
 echo "nvcc: $NVCC_VERSION"
 echo "CPU cores: $(nproc); output: $OUT_DIR"
-step_end "ok"
+if command -v nvidia-smi >/dev/null 2>&1; then step_end "ok"; else step_end "no nvidia-smi"; fi
 
 # Ends a step from its exit code: 0 ok; 125 skipped (no time left); anything else failed (124:
 # timed out after LIMIT s), with the last lines of LOG when given. Sets FAILED on failure or skip.

@@ -28,6 +28,29 @@ namespace fs = std::filesystem;
 using ember::Tensor;
 using Model = ember::models::bert::BertForSequenceClassification<float>;
 
+// ---- command-line checks -------------------------------------------------------------------------
+
+/// A CLI11 check that a number is > 0 (`strict`) or >= 0, with a plain message ("--threads:
+/// expected a number >= 0, found -1") rather than CLI11's range up to the largest double.
+CLI::Validator number_above_zero(bool strict) {
+  return CLI::Validator(
+      [strict](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) v = std::nan("");
+        } catch (const std::exception&) {
+          v = std::nan("");
+        }
+        if (strict ? v > 0 : v >= 0) return "";
+        return std::string("expected a number ") + (strict ? "> 0" : ">= 0") + ", found " + text;
+      },
+      strict ? "> 0" : ">= 0");
+}
+const CLI::Validator kPositive = number_above_zero(true);
+const CLI::Validator kNonNegative = number_above_zero(false);
+
 // ---- data options shared by the subcommands ------------------------------------------------------
 
 struct DataArgs {
@@ -65,14 +88,24 @@ struct DataArgs {
 
 // ---- devices -----------------------------------------------------------------------------------
 
-/// "cpu", "cuda" or "cuda:N".
+/// "cpu", "cuda" or "cuda:N". A CUDA device is checked here, before any file is read: this
+/// program must have been built with the CUDA backend (bert_classification_cuda) and see a GPU.
 ember::Device parse_device(const std::string& s) {
   if (s == "cpu") return ember::Device::cpu();
-  if (s == "cuda") return ember::Device::cuda(0);
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 &&
-      s.find_first_not_of("0123456789", 5) == std::string::npos)
-    return ember::Device::cuda(std::stoi(s.substr(5)));
-  EMBER_FAIL("--device: expected cpu, cuda or cuda:N, found \"", s, "\"");
+  ember::Device dev = ember::Device::cpu();
+  if (s == "cuda") {
+    dev = ember::Device::cuda(0);
+  } else if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() < 9 &&
+             s.find_first_not_of("0123456789", 5) == std::string::npos) {
+    dev = ember::Device::cuda(std::stoi(s.substr(5)));
+  } else {
+    EMBER_FAIL("--device: expected cpu, cuda or cuda:N, found \"", s, "\"");
+  }
+  EMBER_CHECK(ember::cuda::is_built(), "--device ", s, ": this program was built without ember's "
+              "CUDA backend; use bert_classification_cuda (built when CMake finds nvcc, docs/gpu.md)");
+  EMBER_CHECK(ember::cuda::is_available(), "--device ", s, ": no usable CUDA device (no NVIDIA GPU, "
+              "or no driver for it)");
+  return dev;
 }
 
 /// --bf16: the GPU's fp32 matrix products compute on bf16 tensor cores with fp32 accumulation
@@ -123,6 +156,25 @@ void save_model(const Model& model, const ember::data::WordPieceTokenizer& tok,
   ember::models::bert::save_tokenizer(tok, dir);
 }
 
+/// Prints the training file's label set with counts, and warns when integer and non-integer
+/// labels are mixed ("0", "1", "positive"): legal (they are all read as names, docs/data.md), but
+/// usually a typo that would otherwise silently add a class.
+void print_labels(const ember::data::TextClassificationDataset& set) {
+  const std::vector<int64_t> counts = set.label_counts();
+  std::string line, names;
+  std::size_t integers = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const std::string& name = set.id2label()[i];
+    line += (i ? ", " : "") + name + " (" + std::to_string(counts[i]) + ")";
+    names += (i ? ", '" : "'") + name + "'";
+    if (!name.empty() && name.find_first_not_of("-0123456789") == std::string::npos) ++integers;
+  }
+  std::printf("labels (examples): %s\n", line.c_str());
+  if (integers > 0 && integers < counts.size())
+    std::fprintf(stderr, "warning: the labels mix integers and other names (%s); check the label "
+                         "column for typos\n", names.c_str());
+}
+
 // ---- train -------------------------------------------------------------------------------------
 
 struct TrainArgs {
@@ -143,11 +195,14 @@ int run_train(const TrainArgs& a) {
   set_matmul_precision(a.bf16, dev);
   ember::Generator gen(a.seed);  // dropout and fresh initialization (the classifier head)
 
-  // Data: the label set comes from the training file and is saved with the model.
+  // Data: the label set comes from the training file and is saved with the model. Every file
+  // is read (and every error raised) before anything is written: the test file too.
   auto train_set = ember::data::TextClassificationDataset(a.train_file, a.data.options());
   auto val_opts = a.data.options().label2id(train_set.label2id());
   auto val_set = ember::data::TextClassificationDataset(a.validation_file, val_opts);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  const std::string report_file = a.test_file.empty() ? a.validation_file : a.test_file;
+  auto test_set = ember::data::TextClassificationDataset(report_file, val_opts);
+  print_labels(train_set);
   auto loader_opts = ember::data::DataLoaderOptions()
                          .batch_size(a.batch_size)
                          .max_length(a.max_length)
@@ -158,12 +213,6 @@ int run_train(const TrainArgs& a) {
     train_set = train_set.subset(a.max_train_examples, a.seed);
   if (a.max_validation_examples > 0 && a.max_validation_examples < val_set.size())
     val_set = val_set.subset(a.max_validation_examples, a.seed);
-  ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
-  ember::data::DataLoader val_loader(val_set, tokenizer,
-                                     ember::data::DataLoaderOptions()
-                                         .batch_size(64)
-                                         .max_length(a.max_length)
-                                         .bucket_by_length(true));
 
   // Model: pretrained body, fresh classifier with our labels.
   ember::models::bert::LoadReport report;
@@ -173,6 +222,14 @@ int run_train(const TrainArgs& a) {
   model->train();
   std::printf("model: %s, %.1fM parameters on %s; %s\n", a.model_dir.c_str(),
               model->num_parameters() / 1e6, dev.str().c_str(), report.summary().c_str());
+
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
+  ember::data::DataLoader val_loader(val_set, tokenizer,
+                                     ember::data::DataLoaderOptions()
+                                         .batch_size(64)
+                                         .max_length(a.max_length)
+                                         .bucket_by_length(true));
 
   // Optimizer: AdamW without decay on biases and LayerNorm weights; linear warmup and decay.
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
@@ -266,10 +323,8 @@ int run_train(const TrainArgs& a) {
               state.best_metric);
 
   // Final report: the best checkpoint on the test file (if given), else on validation.
-  const std::string report_file = a.test_file.empty() ? a.validation_file : a.test_file;
   auto best = ember::models::bert::bert_classifier_from_pretrained<float>(best_dir);
   best->to(dev);
-  auto test_set = ember::data::TextClassificationDataset(report_file, val_opts);
   ember::data::DataLoader test_loader(
       test_set, tokenizer, ember::data::DataLoaderOptions().batch_size(64).max_length(a.max_length));
   auto cm = evaluate(*best, test_loader, dev);
@@ -321,7 +376,11 @@ int run_predict(const std::string& model_dir, const std::string& input_file, boo
   std::istream& in = input_file.empty() ? std::cin : file;
   ember::NoGradGuard no_grad;
   std::string line;
+  int64_t predicted = 0;
   while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank: nothing to classify
+    ++predicted;
     auto enc = tokenizer.encode_batch({line}, size_t(max_length));
     auto ids = ember::from_vector(enc.input_ids, {enc.batch, enc.seq}).to(dev);
     auto types = ember::from_vector(enc.token_type_ids, {enc.batch, enc.seq}).to(dev);
@@ -342,6 +401,9 @@ int run_predict(const std::string& model_dir, const std::string& input_file, boo
       std::cout << "\t" << line << "\n";
     }
   }
+  EMBER_CHECK(predicted > 0, "predict: no text to classify in ",
+              input_file.empty() ? std::string("standard input") : input_file,
+              " (expected one text per line; blank lines are skipped)");
   return 0;
 }
 
@@ -360,26 +422,34 @@ int main(int argc, char** argv) {
   train->add_option("--test", t.test_file, "file for the final report (default: validation)");
   train->add_option("--output", t.output_dir, "output directory (best/, checkpoint/, metrics.jsonl)");
   t.data.add_to(train);
-  train->add_option("--epochs", t.epochs)->check(CLI::PositiveNumber);
-  train->add_option("--batch-size", t.batch_size)->check(CLI::PositiveNumber);
-  train->add_option("--lr", t.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  train->add_option("--epochs", t.epochs, "passes over the training file")
+      ->check(kPositive);
+  train->add_option("--batch-size", t.batch_size, "examples per micro-batch")
+      ->check(kPositive);
+  train->add_option("--lr", t.lr, "peak learning rate")->check(kPositive);
   train->add_option("--warmup-ratio", t.warmup_ratio)->check(CLI::Range(0.0, 1.0));
-  train->add_option("--weight-decay", t.weight_decay)->check(CLI::NonNegativeNumber);
-  train->add_option("--max-grad-norm", t.max_grad_norm)->check(CLI::PositiveNumber);
+  train->add_option("--weight-decay", t.weight_decay)->check(kNonNegative);
+  train->add_option("--max-grad-norm", t.max_grad_norm)->check(kPositive);
   train->add_option("--max-length", t.max_length, "tokens per example incl. [CLS]/[SEP]")
       ->check(CLI::Range(int64_t(3), int64_t(512)));
   train->add_option("--grad-accum", t.grad_accum, "micro-batches per optimizer step")
-      ->check(CLI::PositiveNumber);
-  train->add_option("--seed", t.seed);
-  train->add_option("--threads", t.threads, "CPU threads (default: all)");
+      ->check(kPositive);
+  train->add_option("--seed", t.seed, "seed of shuffling, dropout and the classifier's initialization");
+  train->add_option("--threads", t.threads, "CPU threads (default: all)")
+      ->check(kNonNegative);
   train->add_option("--max-train-examples", t.max_train_examples,
-                    "train on a seeded random subset of this size (0: all)");
+                    "train on a seeded random subset of this size (0: all)")
+      ->check(kNonNegative);
   train->add_option("--max-validation-examples", t.max_validation_examples,
-                    "validate on a seeded random subset of this size (0: all)");
-  train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)");
-  train->add_option("--patience", t.patience, "early stopping: evaluations without improvement");
+                    "validate on a seeded random subset of this size (0: all)")
+      ->check(kNonNegative);
+  train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)")
+      ->check(kNonNegative);
+  train->add_option("--patience", t.patience,
+                    "early stopping: evaluations without improvement (0: never stop early)")
+      ->check(kNonNegative);
   train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
   train->add_option("--device", t.device, "cpu, cuda or cuda:N");
   train->add_flag("--bf16", t.bf16, "GPU: bf16 tensor-core matrix products (fp32 weights)");
@@ -392,7 +462,7 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "accuracy, F1 and confusion matrix on a labelled file");
   eval->add_option("--model", model_dir, "fine-tuned model directory")->required();
   eval->add_option("--data", data_file, "labelled file")->required();
-  eval->add_option("--batch-size", batch_size)->check(CLI::PositiveNumber);
+  eval->add_option("--batch-size", batch_size, "examples per batch")->check(kPositive);
   eval->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   eval_data.add_to(eval);
   eval->add_option("--device", device, "cpu, cuda or cuda:N");

@@ -755,6 +755,10 @@ int main(int argc, char** argv) {
                 "compiled and linked, but GPU results cannot be checked on this machine)\n");
     return 77;
   }
+  if (!ember::cuda::is_built() || !ember::cuda::is_available()) {
+    std::printf("FAILED: %d device(s) found, but is_built()/is_available() say otherwise\n", n);
+    return 1;
+  }
   std::printf("CUDA device 0: %s\n", ember::backend::cuda::runtime("test").device_name(0));
   doctest::Context context(argc, argv);
   return context.run();

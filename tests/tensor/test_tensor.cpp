@@ -136,6 +136,10 @@ TEST_CASE("undefined tensors and CUDA without a backend give clear errors") {
   CHECK_ERROR_CONTAINS(u.numel(), "undefined");
   CHECK_ERROR_CONTAINS(zeros<float>({2}, Device::cuda(0)), "CUDA");
   CHECK_ERROR_CONTAINS(zeros<float>({2}).to(Device::cuda(0)), "CUDA");
+  // This binary has no translation unit compiled by nvcc: the queries say so without throwing.
+  CHECK_FALSE(ember::cuda::is_built());
+  CHECK_FALSE(ember::cuda::is_available());
+  CHECK(ember::cuda::device_count() == 0);
 }
 
 TEST_CASE("the caching allocator reuses freed blocks") {

@@ -314,6 +314,9 @@ inline CudaKernels<T>& kernels(const char* op) {
 /// The user-facing CUDA queries (PyTorch's `torch.cuda.*`). Callable from any translation unit;
 /// without the CUDA backend in the program they report no device (and the others throw).
 namespace ember::cuda {
+/// True when the program has ember's CUDA backend — a translation unit compiled by nvcc includes
+/// <ember/cuda.hpp> — whether or not a device is present (PyTorch: torch.backends.cuda.is_built()).
+inline bool is_built() { return backend::cuda::backend_available(); }
 /// True when the program has ember's CUDA backend and at least one usable device.
 inline bool is_available() {
   return backend::cuda::backend_available() && backend::cuda::detail::runtime_slot()->device_count() > 0;
