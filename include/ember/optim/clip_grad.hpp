@@ -105,7 +105,7 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
       if (!p.defined() || !p.grad().defined()) continue;
       Tensor<T> g = p.grad();
       if (g.device().is_cuda()) {
-        // scaled above, with the other CUDA gradients
+        // scaled above, with the other CUDA gradients; only the version bump is left
       } else if (g.is_contiguous()) {
         backend::cpu::scale_inplace(g.numel(), g.data(), s);
       } else {

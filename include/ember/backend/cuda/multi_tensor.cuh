@@ -228,10 +228,7 @@ inline double norm_pow_multi(const TensorSpan<T>* xs, int64_t count, double p) {
   int64_t total = 0;  // chunks over all tensors: one partial sum each
   for (int64_t i = 0; i < count; ++i) total += detail::num_chunks(xs[i].numel);
   if (total == 0) return 0.0;
-  const int mode = std::isinf(p) && p > 0 ? kernel::kNormMax
-                   : p == 2.0             ? kernel::kNormL2
-                   : p == 1.0             ? kernel::kNormL1
-                                          : kernel::kNormGeneral;
+  const int mode = detail::norm_mode(p);
   cudaStream_t stream = current_stream();
   DeviceBuffer<double> partial(static_cast<std::size_t>(total) + 1);  // + the result
   int64_t done = 0;  // chunks of the earlier launches
@@ -242,14 +239,7 @@ inline double norm_pow_multi(const TensorSpan<T>* xs, int64_t count, double p) {
     done += blocks;
   };
   detail::for_each_launch(xs, count, launch);
-  kernel::norm_finish<><<<1, 1024, 0, stream>>>(partial.data(), total, mode,
-                                                 partial.data() + total);
-  EMBER_CUDA_CHECK_LAUNCH();
-  double result = 0;
-  EMBER_CUDA_CHECK(cudaMemcpyAsync(&result, partial.data() + total, sizeof(double),
-                                   cudaMemcpyDeviceToHost, stream));
-  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return result;
+  return detail::finish_norm(partial.data(), total, mode, stream);
 }
 
 /// x ← x·s for all `count` tensors (one launch up to kMaxLaunchTensors tensors).

@@ -339,15 +339,33 @@ inline void max_along(const T* x, int64_t outer, int64_t n, int64_t inner, T* va
   EMBER_CUDA_CHECK_LAUNCH();
 }
 
+namespace detail {
+/// The kernel::kNorm* mode of Σ|x|^p: max for p = +∞, exact sums for p = 1 and 2, pow otherwise.
+inline int norm_mode(double p) {
+  return std::isinf(p) && p > 0 ? kernel::kNormMax
+         : p == 2.0             ? kernel::kNormL2
+         : p == 1.0             ? kernel::kNormL1
+                                : kernel::kNormGeneral;
+}
+/// Combines the `count` partials partial[0, count) in a fixed order into partial[count]
+/// (kernel::norm_finish) and returns that value to the host: one synchronization of `stream`.
+inline double finish_norm(double* partial, int64_t count, int mode, cudaStream_t stream) {
+  kernel::norm_finish<><<<1, 1024, 0, stream>>>(partial, count, mode, partial + count);
+  EMBER_CUDA_CHECK_LAUNCH();
+  double result = 0;
+  EMBER_CUDA_CHECK(cudaMemcpyAsync(&result, partial + count, sizeof(double),
+                                   cudaMemcpyDeviceToHost, stream));
+  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return result;
+}
+}  // namespace detail
+
 /// Σ |x|^p over n contiguous elements in double (p = 1, 2 exact; general p through pow), or
 /// max |x| when p is +∞ (NaN propagates; 0 for n = 0). Returns to the host: synchronizes.
 template <class T>
 inline double norm_pow(const T* x, int64_t n, double p) {
   if (n == 0) return 0.0;
-  const int mode = std::isinf(p) && p > 0 ? kernel::kNormMax
-                   : p == 2.0             ? kernel::kNormL2
-                   : p == 1.0             ? kernel::kNormL1
-                                          : kernel::kNormGeneral;
+  const int mode = detail::norm_mode(p);
   constexpr int64_t kChunk = 16384;
   const int64_t nb = (n + kChunk - 1) / kChunk;
   cudaStream_t stream = current_stream();
@@ -355,13 +373,7 @@ inline double norm_pow(const T* x, int64_t n, double p) {
   kernel::norm_partial<T><<<static_cast<unsigned>(nb), detail::kThreads, 0, stream>>>(
       x, n, kChunk, mode, p, partial.data());
   EMBER_CUDA_CHECK_LAUNCH();
-  kernel::norm_finish<><<<1, 1024, 0, stream>>>(partial.data(), nb, mode, partial.data() + nb);
-  EMBER_CUDA_CHECK_LAUNCH();
-  double result = 0;
-  EMBER_CUDA_CHECK(cudaMemcpyAsync(&result, partial.data() + nb, sizeof(double),
-                                   cudaMemcpyDeviceToHost, stream));
-  EMBER_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return result;
+  return detail::finish_norm(partial.data(), nb, mode, stream);
 }
 
 }  // namespace ember::backend::cuda
