@@ -560,11 +560,10 @@ void bm_adamw_flat(benchmark::State& state) {
   Tensor<float> m = ember::zeros<float>({n}, kGpu), v = ember::zeros<float>({n}, kGpu);
   // AdamW's coefficients at step 1 (optim/adam.hpp): lr 1e-4, betas (0.9, 0.999), eps 1e-8,
   // weight decay 0.01.
-  const auto co = ember::backend::cpu::AdamCoeffs<float>::make(1e-4, 0.9, 0.999, 1e-8, 0.01,
+  const auto co = ember::backend::AdamCoeffs<float>::make(1e-4, 0.9, 0.999, 1e-8, 0.01,
                                                                /*decoupled=*/true, false, 1.0);
-  auto& kern = ember::backend::cuda::kernels<float>("bench_cuda adamw");
   Case c;
-  c.run = [&] { kern.adam_update(n, p.data(), g.data(), m.data(), v.data(), nullptr, co); };
+  c.run = [&] { ember::backend::cuda::adam_update<float>(n, p.data(), g.data(), m.data(), v.data(), nullptr, co); };
   report(state, time_case(state, c), 0.0, 28.0 * double(n), kBandwidth);
 }
 
@@ -623,15 +622,14 @@ void bm_adamw_bert_base(benchmark::State& state, bool per_tensor) {
     m.push_back(ember::zeros<float>(b.params[i].shape(), kGpu));
     v.push_back(ember::zeros<float>(b.params[i].shape(), kGpu));
   }
-  auto& kern = ember::backend::cuda::kernels<float>("bench_cuda adamw");
-  const auto co = ember::backend::cpu::AdamCoeffs<float>::make(1e-4, 0.9, 0.999, 1e-8, 0.01,
+  const auto co = ember::backend::AdamCoeffs<float>::make(1e-4, 0.9, 0.999, 1e-8, 0.01,
                                                                /*decoupled=*/true, false, 1.0);
   Case c;
   if (per_tensor) {
     c.run = [&] {
       for (std::size_t i = 0; i < b.params.size(); ++i) {
         Tensor<float>& p = b.params[i];
-        kern.adam_update(p.numel(), p.data(), p.grad().data(), m[i].data(), v[i].data(), nullptr,
+        ember::backend::cuda::adam_update<float>(p.numel(), p.data(), p.grad().data(), m[i].data(), v[i].data(), nullptr,
                          co);
       }
     };
@@ -644,7 +642,6 @@ void bm_adamw_bert_base(benchmark::State& state, bool per_tensor) {
 
 void bm_clip_grad_norm_bert_base(benchmark::State& state, bool per_tensor) {
   BertBaseParams& b = bert_base_params();
-  auto& kern = ember::backend::cuda::kernels<float>("bench_cuda clip_grad_norm");
   Case c;
   // max_norm 0: the coefficient is 0 < 1, so every run scales (the gradients become zeros,
   // which costs the same bandwidth as any other values).
@@ -652,10 +649,10 @@ void bm_clip_grad_norm_bert_base(benchmark::State& state, bool per_tensor) {
     c.run = [&] {
       double acc = 0.0;
       for (const Tensor<float>& p : b.params)
-        acc += kern.norm_pow(p.grad().data(), p.grad().numel(), 2.0);
+        acc += ember::backend::cuda::norm_pow<float>(p.grad().data(), p.grad().numel(), 2.0);
       const float coef = static_cast<float>(0.0 / (std::sqrt(acc) + 1e-6));
       for (const Tensor<float>& p : b.params)
-        kern.scale_inplace(p.grad().data(), p.grad().numel(), coef);
+        ember::backend::cuda::scale_inplace<float>(p.grad().data(), p.grad().numel(), coef);
     };
   } else {
     c.run = [&] { ember::optim::clip_grad_norm_(b.params, 0.0); };

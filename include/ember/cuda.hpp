@@ -3,14 +3,16 @@
 //
 // Include it in at least one .cu file of a program (any number of them is fine) and link
 // ember::cuda (CUDA::cudart, CUDA::cublas). At static-initialization time it installs the
-// backend's tables (backend/cuda/interface.hpp) — the runtime, the float and double kernels, the
-// device allocator and the device copy — so that every op of the program, in whatever
-// translation unit and compiled by whatever compiler, can run on CUDA tensors. Installation
+// backend's tables (backend/kernel_list.hpp, backend/device_runtime.hpp) — the runtime, the
+// float and double kernels, the device allocator and the device copy — so that every op of the
+// program, in whatever translation unit and compiled by whatever compiler, can run on CUDA
+// tensors. Installation
 // makes no CUDA call: a program built with the backend starts normally on a machine without a
 // GPU, and `ember::cuda::is_available()` then answers false.
 //
-// Besides the queries of interface.hpp (is_available, device_count, synchronize, memory_stats,
-// empty_cache, set_float32_matmul_precision, set_allow_tf32), this header adds the nvcc-only stream API:
+// Besides the queries of backend/device_runtime.hpp (is_available, device_count, synchronize,
+// memory_stats, empty_cache, set_float32_matmul_precision, set_allow_tf32), this header adds the
+// nvcc-only stream API:
 //   ember::cuda::current_stream()           the stream all of ember's work on the current
 //                                           device goes to (default: the legacy default stream)
 //   ember::cuda::set_current_stream(s)      make `s` current (waits for the previous stream)
@@ -36,7 +38,7 @@
 #include <ember/backend/cuda/allocator.cuh>
 #include <ember/backend/cuda/blas.cuh>
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/kernels.cuh>
 #include <ember/backend/cuda/runtime.cuh>
 #include <ember/backend/cuda/stream.cuh>

@@ -759,7 +759,7 @@ int main(int argc, char** argv) {
     std::printf("FAILED: %d device(s) found, but is_built()/is_available() say otherwise\n", n);
     return 1;
   }
-  std::printf("CUDA device 0: %s\n", ember::backend::cuda::runtime("test").device_name(0));
+  std::printf("CUDA device 0: %s\n", ember::backend::cuda_runtime("test").device_name(0));
   doctest::Context context(argc, argv);
   return context.run();
 }

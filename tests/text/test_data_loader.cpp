@@ -286,7 +286,7 @@ TEST_CASE("DataLoader: invalid options") {
 
 TEST_CASE("DataLoader: pin_memory without the CUDA backend is a clear error") {
   // This test binary is CPU-only: page-locked memory (a CUDA driver service) is not available.
-  REQUIRE_FALSE(ember::backend::cuda::backend_available());
+  REQUIRE_FALSE(ember::backend::cuda_backend_available());
   auto ds = numbered(4);
   auto message_of = [](auto&& f) {
     try {

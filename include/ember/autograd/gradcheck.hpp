@@ -29,7 +29,7 @@ inline std::vector<int64_t> element_offsets(const Shape& shape, const Shape& str
   std::vector<int64_t> offs;
   offs.reserve(static_cast<std::size_t>(shape.numel()));
   const Shape* st[1] = {&strides};
-  backend::cpu::strided_walk<1>(shape, st, [&](int64_t o) { offs.push_back(o); });
+  strided_walk<1>(shape, st, [&](int64_t o) { offs.push_back(o); });
   return offs;
 }
 inline double weighted_sum(const Tensor<double>& y, const Tensor<double>& w) {

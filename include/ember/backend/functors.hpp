@@ -2,7 +2,7 @@
 // kernels and the CUDA kernels.
 //
 // Each functor is `EMBER_HOST_DEVICE` (so nvcc compiles it into device code too) and carries the
-// code by which host code names it to the CUDA backend (backend/cuda/interface.hpp): an op calls
+// code by which host code names it to the kernel table (backend/kernel_list.hpp): an op calls
 // `binary_map(a, b, "div", fn::Div{})`; on the CPU the functor runs in backend/cpu/strided.hpp's
 // loops, on the GPU the backend switches on `Div::code` to a kernel instantiated with the same
 // functor. Functors with a parameter keep it in `s` (a double, rounded to T where PyTorch rounds
@@ -13,15 +13,39 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/types.hpp>
 #include <ember/core/dtype.hpp>
+
+namespace ember::backend {
+
+// ---- math shared by the CPU and CUDA kernels -------------------------------------------------------
+
+/// GELU's constants (Hendrycks & Gimpel 2016; the tanh form is BERT's / GPT-2's "gelu_new").
+inline constexpr double kSqrtHalf = 0.70710678118654752440;      // 1/√2
+inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;    // 1/√(2π)
+inline constexpr double kSqrt2OverPi = 0.79788456080286535588;   // √(2/π)
+inline constexpr double kGeluTanhCubic = 0.044715;
+
+/// Dropout's 24-bit threshold of drop probability p in [0, 1]: a word w is kept iff
+/// (w >> 8) >= it (backend/cpu/dropout.hpp explains the rule).
+inline uint32_t dropout_threshold(double p) {
+  return static_cast<uint32_t>(std::ceil(p * 16777216.0));
+}
+
+/// True when the element whose random word is `word` survives dropout.
+EMBER_HOST_DEVICE inline bool dropout_keep(uint32_t word, uint32_t threshold) {
+  return (word >> 8) >= threshold;
+}
+
+}  // namespace ember::backend
 
 namespace ember::fn {
 
-using backend::cuda::BinaryCode;
-using backend::cuda::CompareCode;
-using backend::cuda::UnaryCode;
+using backend::BinaryCode;
+using backend::CompareCode;
+using backend::UnaryCode;
 
 // ---- unary: y = f(x; s) --------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@
 
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
+#include <ember/core/parallel.hpp>
 #include <ember/data/text_dataset.hpp>
 #include <ember/data/wordpiece_tokenizer.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -212,16 +213,16 @@ inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
               ", found ", options_.max_length());
   EMBER_CHECK(options_.bucket_size() >= 1, "DataLoader: bucket_size must be >= 1, found ",
               options_.bucket_size());
-  EMBER_CHECK(!options_.pin_memory() || backend::cuda::backend_available(),
+  EMBER_CHECK(!options_.pin_memory() || backend::cuda_backend_available(),
               "DataLoader: pin_memory(true) needs page-locked memory from the CUDA driver, but ",
-              backend::cuda::detail::not_built_message());
+              backend::detail::cuda_not_built_message());
 
   const int64_t n = dataset.size();
   const std::size_t max_length = static_cast<std::size_t>(options_.max_length());
   std::vector<Encoding> enc(static_cast<std::size_t>(n));
   std::exception_ptr error;
   std::mutex error_mutex;
-  backend::cpu::parallel_for(n, 64, [&](int64_t i) {
+  parallel_for(n, 64, [&](int64_t i) {
     try {
       const TextExample& ex = dataset.example(i);
       enc[i] = dataset.has_text_pair() ? tokenizer.encode(ex.text, ex.text_pair, max_length)

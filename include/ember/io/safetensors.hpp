@@ -63,7 +63,7 @@
 #include <variant>
 #include <vector>
 
-#include <ember/backend/cpu/strided.hpp>
+#include <ember/core/parallel.hpp>
 #include <ember/core/dtype.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/shape.hpp>
@@ -391,7 +391,7 @@ inline int64_t convert_elements(const unsigned char* src, int64_t n, T* dst) {
     std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
     return -1;
   } else if constexpr (!std::is_integral_v<T>) {  // floating target: cannot fail
-    backend::cpu::parallel_chunks(n, backend::cpu::kParallelGrain, [&](int64_t lo, int64_t hi) {
+    parallel_chunks(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
         dst[i] = scalar_cast<T>(load_element<S>(src + static_cast<std::size_t>(i) * sizeof(S)));
     });

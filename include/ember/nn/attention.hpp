@@ -59,34 +59,8 @@ Tensor<T> additive_attention_mask(const Tensor<int64_t>& attention_mask) {
   return additive.view({attention_mask.size(0), 1, 1, attention_mask.size(1)});
 }
 
-/// softmax(q kᵀ / √d + mask) v with dropout on the probabilities (the core of attention).
-/// q [..., seq_q, d], k [..., seq_k, d], v [..., seq_k, d_v] (leading dims broadcast as in
-/// `matmul`); `additive_mask` (optional) broadcastable to [..., seq_q, seq_k]. Returns
-/// [..., seq_q, d_v]. Dropout (probability `dropout_p`) applies only when `training`.
-/// Throws `ember::Error` when the last dims of q and k differ or k and v disagree on seq_k
-/// (further shape errors come from the ops).
-/// CUDA tensors take the fused kernel when `fused_attention_supported` (ops/attention.hpp); the
-/// CPU, and the GPU otherwise, run the unfused ops below (the reference).
-template <class T>
-Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                                       const Tensor<T>& additive_mask = Tensor<T>(),
-                                       double dropout_p = 0.0, bool training = false,
-                                       Generator& gen = default_generator()) {
-  EMBER_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2 && q.size(-1) == k.size(-1) &&
-                  k.size(-2) == v.size(-2),
-              "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
-              "v [..., seq_k, d_v], found q ",
-              q.shape(), ", k ", k.shape(), ", v ", v.shape());
-  if (q.device().is_cuda() &&
-      ember::fused_attention_supported(q, k, v, additive_mask, dropout_p, training))
-    return ember::fused_attention(q, k, v, additive_mask, dropout_p, training, gen);
-  // HF's eager BertSelfAttention divides the scores (not q) by √d, adds the mask, then takes the
-  // softmax; scaled_masked_softmax does the three in one pass (and one pass backward).
-  Tensor<T> probs = ember::scaled_masked_softmax(ember::matmul(q, k.transpose(-2, -1)),
-                                                 std::sqrt(double(q.size(-1))), additive_mask);
-  if (training && dropout_p > 0.0) probs = ember::dropout(probs, dropout_p, training, gen);
-  return ember::matmul(probs, v);
-}
+/// The attention core as a function: ember::scaled_dot_product_attention (ops/attention.hpp).
+using ember::scaled_dot_product_attention;
 
 /// Options of `MultiHeadAttention`: `MultiHeadAttentionOptions(hidden, heads).dropout(0.1)`.
 struct MultiHeadAttentionOptions {

@@ -2,9 +2,9 @@
 // backward: softmax(q kᵀ / √d + mask) v with dropout on the probabilities, computed tile by tile
 // (FlashAttention-2, Dao 2023) without materializing the [batch, heads, seq_q, seq_k] matrix.
 //
-// The unfused path (nn::scaled_dot_product_attention: matmul → scaled_masked_softmax → dropout
+// The unfused path (scaled_dot_product_attention below: matmul → scaled_masked_softmax → dropout
 // → matmul) stays the reference and is what the CPU always runs; on the GPU,
-// nn::scaled_dot_product_attention calls `fused_attention` whenever `fused_attention_supported`
+// scaled_dot_product_attention calls `fused_attention` whenever `fused_attention_supported`
 // says the shapes allow it. Same math, same order of the scaling and the mask (scores / √d, then
 // + mask, in T), and the same dropout mask bit for bit: the op reserves ceil(n / 4) Philox
 // blocks from the Generator for n = batch·heads·seq_q·seq_k elements, exactly as ember::dropout
@@ -31,9 +31,12 @@
 
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/core/generator.hpp>
 #include <ember/core/shape.hpp>
+#include <ember/ops/dropout.hpp>
+#include <ember/ops/matmul.hpp>
+#include <ember/ops/softmax.hpp>
 #include <ember/tensor/tensor.hpp>
 
 #include <atomic>
@@ -68,7 +71,6 @@ const char* fused_attention_unsupported(const Tensor<T>& q, const Tensor<T>& k, 
   if (!(std::is_same_v<T, float> || std::is_same_v<T, double>))
     return "only float and double tensors have the fused kernel";
   if (!q.defined() || !k.defined() || !v.defined()) return "q, k and v must be defined";
-  if (!q.device().is_cuda()) return "the fused kernel runs on CUDA tensors only";
   if (k.device() != q.device() || v.device() != q.device() ||
       (mask.defined() && mask.device() != q.device()))
     return "q, k, v and the mask must be on the same device";
@@ -77,11 +79,12 @@ const char* fused_attention_unsupported(const Tensor<T>& q, const Tensor<T>& k, 
   if (k.size(0) != q.size(0) || k.size(1) != q.size(1) || v.shape() != k.shape() ||
       k.size(3) != q.size(3))
     return "q [b, h, seq_q, d], k and v [b, h, seq_k, d] must agree (no broadcasting)";
-  if (q.size(3) < 1 || q.size(3) > backend::cuda::kMaxAttentionHeadDim)
+  if (q.size(3) < 1 || q.size(3) > backend::kMaxAttentionHeadDim)
     return "the head dim must be between 1 and 128";
   if (training && dropout_p > 0.0 && !(dropout_p < 1.0)) return "dropout p must be below 1";
-  if (!backend::cuda::kernels<T>("fused_attention").attention_fits(q.size(3)))
-    return "the device's shared memory per block is too small for this head dim";
+  if (!backend::kernels<T>(q.device(), "fused_attention").attention_fits(q.size(3)))
+    return "this device has no fused kernel for this head dim (the CPU has none; on a GPU, the "
+           "shared memory per block is too small)";
   if (mask.defined()) {
     if (mask.dim() > 4) return "the mask has more than 4 dims";
     const Shape target{q.size(0), q.size(1), q.size(2), k.size(2)};
@@ -118,7 +121,7 @@ Tensor<T> empty_heads(const Tensor<T>& like, bool interleaved) {
 
 /// The kernel's view of a [b, h, s, d] tensor whose last dim is dense.
 template <class P, class T>
-backend::cuda::AttentionOperand<P> attention_operand(const Tensor<T>& t) {
+backend::AttentionOperand<P> attention_operand(const Tensor<T>& t) {
   return {t.data(), t.stride(0), t.stride(1), t.stride(2)};
 }
 
@@ -165,7 +168,7 @@ Tensor<T> fused_attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Te
     const Tensor<T> mask = additive_mask.defined() ? additive_mask.detach() : Tensor<T>();
     const int64_t b = q.size(0), h = q.size(1), sq = q.size(2), sk = k.size(2), d = q.size(3);
 
-    backend::cuda::AttentionParams<T> p;
+    backend::AttentionParams<T> p;
     p.batch = b;
     p.heads = h;
     p.seq_q = sq;
@@ -191,7 +194,7 @@ Tensor<T> fused_attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Te
     Tensor<T> out = detail::empty_heads(q, /*interleaved=*/true);
     Tensor<T> row_max = Tensor<T>::empty({b, h, sq}, q.device());
     Tensor<T> row_logsum = Tensor<T>::empty({b, h, sq}, q.device());
-    auto& kern = backend::cuda::kernels<T>(op);
+    const backend::Kernels<T>& kern = backend::kernels<T>(q.device(), op);
     kern.attention_forward(p, detail::attention_operand<T>(out), row_max.data(), row_logsum.data());
 
     if (autograd::any_requires_grad(q_in, k_in, v_in)) {
@@ -215,7 +218,7 @@ Tensor<T> fused_attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Te
             Tensor<T> dk = detail::empty_heads(kv, k_interleaved);
             Tensor<T> dv = detail::empty_heads(vv, v_interleaved);
             Tensor<T> delta = Tensor<T>::empty({qv.size(0), qv.size(1), qv.size(2)}, qv.device());
-            backend::cuda::kernels<T>(op).attention_backward(
+            backend::kernels<T>(qv.device(), op).attention_backward(
                 p, detail::attention_operand<const T>(ov), detail::attention_operand<const T>(go),
                 row_max.data(), row_logsum.data(), delta.data(), detail::attention_operand<T>(dq),
                 detail::attention_operand<T>(dk), detail::attention_operand<T>(dv));
@@ -226,6 +229,36 @@ Tensor<T> fused_attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Te
   } else {
     EMBER_FAIL(op, ": only float and double tensors have the fused kernel");
   }
+}
+
+// ---- scaled dot-product attention -----------------------------------------------------------------
+
+/// softmax(q kᵀ / √d + mask) v with dropout on the probabilities (the core of attention).
+/// q [..., seq_q, d], k [..., seq_k, d], v [..., seq_k, d_v] (leading dims broadcast as in
+/// `matmul`); `additive_mask` (optional) broadcastable to [..., seq_q, seq_k]. Returns
+/// [..., seq_q, d_v]. Dropout (probability `dropout_p`) applies only when `training`.
+/// Throws `ember::Error` when the last dims of q and k differ or k and v disagree on seq_k
+/// (further shape errors come from the ops).
+/// Takes the fused kernel when `fused_attention_supported` (a device that has one: CUDA); the
+/// CPU, and the GPU otherwise, run the unfused ops below (the reference).
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                       const Tensor<T>& additive_mask = Tensor<T>(),
+                                       double dropout_p = 0.0, bool training = false,
+                                       Generator& gen = default_generator()) {
+  EMBER_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2 && q.size(-1) == k.size(-1) &&
+                  k.size(-2) == v.size(-2),
+              "scaled_dot_product_attention: expected q [..., seq_q, d], k [..., seq_k, d], "
+              "v [..., seq_k, d_v], found q ",
+              q.shape(), ", k ", k.shape(), ", v ", v.shape());
+  if (fused_attention_supported(q, k, v, additive_mask, dropout_p, training))
+    return fused_attention(q, k, v, additive_mask, dropout_p, training, gen);
+  // HF's eager BertSelfAttention divides the scores (not q) by √d, adds the mask, then takes the
+  // softmax; scaled_masked_softmax does the three in one pass (and one pass backward).
+  Tensor<T> probs = scaled_masked_softmax(matmul(q, k.transpose(-2, -1)),
+                                                 std::sqrt(double(q.size(-1))), additive_mask);
+  if (training && dropout_p > 0.0) probs = dropout(probs, dropout_p, training, gen);
+  return matmul(probs, v);
 }
 
 }  // namespace ember

@@ -20,8 +20,7 @@
 #include <vector>
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/dropout.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/core/generator.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -53,16 +52,14 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training, Generator& gen) {
   const uint64_t base = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
   Tensor<bool> mask = Tensor<bool>::empty(x.shape(), x.device());
-  EMBER_DISPATCH(x.device(), T, "dropout", dropout_forward, xc.data(), n, p, scale, gen.seed(),
-                 base, out.data(), mask.data());
+  backend::kernels<T>(x.device(), "dropout").dropout_forward(xc.data(), n, p, scale, gen.seed(), base, out.data(), mask.data());
 
   if (autograd::any_requires_grad(x)) {
     // The mask is private to this node (never handed out), so it is captured as is.
     autograd::record(out, "dropout", {x}, [mask, scale](const Tensor<T>& g) {
       Tensor<T> gc = g.contiguous();
       Tensor<T> gi = Tensor<T>::empty(gc.shape(), gc.device());
-      EMBER_DISPATCH(gc.device(), T, "dropout", dropout_backward, gc.data(), mask.data(),
-                     gc.numel(), scale, gi.data());
+      backend::kernels<T>(gc.device(), "dropout").dropout_backward(gc.data(), mask.data(), gc.numel(), scale, gi.data());
       return autograd::Grads<T>{gi};
     });
   }

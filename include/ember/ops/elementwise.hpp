@@ -16,9 +16,7 @@
 #include <cmath>
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/gelu.hpp>
-#include <ember/backend/cpu/strided.hpp>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/backend/functors.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -28,13 +26,13 @@ namespace detail {
 inline void check_same_device(Device a, Device b, const char* op) {
   EMBER_CHECK(a == b, op, ": expected both tensors on the same device, found ", a, " and ", b);
 }
-/// The CUDA layout of `shape` read at `strides` (throws beyond the kernels' dim limit).
-inline backend::cuda::Layout cuda_layout(const Shape& shape, const Shape& strides, const char* op) {
-  return backend::cuda::make_layout(shape, strides, op);
+/// The kernels' Layout of `shape` read at `strides` (throws beyond the kernels' dim limit).
+inline backend::Layout layout_of(const Shape& shape, const Shape& strides, const char* op) {
+  return backend::make_layout(shape, strides, op);
 }
 
 /// out[i] = f(a[i], b[i]) with broadcasting; no autograd. `f` is a functor of
-/// backend/functors.hpp: the CPU runs it in a loop, the CUDA backend runs the kernel of F::code.
+/// backend/functors.hpp, named to the kernel by its code (the backend runs the same functor).
 template <class T, class F>
 Tensor<T> binary_map(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f) {
   check_same_device(a.device(), b.device(), op);
@@ -42,15 +40,10 @@ Tensor<T> binary_map(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f
   Tensor<T> out = Tensor<T>::empty(shape, a.device());
   Shape as = broadcast_strides(a.shape(), a.strides(), shape);
   Shape bs = broadcast_strides(b.shape(), b.strides(), shape);
-  if (a.device().is_cuda()) {
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>(op).binary(F::code, f.s, a.data(), cuda_layout(shape, as, op),
-                                           b.data(), cuda_layout(shape, bs, op), out.data());
-    return out;
-  }
-  bool same_a = a.shape() == shape, same_b = b.shape() == shape;
-  backend::cpu::binary_kernel(shape, a.data(), as, same_a && a.is_contiguous(), b.data(), bs,
-                              same_b && b.is_contiguous(), out.data(), f);
+  if (out.numel() > 0)
+    backend::kernels<T>(a.device(), op)
+        .binary(F::code, f.s, a.data(), layout_of(shape, as, op), b.data(), layout_of(shape, bs, op),
+                out.data());
   return out;
 }
 
@@ -58,13 +51,9 @@ Tensor<T> binary_map(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f
 template <class T, class F>
 Tensor<T> unary_map(const Tensor<T>& a, const char* op, F f) {
   Tensor<T> out = Tensor<T>::empty(a.shape(), a.device());
-  if (a.device().is_cuda()) {
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>(op).unary(F::code, f.s, a.data(),
-                                          cuda_layout(a.shape(), a.strides(), op), out.data());
-    return out;
-  }
-  backend::cpu::unary_kernel(a.shape(), a.data(), a.strides(), a.is_contiguous(), out.data(), f);
+  if (out.numel() > 0)
+    backend::kernels<T>(a.device(), op)
+        .unary(F::code, f.s, a.data(), layout_of(a.shape(), a.strides(), op), out.data());
   return out;
 }
 }  // namespace detail
@@ -230,28 +219,24 @@ Tensor<T> pow(const Tensor<T>& a, double p) {
 }
 
 namespace detail {
-/// GELU on a contiguous copy of `a` through the vectorized kernels of backend/cpu/gelu.hpp;
+/// GELU on a contiguous copy of `a` through the gelu kernels (vectorized on the CPU);
 /// the backward saves the input and computes dx = dy · gelu'(x) in one pass.
 template <class T>
 Tensor<T> gelu_op(const Tensor<T>& a, bool approximate_tanh, const char* op) {
   Tensor<T> x = a.is_contiguous() ? a : a.detach().contiguous();
   Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
-  if (x.device().is_cuda())
-    backend::cuda::kernels<T>(op).gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
-  else
-    backend::cpu::gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
+  if (x.numel() > 0)
+    backend::kernels<T>(x.device(), op).gelu_forward(x.data(), out.data(), x.numel(), approximate_tanh);
   if (autograd::any_requires_grad(a)) {
     autograd::record(out, op, {a},
                      [op, approximate_tanh, sx = autograd::SavedTensor<T>(x)](const Tensor<T>& g) {
                        const Tensor<T>& xv = sx.get(op);
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> dx = Tensor<T>::empty(xv.shape(), xv.device());
-                       if (xv.device().is_cuda())
-                         backend::cuda::kernels<T>(op).gelu_backward(gc.data(), xv.data(), dx.data(),
-                                                                     xv.numel(), approximate_tanh);
-                       else
-                         backend::cpu::gelu_backward(gc.data(), xv.data(), dx.data(), xv.numel(),
-                                                     approximate_tanh);
+                       if (xv.numel() > 0)
+                         backend::kernels<T>(xv.device(), op)
+                             .gelu_backward(gc.data(), xv.data(), dx.data(), xv.numel(),
+                                            approximate_tanh);
                        return autograd::Grads<T>{dx};
                      });
   }

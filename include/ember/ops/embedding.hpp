@@ -18,8 +18,7 @@
 #include <vector>
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/embedding.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -61,8 +60,7 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
   Shape out_shape = ids.shape();
   out_shape.push_back(dim);
   Tensor<T> out = Tensor<T>::empty(out_shape, weight.device());
-  EMBER_DISPATCH(weight.device(), T, "embedding", embedding_forward, idc.data(), n, weight.data(),
-                 weight.stride(0), weight.stride(1), dim, out.data());
+  backend::kernels<T>(weight.device(), "embedding").embedding_forward(idc.data(), n, weight.data(), weight.stride(0), weight.stride(1), dim, out.data());
 
   if (autograd::any_requires_grad(weight)) {
     autograd::record(out, "embedding", {weight},
@@ -71,8 +69,7 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
                        const Tensor<int64_t>& ix = saved_ids.get("embedding");
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> gw = zeros<T>(wshape, dev);
-                       EMBER_DISPATCH(dev, T, "embedding", embedding_backward, ix.data(),
-                                      ix.numel(), gc.data(), wshape[1], padding_idx, gw.data());
+                       backend::kernels<T>(dev, "embedding").embedding_backward(ix.data(), ix.numel(), gc.data(), wshape[1], padding_idx, gw.data());
                        return autograd::Grads<T>{gw};
                      });
   }

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -51,42 +51,33 @@ Tensor<T> fill_where(const Tensor<T>& a, const Tensor<bool>& m, T value, const c
   Tensor<T> out = Tensor<T>::empty(shape, a.device());
   Shape as = broadcast_strides(a.shape(), a.strides(), shape);
   Shape ms = broadcast_strides(m.shape(), m.strides(), shape);
-  if (a.device().is_cuda()) {
-    if (out.numel() == 0) return out;
-    auto& k = backend::cuda::kernels<T>(op);
-    if (when) {
-      k.masked_fill(a.data(), cuda_layout(shape, as, op), m.data(), cuda_layout(shape, ms, op),
-                    double(value), out.data());
-    } else {  // m ? a : value, the value read from a one-element tensor at stride 0
-      Tensor<T> v = full<T>(Shape{1}, value, a.device());
-      k.where(m.data(), cuda_layout(shape, ms, op), a.data(), cuda_layout(shape, as, op), v.data(),
-              cuda_layout(shape, Shape(std::vector<int64_t>(shape.size(), 0)), op), out.data());
-    }
-    return out;
+  if (out.numel() == 0) return out;
+  const backend::Kernels<T>& k = backend::kernels<T>(a.device(), op);
+  if (!k.masked_fill) {  // no kernels for this element type on this device: on the host
+    const Device dev = a.device();
+    return fill_where(a.to(Device::cpu()), m.to(Device::cpu()), value, op, when).to(dev);
   }
-  backend::cpu::binary_kernel(shape, a.data(), as, a.shape() == shape && a.is_contiguous(),
-                              m.data(), ms, m.shape() == shape && m.is_contiguous(), out.data(),
-                              [value, when](T x, bool mv) { return mv == when ? value : x; });
+  if (when) {
+    k.masked_fill(a.data(), layout_of(shape, as, op), m.data(), layout_of(shape, ms, op),
+                  double(value), out.data());
+  } else {  // m ? a : value, the value read from a one-element tensor at stride 0
+    Tensor<T> v = full<T>(Shape{1}, value, a.device());
+    k.where(m.data(), layout_of(shape, ms, op), a.data(), layout_of(shape, as, op), v.data(),
+            layout_of(shape, Shape(std::vector<int64_t>(shape.size(), 0)), op), out.data());
+  }
   return out;
 }
 
 /// mask[i] = a[i] `code` v (no autograd), compared in C (see compare_t).
 template <class T, class C>
 Tensor<bool> compare(const Tensor<T>& a, const char* op, fn::Compare<C> pred) {
-  if (a.device().is_cuda()) {
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      Tensor<bool> out = Tensor<bool>::empty(a.shape(), a.device());
-      if (out.numel() > 0)
-        backend::cuda::kernels<T>(op).compare(pred.code, double(pred.v), a.data(),
-                                              cuda_layout(a.shape(), a.strides(), op), out.data());
-      return out;
-    } else {  // integer tensors (attention masks, labels) are compared on the host
-      return compare(a.to(Device::cpu()), op, pred).to(a.device());
-    }
-  }
+  const backend::Kernels<T>& k = backend::kernels<T>(a.device(), op);
+  if (!k.compare)  // no kernels for this element type on this device: on the host
+    return compare(a.to(Device::cpu()), op, pred).to(a.device());
   Tensor<bool> out = Tensor<bool>::empty(a.shape(), a.device());
-  backend::cpu::unary_kernel(a.shape(), a.data(), a.strides(), a.is_contiguous(), out.data(),
-                             pred);
+  if (out.numel() > 0)
+    k.compare(pred.code, double(pred.v), a.data(), layout_of(a.shape(), a.strides(), op),
+              out.data());
   return out;
 }
 
@@ -191,30 +182,12 @@ Tensor<T> where(const Tensor<bool>& cond, const Tensor<T>& a, const Tensor<T>& b
   Shape sc = broadcast_strides(cond.shape(), cond.strides(), shape);
   Shape sa = broadcast_strides(a.shape(), a.strides(), shape);
   Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
-  if (a.device().is_cuda()) {
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      if (out.numel() > 0)
-        backend::cuda::kernels<T>("where").where(
-            pc, detail::cuda_layout(shape, sc, "where"), pa, detail::cuda_layout(shape, sa, "where"),
-            pb, detail::cuda_layout(shape, sb, "where"), po);
-    } else {  // integer tensors: on the host (no CUDA kernels for them)
-      return where(cond.to(Device::cpu()), a.to(Device::cpu()), b.to(Device::cpu())).to(a.device());
-    }
-  } else if (cond.shape() == shape && a.shape() == shape && b.shape() == shape && cond.is_contiguous() &&
-      a.is_contiguous() && b.is_contiguous()) {
-    backend::cpu::parallel_chunks(shape.numel(), backend::cpu::kParallelGrain,
-                                  [&](int64_t lo, int64_t hi) {
-                                    for (int64_t i = lo; i < hi; ++i)
-                                      po[i] = pc[i] ? pa[i] : pb[i];
-                                  });
-  } else {
-    // The walk is row-major, so the contiguous output is written in order.
-    const Shape* st[3] = {&sc, &sa, &sb};
-    int64_t k = 0;
-    backend::cpu::strided_walk<3>(shape, st, [&](int64_t ic, int64_t ia, int64_t ib) {
-      po[k++] = pc[ic] ? pa[ia] : pb[ib];
-    });
-  }
+  const backend::Kernels<T>& k = backend::kernels<T>(a.device(), "where");
+  if (!k.where)  // no kernels for this element type on this device: on the host
+    return where(cond.to(Device::cpu()), a.to(Device::cpu()), b.to(Device::cpu())).to(a.device());
+  if (out.numel() > 0)
+    k.where(pc, detail::layout_of(shape, sc, "where"), pa, detail::layout_of(shape, sa, "where"), pb,
+            detail::layout_of(shape, sb, "where"), po);
 
   if constexpr (scalar_traits<T>::is_floating) {
     if (autograd::any_requires_grad(a, b)) {
@@ -248,15 +221,10 @@ Tensor<T> cat_checked(const std::vector<Tensor<T>>& ts, int d, const char* op) {
   sizes.reserve(ts.size());
   int64_t off = 0;
   for (const Tensor<T>& t : ts) {
-    if (t.device().is_cuda()) {
-      if (t.numel() > 0)
-        backend::cuda::runtime(op).copy_strided(
-            t.device().index, t.data(), cuda_layout(t.shape(), t.strides(), op),
-            out.data() + off * ost[d], cuda_layout(t.shape(), ost, op), sizeof(T));
-    } else {
-      backend::cpu::copy_strided(t.shape(), t.data(), t.strides(), out.data() + off * ost[d], ost,
-                                 [](T v) { return v; });
-    }
+    if (t.numel() > 0)
+      backend::runtime(t.device(), op)
+          .copy_strided(t.device().index, t.data(), layout_of(t.shape(), t.strides(), op),
+                        out.data() + off * ost[d], layout_of(t.shape(), ost, op), sizeof(T));
     sizes.push_back(t.size(d));
     off += t.size(d);
   }

@@ -18,8 +18,7 @@
 #pragma once
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/layer_norm.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -70,9 +69,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
   Tensor<double> mean = Tensor<double>::empty({rows}, x.device());
   Tensor<double> rstd = Tensor<double>::empty({rows}, x.device());
-  EMBER_DISPATCH(x.device(), T, "layer_norm", layer_norm_forward, xc.data(),
-                 wc.defined() ? wc.data() : nullptr, bc.defined() ? bc.data() : nullptr, y.data(),
-                 mean.data(), rstd.data(), rows, n, eps);
+  backend::kernels<T>(x.device(), "layer_norm").layer_norm_forward(xc.data(), wc.defined() ? wc.data() : nullptr, bc.defined() ? bc.data() : nullptr, y.data(), mean.data(), rstd.data(), rows, n, eps);
 
   if (autograd::any_requires_grad(x, weight, bias)) {
     const bool gx = x.requires_grad();
@@ -94,10 +91,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape,
             for (Tensor<T>* t : {&dx, &dw, &db})
               if (t->defined()) t->zero_();
           } else {
-            EMBER_DISPATCH(xs.device(), T, "layer_norm", layer_norm_backward, gc.data(), xs.data(),
-                           mean.data(), rstd.data(), ws.defined() ? ws.data() : nullptr,
-                           gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
-                           gb ? db.data() : nullptr, rows, n);
+            backend::kernels<T>(xs.device(), "layer_norm").layer_norm_backward(gc.data(), xs.data(), mean.data(), rstd.data(), ws.defined() ? ws.data() : nullptr, gx ? dx.data() : nullptr, gw ? dw.data() : nullptr, gb ? db.data() : nullptr, rows, n);
           }
           return autograd::Grads<T>{dx, dw, db};
         });

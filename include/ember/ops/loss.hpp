@@ -22,8 +22,7 @@
 #include <vector>
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/cross_entropy.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/indexing.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -109,29 +108,21 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
   Tensor<T> row_loss = Tensor<T>::empty(targets.shape(), logits.device());
   Tensor<T> row_max = Tensor<T>::empty({M}, logits.device());
   Tensor<T> row_logsum = Tensor<T>::empty({M}, logits.device());
-  EMBER_DISPATCH(x.device(), T, "cross_entropy", cross_entropy_forward, x.data(), M, C, t.data(),
-                 ignore, eps, row_loss.data(), row_max.data(), row_logsum.data());
+  backend::kernels<T>(x.device(), "cross_entropy").cross_entropy_forward(x.data(), M, C, t.data(), ignore, eps, row_loss.data(), row_max.data(), row_logsum.data());
 
   Tensor<T> out;
   if (opt.reduction == Reduction::None) {
     out = row_loss;
-  } else if (x.device().is_cuda()) {  // the same double sum, on the device
+  } else {  // Σ over the rows in double (mean over zero samples: 0/0 = NaN, as PyTorch)
     out = Tensor<T>::empty(Shape{}, x.device());
     const double scale = opt.reduction == Reduction::Mean ? 1.0 / double(count) : 1.0;
     if (M > 0) {
-      backend::cuda::kernels<T>("cross_entropy").reduce_sum(
-          row_loss.data(), backend::cuda::make_layout(Shape{M}, Shape{1}, "cross_entropy"), 1u,
-          scale, out.data());
+      backend::kernels<T>(x.device(), "cross_entropy")
+          .reduce_sum(row_loss.data(), backend::make_layout(Shape{M}, Shape{1}, "cross_entropy"), 1u,
+                      scale, out.data());
     } else {
       out.fill_(opt.reduction == Reduction::Mean ? T(NAN) : T(0));
     }
-  } else {
-    double sum = 0.0;
-    const T* l = row_loss.data();
-    for (int64_t i = 0; i < M; ++i) sum += double(l[i]);
-    // Mean over zero samples is 0/0 = NaN, as PyTorch (see the header comment).
-    double value = opt.reduction == Reduction::Mean ? sum / double(count) : sum;
-    out = full<T>(Shape{}, T(value), logits.device());
   }
 
   if (autograd::any_requires_grad(x)) {
@@ -153,9 +144,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
             if (red == Reduction::Mean) s /= double(count);  // count 0: every row is ignored
             scale = full<T>(Shape{1}, T(s), xs.device());
           }
-          EMBER_DISPATCH(xs.device(), T, "cross_entropy", cross_entropy_backward, xs.data(), M, C,
-                         ts.data(), ignore, eps, row_max.data(), row_logsum.data(), scale.data(),
-                         scale_stride, grad.data());
+          backend::kernels<T>(xs.device(), "cross_entropy").cross_entropy_backward(xs.data(), M, C, ts.data(), ignore, eps, row_max.data(), row_logsum.data(), scale.data(), scale_stride, grad.data());
           return autograd::Grads<T>{grad};
         });
   }

@@ -30,7 +30,7 @@
 #pragma once
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/gemm.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -41,25 +41,10 @@ namespace ember {
 
 namespace detail {
 
-/// True when dims [first, last) of (shape, strides) can be read as ONE dim (their index
-/// row-major) at a single stride, i.e. each non-1 dim's stride is the next inner non-1 dim's
-/// stride times its size; *stride is then set to the innermost non-1 dim's stride (left
-/// unchanged when every dim is 1).
+/// backend::collapse_dims over Shapes: whether dims [first, last) read as one dim at one stride.
 inline bool collapse_dims(const Shape& shape, const Shape& strides, int first, int last,
                           int64_t* stride) {
-  int64_t expected = 0;
-  bool seen = false;
-  for (int d = last - 1; d >= first; --d) {
-    if (shape[d] == 1) continue;
-    if (!seen) {
-      *stride = strides[d];
-      seen = true;
-    } else if (strides[d] != expected) {
-      return false;
-    }
-    expected = strides[d] * shape[d];
-  }
-  return true;
+  return backend::collapse_dims(shape.begin(), strides.begin(), first, last, stride);
 }
 
 /// A matrix operand for the GEMM kernels: the last two dims of `t` (after any copy).
@@ -75,43 +60,26 @@ template <class T>
 GemmOperand<T> gemm_operand(const Tensor<T>& t) {
   const int d = t.dim();
   int64_t rows = t.shape()[d - 2], cols = t.shape()[d - 1];
-  backend::cpu::GemmLayout l;
+  backend::GemmLayout l;
   Tensor<T> u = t;
-  if (!backend::cpu::gemm_layout(rows, cols, t.strides()[d - 2], t.strides()[d - 1], &l))
+  if (!backend::gemm_layout(rows, cols, t.strides()[d - 2], t.strides()[d - 1], &l))
     u = t.contiguous();
   return {u, rows, cols, u.strides()[d - 2], u.strides()[d - 1]};
 }
 
-/// cuBLAS's view of an operand read at strides (rs, cs) (accepted by gemm_layout): a row-major
-/// matrix is used as stored (ld = its row stride); a column-major one is the transpose of a
-/// row-major matrix (ld = its column stride), so it is passed with trans = true.
-struct CudaOperand {
-  bool trans;
-  int64_t ld;
-};
-inline CudaOperand cuda_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  backend::cpu::GemmLayout l;
-  const bool ok = backend::cpu::gemm_layout(rows, cols, rs, cs, &l);
-  EMBER_CHECK(ok, "matmul: internal error: unreadable GEMM operand layout");
-  return {!l.row_major, l.ld};
-}
-
-/// C[m, n] (row-major, leading dim ldc) = α·A·B + β·C for A [m, k] at strides (a_rs, a_cs) and
-/// B [k, n] at (b_rs, b_cs), on `device`: backend/cpu/gemm.hpp or cuBLAS. `batch` products with
-/// element strides stride_a/b/c between entries (CUDA only; the CPU path uses batched_gemm).
+/// C[m, n] (row-major, leading dim ldc) = α·A·B + β·C (+ bias rows) for A [m, k] at strides
+/// (a_rs, a_cs) and B [k, n] at (b_rs, b_cs), on `device`'s GEMM kernel; `batch` (GemmBatch)
+/// repeats it over batch entries at the given strides.
 template <class T>
 void gemm_on(Device device, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs,
              int64_t a_cs, const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t ldc,
-             int64_t batch = 1, int64_t stride_a = 0, int64_t stride_b = 0, int64_t stride_c = 0) {
-  if (device.is_cuda()) {
-    if (m == 0 || n == 0 || batch == 0) return;
-    const CudaOperand oa = cuda_operand(m, k, a_rs, a_cs), ob = cuda_operand(k, n, b_rs, b_cs);
-    backend::cuda::kernels<T>("matmul").gemm(oa.trans, ob.trans, m, n, k, alpha, a, oa.ld,
-                                             stride_a, b, ob.ld, stride_b, beta, c, ldc, stride_c,
-                                             batch);
-    return;
-  }
-  backend::cpu::gemm<T>(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc, 1);
+             const T* bias = nullptr, const backend::GemmBatch& batch = {}) {
+  backend::GemmArgs<T> g;
+  g.m = m, g.n = n, g.k = k, g.alpha = alpha, g.beta = beta;
+  g.a = a, g.a_rs = a_rs, g.a_cs = a_cs;
+  g.b = b, g.b_rs = b_rs, g.b_cs = b_cs;
+  g.c = c, g.ldc = ldc, g.bias = bias, g.batch = batch;
+  backend::kernels<T>(device, "matmul").gemm(g);
 }
 
 /// Batch shape (all dims but the last two).
@@ -143,9 +111,9 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
     rows.push_back(n);
     rows_st.push_back(x.rs);
     int64_t rs = x.rs;
-    backend::cpu::GemmLayout l;
+    backend::GemmLayout l;
     if (collapse_dims(rows, rows_st, 0, rows.size(), &rs) &&
-        backend::cpu::gemm_layout(batch * n, k, rs, x.cs, &l)) {
+        backend::gemm_layout(batch * n, k, rs, x.cs, &l)) {
       gemm_on<T>(dev, batch * n, m, k, T(1), x.t.data(), rs, x.cs, y.t.data(), y.rs, y.cs, T(0),
                  out, m);
       return;
@@ -153,28 +121,16 @@ void bmm_into(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& out_bat
   }
   Shape cbs = contiguous_strides(out_batch);
   for (int64_t& st : cbs) st *= n * m;
-  if (dev.is_cuda()) {
-    // One strided-batched cuBLAS call over the batch dims [split, end) that read at one stride
-    // in both operands, looped over the leading dims [0, split). All of them collapse for
-    // contiguous operands; for the attention products on head-split views ([batch, heads] with
-    // strides (seq·hidden, head_dim)) only the heads do, so it is one call per batch entry.
-    const int nb = out_batch.size();
-    int split = 0;
-    int64_t sx = 0, sy = 0;
-    while (split < nb && !(collapse_dims(out_batch, xbs, split, nb, &sx) &&
-                           collapse_dims(out_batch, ybs, split, nb, &sy)))
-      ++split;
-    Shape outer(out_batch.begin(), out_batch.begin() + split);
-    Shape xo(xbs.begin(), xbs.begin() + split), yo(ybs.begin(), ybs.begin() + split);
-    const int64_t inner = batch / std::max<int64_t>(outer.numel(), 1);
-    for (int64_t e = 0; e < outer.numel(); ++e)
-      gemm_on<T>(dev, n, m, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, outer, xo),
-                 x.rs, x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, outer, yo), y.rs,
-                 y.cs, T(0), out + e * inner * n * m, m, inner, sx, sy, n * m);
-    return;
+  backend::GemmBatch bt;
+  bt.ndim = out_batch.size();
+  for (int d = 0; d < bt.ndim; ++d) {
+    bt.sizes[d] = out_batch[d];
+    bt.a[d] = xbs[d];
+    bt.b[d] = ybs[d];
+    bt.c[d] = cbs[d];
   }
-  backend::cpu::batched_gemm<T>(out_batch, n, m, k, T(1), x.t.data(), xbs, x.rs, x.cs, y.t.data(),
-                                ybs, y.rs, y.cs, T(0), out, cbs, m, 1);
+  gemm_on<T>(dev, n, m, k, T(1), x.t.data(), x.rs, x.cs, y.t.data(), y.rs, y.cs, T(0), out, m,
+             nullptr, bt);
 }
 
 /// Gradient-style product with reduction: returns r of shape `target` ([tb..., r, c]) with
@@ -204,10 +160,10 @@ Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& 
     ys.push_back(k);
     yst.push_back(y.rs);
     int64_t xcs = x.cs, yrs = y.rs;
-    backend::cpu::GemmLayout lx, ly;
+    backend::GemmLayout lx, ly;
     if (collapse_dims(xs, xst, 0, xs.size(), &xcs) && collapse_dims(ys, yst, 0, ys.size(), &yrs) &&
-        backend::cpu::gemm_layout(r, batch * k, x.rs, xcs, &lx) &&
-        backend::cpu::gemm_layout(batch * k, c, yrs, y.cs, &ly)) {
+        backend::gemm_layout(r, batch * k, x.rs, xcs, &lx) &&
+        backend::gemm_layout(batch * k, c, yrs, y.cs, &ly)) {
       gemm_on<T>(dev, r, c, batch * k, T(1), x.t.data(), x.rs, xcs, y.t.data(), yrs, y.cs, T(0),
                  res.data(), c);
       return res;
@@ -216,8 +172,8 @@ Tensor<T> bmm_reduce(const Tensor<T>& x_in, const Tensor<T>& y_in, const Shape& 
     // threaded), never materializing the [batch, r, c] stack.
     if (batch == 0) res.fill_(T(0));
     for (int64_t e = 0; e < batch; ++e)
-      gemm_on<T>(dev, r, c, k, T(1), x.t.data() + backend::cpu::detail::batch_offset(e, out_batch, xbs),
-                 x.rs, x.cs, y.t.data() + backend::cpu::detail::batch_offset(e, out_batch, ybs),
+      gemm_on<T>(dev, r, c, k, T(1), x.t.data() + backend::batch_offset(e, out_batch.size(), out_batch.begin(), xbs.begin()),
+                 x.rs, x.cs, y.t.data() + backend::batch_offset(e, out_batch.size(), out_batch.begin(), ybs.begin()),
                  y.rs, y.cs, e == 0 ? T(0) : T(1), res.data(), c);
     return res;
   }
@@ -301,9 +257,9 @@ FoldedRows<T> fold_rows(const Tensor<T>& t_in) {
   int64_t rows = 1;
   for (int i = 0; i + 1 < d; ++i) rows *= t.shape()[i];
   int64_t rs = d >= 2 ? t.strides()[d - 2] : std::max<int64_t>(cols, 1);
-  backend::cpu::GemmLayout l;
+  backend::GemmLayout l;
   if (collapse_dims(t.shape(), t.strides(), 0, d - 1, &rs) &&
-      backend::cpu::gemm_layout(rows, cols, rs, t.strides()[d - 1], &l))
+      backend::gemm_layout(rows, cols, rs, t.strides()[d - 1], &l))
     return {t, rows, cols, rs, t.strides()[d - 1]};
   Tensor<T> c = t.contiguous();
   return {c, rows, cols, std::max<int64_t>(cols, 1), 1};
@@ -386,16 +342,9 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
   detail::FoldedRows<T> xf = detail::fold_rows(x);
   const int64_t R = xf.rows;
   detail::GemmOperand<T> wt = detail::gemm_operand(detail::mT(weight));  // Wᵀ: [in, out]
-  T beta = T(0);
   Tensor<T> bc = bias.defined() ? bias.detach().contiguous() : Tensor<T>();
-  if (bc.defined() && dev.is_cpu()) {  // the CPU GEMM accumulates onto the broadcast bias
-    backend::cpu::broadcast_rows(R, nout, bc.data(), out.data(), nout);
-    beta = T(1);
-  }
   detail::gemm_on<T>(dev, R, nout, in, T(1), xf.t.data(), xf.rs, xf.cs, wt.t.data(), wt.rs, wt.cs,
-                     beta, out.data(), nout);
-  if (bc.defined() && dev.is_cuda() && R * nout > 0)  // on the GPU the bias is a second pass
-    backend::cuda::kernels<T>("linear").add_bias(out.data(), bc.data(), out.data(), R, nout);
+                     T(0), out.data(), nout, bc.defined() ? bc.data() : nullptr);
 
   if (autograd::any_requires_grad(x, weight, bias)) {
     const bool gx = x.requires_grad(), gw = weight.requires_grad(),
@@ -424,14 +373,8 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                          db = Tensor<T>::empty({nout}, g.device());
                          Tensor<T> gc = gf.cs == 1 ? gf.t : gf.t.contiguous();
                          int64_t ld = gf.cs == 1 ? gf.rs : nout;
-                         if (g.device().is_cuda()) {
-                           if (nout > 0)
-                             backend::cuda::kernels<T>("linear").reduce_sum(
-                                 gc.data(), detail::cuda_layout(Shape{R, nout}, Shape{ld, 1}, "linear"),
-                                 1u, 1.0, db.data());
-                         } else {
-                           backend::cpu::sum_rows(R, nout, gc.data(), ld, db.data());
-                         }
+                         backend::kernels<T>(g.device(), "linear")
+                             .sum_rows(R, nout, gc.data(), ld, db.data());
                        }
                        return autograd::Grads<T>{dx, dw, db};
                      });

@@ -28,8 +28,7 @@
 #pragma once
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/reduce.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/tensor/tensor.hpp>
 
@@ -88,16 +87,6 @@ inline int64_t reduced_count(const Shape& shape, uint32_t mask) {
   return n;
 }
 
-/// Per-output sums of `a` over the masked dims, in double (row-major over the kept dims).
-template <class T>
-std::vector<double> sum_in_double(const Tensor<T>& a, uint32_t mask) {
-  auto plan = backend::cpu::make_reduce_plan(a.shape(), a.strides(), mask);
-  std::vector<double> acc(static_cast<std::size_t>(plan.kept_numel));
-  backend::cpu::reduce_sum(
-      plan, a.data(), [](T v, int64_t) { return double(v); }, acc.data());
-  return acc;
-}
-
 /// Backward of sum/mean: `g` (numel of `keep_shape`, laid out over it) broadcast to `in_shape`
 /// and multiplied by `scale`, as a new contiguous tensor.
 template <class T>
@@ -106,14 +95,9 @@ Tensor<T> broadcast_grad(const Tensor<T>& g, const Shape& keep_shape, const Shap
   Tensor<T> gc = g.contiguous();
   Tensor<T> out = Tensor<T>::empty(in_shape, g.device());
   Shape bst = broadcast_strides(keep_shape, contiguous_strides(keep_shape), in_shape);
-  if (g.device().is_cuda()) {
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>("sum").unary(fn::MulScalar::code, scale, gc.data(),
-                                             cuda_layout(in_shape, bst, "sum"), out.data());
-    return out;
-  }
-  backend::cpu::unary_kernel(in_shape, gc.data(), bst, false, out.data(),
-                             [scale](T v) { return T(double(v) * scale); });
+  if (out.numel() > 0)
+    backend::kernels<T>(g.device(), "sum")
+        .unary(fn::MulScalar::code, scale, gc.data(), layout_of(in_shape, bst, "sum"), out.data());
   return out;
 }
 
@@ -127,14 +111,9 @@ Tensor<T> sum_or_mean(const Tensor<T>& a, uint32_t mask, bool keepdim, bool mean
   const int64_t count = reduced_count(in_shape, mask);
   const double scale = mean ? 1.0 / double(count) : 1.0;  // mean of nothing: 0 · inf = NaN
   Tensor<T> out = Tensor<T>::empty(reduced_shape(in_shape, mask, keepdim), a.device());
-  if (a.device().is_cuda()) {
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>(op).reduce_sum(a.data(), cuda_layout(in_shape, a.strides(), op),
-                                               mask, scale, out.data());
-  } else {
-    std::vector<double> acc = sum_in_double(a, mask);
-    for (std::size_t o = 0; o < acc.size(); ++o) out.data()[o] = T(acc[o] * scale);
-  }
+  if (out.numel() > 0)
+    backend::kernels<T>(a.device(), op)
+        .reduce_sum(a.data(), layout_of(in_shape, a.strides(), op), mask, scale, out.data());
   if (autograd::any_requires_grad(a)) {
     autograd::record(out, op, {a}, [keep_shape, in_shape, scale](const Tensor<T>& g) {
       return autograd::Grads<T>{broadcast_grad(g, keep_shape, in_shape, scale)};
@@ -182,55 +161,16 @@ template <class T>
 Tensor<T> var(const Tensor<T>& a, const std::vector<int64_t>& dims, bool unbiased = true,
               bool keepdim = false) {
   static_assert(std::is_floating_point_v<T>, "var: T must be float or double");
-  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
-    return var(a.to(Device::cpu()), dims, unbiased, keepdim).to(a.device());
   const uint32_t mask = detail::reduction_mask(dims, a.shape(), "var");
-  const Shape in_shape = a.shape();
-  const Shape keep_shape = detail::reduced_shape(in_shape, mask, true);
-  const int64_t count = detail::reduced_count(in_shape, mask);
+  const int64_t count = detail::reduced_count(a.shape(), mask);
   const double divisor = std::max(0.0, double(count) - (unbiased ? 1.0 : 0.0));
-
-  auto plan = backend::cpu::make_reduce_plan(a.shape(), a.strides(), mask);
-  Tensor<double> means = Tensor<double>::empty(keep_shape);
-  double* mu = means.data();
-  backend::cpu::reduce_sum(
-      plan, a.data(), [](T v, int64_t) { return double(v); }, mu);
-  for (int64_t o = 0; o < plan.kept_numel; ++o) mu[o] /= double(count);
-  std::vector<double> m2(static_cast<std::size_t>(plan.kept_numel));
-  backend::cpu::reduce_sum(
-      plan, a.data(),
-      [mu](T v, int64_t o) {
-        double d = double(v) - mu[o];
-        return d * d;
-      },
-      m2.data());
-  Tensor<T> out = Tensor<T>::empty(detail::reduced_shape(in_shape, mask, keepdim), a.device());
-  for (std::size_t o = 0; o < m2.size(); ++o) out.data()[o] = T(m2[o] / divisor);
-
-  if (autograd::any_requires_grad(a)) {
-    autograd::record(
-        out, "var", {a},
-        [sa = autograd::SavedTensor<T>(a), means, keep_shape, in_shape,
-         divisor](const Tensor<T>& g) {
-          const Tensor<T>& x = sa.get("var");
-          Tensor<T> gc = g.contiguous();
-          Tensor<T> dx = Tensor<T>::empty(in_shape, x.device());
-          // g and the means share one layout (keep_shape, contiguous), read broadcast.
-          Shape xst = x.strides();
-          Shape bst = broadcast_strides(keep_shape, contiguous_strides(keep_shape), in_shape);
-          const Shape* st[2] = {&xst, &bst};
-          const T* xp = x.data();
-          const T* gp = gc.data();
-          const double* mp = means.data();
-          T* dp = dx.data();
-          int64_t i = 0;  // the walk is row-major, so dx (contiguous) is written in order
-          backend::cpu::strided_walk<2>(in_shape, st, [&](int64_t ix, int64_t io) {
-            dp[i++] = T(double(gp[io]) * 2.0 * (double(xp[ix]) - mp[io]) / divisor);
-          });
-          return autograd::Grads<T>{dx};
-        });
-  }
-  return out;
+  // Two passes, as the definition: the mean (summed in double), then the squared deviations
+  // (summed in double); autograd differentiates the composition on any device.
+  std::vector<int64_t> all;
+  for (int d = 0; d < a.dim(); ++d)
+    if (mask & (1u << d)) all.push_back(d);
+  Tensor<T> centered = sub(a, mean(a, all, /*keepdim=*/true));
+  return mul(sum(mul(centered, centered), all, keepdim), 1.0 / divisor);
 }
 
 // ---- max / argmax
@@ -264,8 +204,9 @@ void max_along_dim(const Tensor<T>& a, int64_t dim, bool keepdim, const char* op
   Tensor<T> ac = a.detach().contiguous();
   if (values) *values = Tensor<T>::empty(out_shape, a.device());
   if (indices) *indices = Tensor<int64_t>::empty(out_shape, a.device());
-  EMBER_DISPATCH(a.device(), T, op, max_along, ac.data(), outer, n, inner,
-                 values ? values->data() : nullptr, indices ? indices->data() : nullptr);
+  backend::kernels<T>(a.device(), op)
+      .max_along(ac.data(), outer, n, inner, values ? values->data() : nullptr,
+                 indices ? indices->data() : nullptr);
 }
 }  // namespace detail
 
@@ -312,25 +253,25 @@ Tensor<int64_t> argmax(const Tensor<T>& a, int64_t dim, bool keepdim = false) {
 /// the max (PyTorch). Throws `ember::Error` for an empty tensor.
 template <class T>
 Tensor<T> max(const Tensor<T>& a) {
-  if (a.device().is_cuda())  // no CUDA kernel yet: computed on the host (autograd follows)
-    return max(a.to(Device::cpu())).to(a.device());
   EMBER_CHECK(a.numel() > 0, "max: cannot take the max of an empty tensor (shape ", a.shape(), ")");
   Tensor<T> ac = a.detach().contiguous();
-  const T m = backend::cpu::max_all(ac.data(), ac.numel());
-  Tensor<T> out = full<T>(Shape{}, m, a.device());
+  Tensor<T> out = Tensor<T>::empty(Shape{}, a.device());
+  backend::kernels<T>(a.device(), "max").max_along(ac.data(), 1, ac.numel(), 1, out.data(), nullptr);
   if (autograd::any_requires_grad(a)) {
-    autograd::record(out, "max", {a}, [sa = autograd::SavedTensor<T>(a), m](const Tensor<T>& g) {
-      Tensor<T> x = sa.get("max").contiguous();
+    autograd::record(out, "max", {a}, [sa = autograd::SavedTensor<T>(a), value = out.detach()](const Tensor<T>& g) {
+      // Ties are found on the host (a copy each way for CUDA tensors).
+      const Tensor<T> x = sa.get("max").contiguous().to(Device::cpu());
+      const T m = value.to(Device::cpu()).data()[0];
       const bool m_nan = m != m;
       auto is_max = [m, m_nan](T v) { return v == m || (m_nan && v != v); };
       const T* xp = x.data();
       int64_t ties = 0;
       for (int64_t i = 0; i < x.numel(); ++i) ties += is_max(xp[i]) ? 1 : 0;
-      const T share = T(double(g.contiguous().data()[0]) / double(ties));
-      Tensor<T> dx = Tensor<T>::empty(x.shape(), x.device());
+      const T share = T(double(g.to(Device::cpu()).contiguous().data()[0]) / double(ties));
+      Tensor<T> dx = Tensor<T>::empty(x.shape());
       T* dp = dx.data();
       for (int64_t i = 0; i < x.numel(); ++i) dp[i] = is_max(xp[i]) ? share : T(0);
-      return autograd::Grads<T>{dx};
+      return autograd::Grads<T>{dx.to(g.device())};
     });
   }
   return out;

@@ -11,13 +11,12 @@
 // Backward saves the output y only (not the input):
 //   softmax:      dx = y ⊙ (dy − Σ_j dy_j y_j)
 //   log_softmax:  dx = dy − softmax(x) Σ_j dy_j,   softmax(x) = exp(y)
-// The sums run along the same dim; kernels in backend/cpu/softmax.hpp (row kernel when the dim
+// The sums run along the same dim; CPU kernels in backend/cpu/softmax.hpp (row kernel when the dim
 // is the innermost, column kernel otherwise; the input is made contiguous first if needed).
 #pragma once
 
 #include <ember/autograd/node.hpp>
-#include <ember/backend/cpu/softmax.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/reduction.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -39,7 +38,7 @@ Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
   Tensor<T> xc = x.detach().contiguous();
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
   if (y.numel() > 0)
-    EMBER_DISPATCH(x.device(), T, op, softmax_forward, xc.data(), y.data(), outer, n, inner, log);
+    backend::kernels<T>(x.device(), op).softmax_forward(xc.data(), y.data(), outer, n, inner, log);
   if (autograd::any_requires_grad(x)) {
     autograd::record(
         y, op, {x},
@@ -48,8 +47,7 @@ Tensor<T> softmax_impl(const Tensor<T>& x, int64_t dim, bool log) {
           Tensor<T> gc = g.contiguous();
           Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
           if (dx.numel() > 0)
-            EMBER_DISPATCH(yv.device(), T, op, softmax_backward, yv.data(), gc.data(), dx.data(),
-                           outer, n, inner, log);
+            backend::kernels<T>(yv.device(), op).softmax_backward(yv.data(), gc.data(), dx.data(), outer, n, inner, log);
           return autograd::Grads<T>{dx};
         });
   }
@@ -116,20 +114,11 @@ Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
   }
   Tensor<T> xc = x.detach().contiguous();
   Tensor<T> y = Tensor<T>::empty(x.shape(), x.device());
-  const T* md = mask.defined() ? mask.data() : nullptr;
-  auto mask_row = [&](int64_t r) -> const T* {
-    if (!md) return nullptr;
-    if (full_mask) return md + r * n;
-    const int64_t b = mask_b == 1 ? 0 : r / per_batch, q = mask_q == 1 ? 0 : r % sq;
-    return md + (b * mask_q + q) * n;
-  };
-  if (y.numel() > 0 && x.device().is_cuda()) {
-    backend::cuda::MaskRows<T> rows_of{md, full_mask, per_batch, sq, mask_b, mask_q};
-    backend::cuda::kernels<T>(op).scaled_masked_softmax_forward(xc.data(), y.data(), rows, n,
-                                                                T(divisor), rows_of);
-  } else if (y.numel() > 0) {
-    backend::cpu::scaled_masked_softmax_forward(xc.data(), y.data(), rows, n, T(divisor), mask_row);
-  }
+  const backend::MaskRows<T> mask_rows{mask.defined() ? mask.data() : nullptr, full_mask, per_batch,
+                                        sq, mask_b, mask_q};
+  if (y.numel() > 0)
+    backend::kernels<T>(x.device(), op)
+        .scaled_masked_softmax_forward(xc.data(), y.data(), rows, n, T(divisor), mask_rows);
   if (autograd::any_requires_grad(x)) {
     autograd::record(y, op, {x},
                      [op, rows, n, divisor, sy = autograd::SavedTensor<T>(y.detach())](const Tensor<T>& g) {
@@ -137,8 +126,7 @@ Tensor<T> scaled_masked_softmax(const Tensor<T>& x, double divisor,
                        Tensor<T> gc = g.contiguous();
                        Tensor<T> dx = Tensor<T>::empty(yv.shape(), yv.device());
                        if (dx.numel() > 0)
-                         EMBER_DISPATCH(yv.device(), T, op, scaled_masked_softmax_backward, yv.data(),
-                                        gc.data(), dx.data(), rows, n, T(divisor));
+                         backend::kernels<T>(yv.device(), op).scaled_masked_softmax_backward(yv.data(), gc.data(), dx.data(), rows, n, T(divisor));
                        return autograd::Grads<T>{dx};
                      });
   }

@@ -12,20 +12,19 @@
 //   denom = sqrt(v or v̂)/sqrt(1 − β2^t) + ε   (ε added after the bias correction, as PyTorch)
 //   p ← p − lr/(1 − β1^t) · m/denom
 // The bias corrections and the step size are computed in double from the integer t, as PyTorch
-// does in Python; the element arithmetic runs in T. The fused kernel is
-// `backend::cpu::adam_update` (one pass over p, g, m, v); on CUDA, one multi-tensor launch
-// updates all the parameters of a group (backend/cuda/multi_tensor.cuh), with the same
-// per-element arithmetic and the same bits. State per parameter: `exp_avg`,
-// `exp_avg_sq` (and `max_exp_avg_sq` with amsgrad), zero-filled at its first update, and the
-// step count t.
+// does in Python; the element arithmetic runs in T. The fused kernel is `adam_update_multi`
+// (backend/kernel_list.hpp): one pass over each parameter's p, g, m, v — on the CPU tensor by
+// tensor, on CUDA one multi-tensor launch for all the parameters of a group
+// (backend/cuda/multi_tensor.cuh), with the same per-element arithmetic and the same bits.
+// State per parameter: `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with amsgrad), zero-filled
+// at its first update, and the step count t.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include <ember/backend/cpu/optimizer.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/optim/optimizer.hpp>
 
 namespace ember::optim {
@@ -124,10 +123,10 @@ class AdamImpl : public Optimizer<T> {
   }
 
   Options options_;
-  // The CUDA work of one step (see step()); members so that a steady step reuses their memory.
-  std::vector<backend::cuda::AdamTensor<T>> cuda_tensors_;
-  std::vector<backend::cuda::AdamSegment<T>> cuda_segments_;
-  std::vector<Tensor<T>> cuda_grads_;
+  // The work of one step (see step()); members so that a steady step reuses their memory.
+  std::vector<backend::AdamTensor<T>> tensors_;
+  std::vector<backend::AdamSegment<T>> segments_;
+  std::vector<Tensor<T>> grads_;
 };
 
 template <class T, class Options, bool Decoupled>
@@ -135,45 +134,44 @@ void AdamImpl<T, Options, Decoupled>::step() {
   const char* op = Decoupled ? "AdamW::step" : "Adam::step";
   const double beta1 = options_.beta1(), beta2 = options_.beta2(), eps = options_.eps();
   const bool amsgrad = options_.amsgrad();
-  // CPU parameters are updated one by one. CUDA parameters are collected and updated after the
-  // loop by one multi-tensor launch per segment: a run of parameters of one group at the same
-  // step count (in practice the whole group), since they share the coefficients.
-  cuda_tensors_.clear();
-  cuda_segments_.clear();
-  cuda_grads_.clear();
+  // Parameters are collected and updated by one adam_update_multi call per run of parameters on
+  // one device, in segments: a run of parameters of one group at the same step count (in
+  // practice the whole group), since they share the coefficients.
+  tensors_.clear();
+  segments_.clear();
+  grads_.clear();
   const ParamGroup<T>* segment_group = nullptr;
   double segment_t = 0.0;
+  Device device = Device::cpu();
+  auto launch = [&] {
+    if (!tensors_.empty())
+      backend::kernels<T>(device, op)
+          .adam_update_multi(tensors_.data(), static_cast<int64_t>(tensors_.size()),
+                             segments_.data(), static_cast<int64_t>(segments_.size()));
+    tensors_.clear();
+    segments_.clear();
+    grads_.clear();
+  };
   auto update = [&](const ParamGroup<T>& group, typename Optimizer<T>::ParamState& st,
                     Tensor<T>& p, const Tensor<T>& g) {
     for (int b = 0; b < (amsgrad ? 3 : 2); ++b)
       if (!st.buffers[b].defined()) st.buffers[b] = zeros<T>(p.shape(), p.device());
     const double t = static_cast<double>(++st.step);
-    const auto c = backend::cpu::AdamCoeffs<T>::make(*group.lr, beta1, beta2, eps,
-                                                     *group.weight_decay, Decoupled, amsgrad, t);
+    const auto c = backend::AdamCoeffs<T>::make(*group.lr, beta1, beta2, eps,
+                                                *group.weight_decay, Decoupled, amsgrad, t);
     T* vmax = amsgrad ? st.buffers[2].data() : static_cast<T*>(nullptr);
-    if (!p.device().is_cuda()) {
-      backend::cpu::adam_update(p.numel(), p.data(), g.data(), st.buffers[0].data(),
-                                st.buffers[1].data(), vmax, c);
-      return;
-    }
-    const auto n = static_cast<int64_t>(cuda_tensors_.size());
-    if (cuda_segments_.empty() || segment_group != &group || segment_t != t) {
-      cuda_segments_.push_back({n, n, c});
+    if (!tensors_.empty() && p.device() != device) launch();
+    device = p.device();
+    const auto n = static_cast<int64_t>(tensors_.size());
+    if (segments_.empty() || segment_group != &group || segment_t != t) {
+      segments_.push_back({n, n, c});
       segment_group = &group;
       segment_t = t;
     }
-    cuda_tensors_.push_back({p.data(), g.data(), st.buffers[0].data(), st.buffers[1].data(),
-                             vmax, p.numel()});
-    cuda_segments_.back().end = n + 1;
-    cuda_grads_.push_back(g);  // may be a contiguous copy: it must live until the launch
-  };
-  auto launch = [&] {
-    if (!cuda_tensors_.empty())
-      backend::cuda::kernels<T>(op).adam_update_multi(
-          cuda_tensors_.data(), static_cast<int64_t>(cuda_tensors_.size()),
-          cuda_segments_.data(), static_cast<int64_t>(cuda_segments_.size()));
-    cuda_tensors_.clear();
-    cuda_grads_.clear();
+    tensors_.push_back({p.data(), g.data(), st.buffers[0].data(), st.buffers[1].data(), vmax,
+                        p.numel()});
+    segments_.back().end = n + 1;
+    grads_.push_back(g);  // may be a contiguous copy: it must live until the launch
   };
   try {
     this->for_each_param_with_grad(op, update);

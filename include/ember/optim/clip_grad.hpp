@@ -7,24 +7,24 @@
 //   coef  = max_norm / (total + 1e-6)
 //   g_i  ← g_i · coef        only when coef < 1  (PyTorch multiplies by min(coef, 1); ×1 is a no-op)
 //
-// Sums are accumulated in double over fixed blocks (backend::cpu::sum_abs_pow), so the norm does
+// Sums are accumulated in double over fixed blocks (the norm_pow_multi kernel), so the norm does
 // not depend on the thread count and loses nothing to float rounding; it is returned as T.
 // Parameters without a gradient are skipped. Gradients are scaled in place (their storage
-// version is bumped). CUDA gradients are reduced on the GPU all together, by one multi-tensor
-// reduction in double (fixed per-chunk partials added in a fixed order: deterministic) with one
-// synchronization to read the norm back, and scaled by one multi-tensor launch
-// (backend/cuda/multi_tensor.cuh); their Σ|g|^p is added after the CPU gradients' partial sums.
+// version is bumped). The gradients of each device are reduced all together by one
+// norm_pow_multi call (on the GPU one multi-tensor reduction in double with fixed per-chunk
+// partials added in a fixed order, and one synchronization to read the norm back:
+// backend/cuda/multi_tensor.cuh) and scaled by one scale_inplace_multi call; the devices' Σ|g|^p
+// are added CPU first.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <ember/autograd/grad_mode.hpp>
-#include <ember/backend/cpu/optimizer.hpp>
-#include <ember/backend/cpu/strided.hpp>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/storage.hpp>
 #include <ember/tensor/tensor.hpp>
@@ -45,48 +45,41 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
               norm_type);
   NoGradGuard no_grad;
   const bool inf_norm = std::isinf(norm_type);
-  // CUDA gradients are reduced together (one multi-tensor reduction, one synchronization) and
-  // scaled together (one launch): their pointers go to `cuda_grads`, a block of the CPU caching
-  // allocator, so a steady training step allocates nothing here.
-  std::size_t num_cuda = 0;
+  // The gradients are listed per device (CPU first, then CUDA) as contiguous spans in a block of
+  // the CPU caching allocator, so a steady training step allocates nothing here.
+  std::size_t num = 0;
   for (const Tensor<T>& p : params)
-    if (p.defined() && p.grad().defined() && p.grad().device().is_cuda()) ++num_cuda;
-  ScratchBuffer<backend::cuda::TensorSpan<T>> cuda_grads(num_cuda);
-  std::vector<Tensor<T>> cuda_copies;  // contiguous copies of non-contiguous CUDA gradients
-  bool cuda_contiguous = true;
-  num_cuda = 0;
-  bool any = false;
+    if (p.defined() && p.grad().defined()) ++num;
+  ScratchBuffer<backend::TensorSpan<T>> spans(num);
+  // Contiguous copies of non-contiguous gradients (rare), with the index of their parameter.
+  std::vector<std::pair<std::size_t, Tensor<T>>> copies;
+  const Device devices[2] = {Device::cpu(), Device::cuda(0)};
+  std::size_t begin[3] = {0, 0, 0};  // spans of devices[i]: [begin[i], begin[i + 1])
+  num = 0;
+  for (int d = 0; d < 2; ++d) {
+    begin[d] = num;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const Tensor<T>& p = params[i];
+      if (!p.defined() || !p.grad().defined() || p.grad().device() != devices[d]) continue;
+      Tensor<T> c = p.grad();
+      if (!c.is_contiguous()) copies.emplace_back(i, c = c.contiguous());
+      spans[num++] = {c.data(), c.numel()};
+    }
+  }
+  begin[2] = num;
+  if (num == 0) return T(0);
   double acc = 0.0;  // Σ|g|^p, or max|g| for the infinity norm
-  auto combine = [&](double v) {
+  for (int d = 0; d < 2; ++d) {
+    if (begin[d + 1] == begin[d]) continue;
+    const double v = backend::kernels<T>(devices[d], "clip_grad_norm_")
+                         .norm_pow_multi(spans.data() + begin[d],
+                                         static_cast<int64_t>(begin[d + 1] - begin[d]), norm_type);
     if (inf_norm) {
       if (v > acc || std::isnan(v)) acc = v;
     } else {
       acc += v;
     }
-  };
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].defined() || !params[i].grad().defined()) continue;
-    const Tensor<T>& g = params[i].grad();
-    any = true;
-    if (g.device().is_cuda()) {
-      Tensor<T> c = g;
-      if (!g.is_contiguous()) {
-        cuda_contiguous = false;
-        cuda_copies.push_back(c = g.contiguous());
-      }
-      cuda_grads[num_cuda++] = {c.data(), c.numel()};
-      continue;
-    }
-    Tensor<T> c = g.is_contiguous() ? g : g.contiguous();
-    if (inf_norm)
-      combine(backend::cpu::max_abs(c.numel(), c.data()));
-    else
-      combine(backend::cpu::sum_abs_pow(c.numel(), c.data(), norm_type));
   }
-  if (num_cuda > 0)
-    combine(backend::cuda::kernels<T>("clip_grad_norm_")
-                .norm_pow_multi(cuda_grads.data(), static_cast<int64_t>(num_cuda), norm_type));
-  if (!any) return T(0);
   const double total =
       inf_norm ? acc : (norm_type == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type));
   EMBER_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of "
@@ -96,26 +89,17 @@ T clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, double 
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0 || std::isnan(coef)) {
     const T s = static_cast<T>(coef);
-    if (num_cuda > 0) {
-      EMBER_CHECK(cuda_contiguous, "clip_grad_norm_: expected contiguous CUDA gradients");
-      backend::cuda::kernels<T>("clip_grad_norm_")
-          .scale_inplace_multi(cuda_grads.data(), static_cast<int64_t>(num_cuda), s);
+    for (int d = 0; d < 2; ++d)
+      if (begin[d + 1] > begin[d])
+        backend::kernels<T>(devices[d], "clip_grad_norm_")
+            .scale_inplace_multi(spans.data() + begin[d],
+                                 static_cast<int64_t>(begin[d + 1] - begin[d]), s);
+    for (auto& [i, c] : copies) {  // scaled in its contiguous copy: write it back
+      Tensor<T> g = params[i].grad();
+      g.copy_(c);
     }
-    for (const Tensor<T>& p : params) {
-      if (!p.defined() || !p.grad().defined()) continue;
-      Tensor<T> g = p.grad();
-      if (g.device().is_cuda()) {
-        // scaled above, with the other CUDA gradients; only the version bump is left
-      } else if (g.is_contiguous()) {
-        backend::cpu::scale_inplace(g.numel(), g.data(), s);
-      } else {
-        Shape st = g.strides();
-        const Shape* strides[1] = {&st};
-        T* d = g.data();
-        backend::cpu::strided_walk<1>(g.shape(), strides, [&](int64_t i) { d[i] = d[i] * s; });
-      }
-      g.storage()->bump_version();
-    }
+    for (const Tensor<T>& p : params)
+      if (p.defined() && p.grad().defined()) p.grad().storage()->bump_version();
   }
   return static_cast<T>(total);
 }

@@ -9,12 +9,11 @@
 //   d = d + μ·b  (nesterov)  or  d = b
 //   p = p − lr·d
 // Nesterov momentum follows Sutskever et al. (2013) as PyTorch formulates it. The fused kernel is
-// `backend::cpu::sgd_update` (one pass over p, g, b). State per parameter: `momentum_buffer`
+// the `sgd_update` kernel (one pass over p, g, b). State per parameter: `momentum_buffer`
 // (only when μ ≠ 0), created at the parameter's first update.
 #pragma once
 
-#include <ember/backend/cpu/optimizer.hpp>
-#include <ember/backend/dispatch.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/optim/optimizer.hpp>
 
 namespace ember::optim {
@@ -99,13 +98,13 @@ void SGD<T>::step() {
   this->for_each_param_with_grad(
       "SGD::step", [&](const ParamGroup<T>& group, typename Optimizer<T>::ParamState& st,
                        Tensor<T>& p, const Tensor<T>& g) {
-        backend::cpu::SgdCoeffs<T> c{T(-*group.lr),
-                                     T(*group.weight_decay),
-                                     T(mu),
-                                     T(1.0 - options_.dampening()),
-                                     *group.weight_decay != 0.0,
-                                     mu != 0.0,
-                                     options_.nesterov()};
+        backend::SgdCoeffs<T> c{T(-*group.lr),
+                                T(*group.weight_decay),
+                                T(mu),
+                                T(1.0 - options_.dampening()),
+                                *group.weight_decay != 0.0,
+                                mu != 0.0,
+                                options_.nesterov()};
         T* buf = nullptr;
         bool first = false;
         if (mu != 0.0) {
@@ -115,8 +114,8 @@ void SGD<T>::step() {
           }
           buf = st.buffers[0].data();
         }
-        EMBER_DISPATCH(p.device(), T, "SGD::step", sgd_update, p.numel(), p.data(), g.data(), buf,
-                       first, c);
+        backend::kernels<T>(p.device(), "SGD::step")
+            .sgd_update(p.numel(), p.data(), g.data(), buf, first, c);
         ++st.step;
       });
 }

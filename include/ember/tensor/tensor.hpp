@@ -25,13 +25,13 @@
 #include <vector>
 
 #include <ember/autograd/grad_mode.hpp>
-#include <ember/backend/cpu/strided.hpp>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/backend.hpp>
 #include <ember/backend/functors.hpp>
 #include <ember/core/device.hpp>
 #include <ember/core/dtype.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
+#include <ember/core/parallel.hpp>
 #include <ember/core/pool.hpp>
 #include <ember/core/shape.hpp>
 #include <ember/core/storage.hpp>
@@ -124,7 +124,7 @@ class Tensor {
   /// The value of a one-element tensor.
   T item() const {
     EMBER_CHECK(numel() == 1, "item: expected a tensor with one element, found shape ", shape());
-    if (device().is_cuda()) return to(Device::cpu()).item();  // copies (and waits), as PyTorch
+    if (!device().is_cpu()) return to(Device::cpu()).item();  // copies (and waits), as PyTorch
     return *data();
   }
   /// The element at a full index (negative indices count from the end).

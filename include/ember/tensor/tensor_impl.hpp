@@ -27,14 +27,9 @@ namespace detail {
 template <class T>
 void add_same_shape(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, const char* op) {
   if (out.numel() == 0) return;
-  if (out.device().is_cuda()) {
-    backend::cuda::kernels<T>(op).binary(
-        fn::Add::code, 0.0, a.data(), backend::cuda::make_layout(a.shape(), a.strides(), op),
-        b.data(), backend::cuda::make_layout(b.shape(), b.strides(), op), out.data());
-    return;
-  }
-  backend::cpu::binary_kernel(out.shape(), a.data(), a.strides(), a.is_contiguous(), b.data(),
-                              b.strides(), b.is_contiguous(), out.data(), fn::Add{});
+  backend::kernels<T>(out.device(), op)
+      .binary(backend::BinaryCode::add, 0.0, a.data(), backend::make_layout(a.shape(), a.strides(), op),
+              b.data(), backend::make_layout(b.shape(), b.strides(), op), out.data());
 }
 }  // namespace detail
 
@@ -58,18 +53,13 @@ Tensor<T> sum_to(const Tensor<T>& grad, const Shape& shape) {
     EMBER_CHECK(padded[i] == grad.shape()[i] || padded[i] == 1, "sum_to: cannot reduce shape ",
                 grad.shape(), " to ", shape);
   Tensor<T> out = Tensor<T>::empty(padded, grad.device());
-  if (grad.device().is_cuda()) {
-    uint32_t mask = 0;  // reduce the dims that `shape` collapses to 1
-    for (int i = 0; i < padded.size(); ++i)
-      if (padded[i] == 1 && grad.shape()[i] != 1) mask |= uint32_t(1) << i;
-    if (out.numel() > 0)
-      backend::cuda::kernels<T>("sum_to").reduce_sum(
-          grad.data(), backend::cuda::make_layout(grad.shape(), grad.strides(), "sum_to"), mask,
-          1.0, out.data());
-    return out.view(shape);
-  }
+  uint32_t mask = 0;  // reduce the dims that `shape` collapses to 1
+  for (int i = 0; i < padded.size(); ++i)
+    if (padded[i] == 1 && grad.shape()[i] != 1) mask |= uint32_t(1) << i;
   Tensor<T> g = grad.contiguous();
-  backend::cpu::sum_to_kernel(g.shape(), g.data(), padded, out.data());
+  if (out.numel() > 0)
+    backend::kernels<T>(g.device(), "sum_to")
+        .sum_to(g.data(), backend::make_layout(g.shape(), g.strides(), "sum_to"), mask, out.data());
   return out.view(shape);
 }
 
@@ -393,15 +383,10 @@ Tensor<T> Tensor<T>::contiguous() const {
 template <class T>
 Tensor<T> Tensor<T>::clone() const {
   Tensor out = Tensor::empty(shape(), device());
-  if (device().is_cuda()) {
-    if (numel() > 0)
-      backend::cuda::runtime("clone").copy_strided(
-          device().index, data(), backend::cuda::make_layout(shape(), strides(), "clone"),
-          out.data(), backend::cuda::make_layout(shape(), out.strides(), "clone"), sizeof(T));
-  } else {
-    backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
-                               [](T v) { return v; });
-  }
+  if (numel() > 0)
+    backend::runtime(device(), "clone")
+        .copy_strided(device().index, data(), backend::make_layout(shape(), strides(), "clone"),
+                      out.data(), backend::make_layout(shape(), out.strides(), "clone"), sizeof(T));
   if (autograd::any_requires_grad(*this)) {
     autograd::record(out, "clone", {*this},
                      [](const Tensor& g) { return autograd::Grads<T>{g}; });
@@ -431,14 +416,18 @@ Tensor<U> Tensor<T>::to() const {
   if constexpr (std::is_same_v<T, U>) {
     return *this;
   } else {
-    if (device().is_cuda()) {
-      // No CUDA cast kernels yet: the cast runs on the host (two copies; autograd follows the
-      // device moves and the cast). Fine for masks and small tensors, slow for activations.
+    if (!device().is_cpu()) {
+      // Casts run on the host, where every pair of element types has a conversion (two copies
+      // for a GPU tensor; autograd follows the device moves and the cast). Fine for masks and
+      // small tensors, slow for activations.
       return to(Device::cpu()).template to<U>().to(device());
     }
     Tensor<U> out = Tensor<U>::empty(shape(), device());
-    backend::cpu::copy_strided(shape(), data(), strides(), out.data(), out.strides(),
-                               [](T v) { return scalar_cast<U>(v); });
+    const Shape src_strides = strides(), dst_strides = out.strides();
+    const Shape* st[2] = {&src_strides, &dst_strides};
+    const T* src = data();
+    U* dst = out.data();
+    strided_walk<2>(shape(), st, [&](int64_t i, int64_t o) { dst[o] = scalar_cast<U>(src[i]); });
     if constexpr (scalar_traits<T>::is_floating && scalar_traits<U>::is_floating) {
       if (autograd::any_requires_grad(*this)) {
         auto& impl = *out.impl_ptr();
@@ -471,12 +460,12 @@ template <class T>
 Tensor<T> Tensor<T>::empty_pinned(const Shape& shape) {
   for (int64_t d : shape)
     EMBER_CHECK(d >= 0, "empty_pinned: sizes must be non-negative, found shape ", shape);
-  backend::cuda::CudaRuntime& rt = backend::cuda::runtime("pin_memory");
+  backend::DeviceRuntime& rt = backend::cuda_runtime("pin_memory");
   const std::size_t nbytes = static_cast<std::size_t>(shape.numel()) * sizeof(T);
   void* p = rt.allocate_pinned(nbytes);
   // The storage frees the block through the runtime (it returns to the pinned cache).
   std::shared_ptr<void> owner(
-      p, [](void* q) { backend::cuda::detail::runtime_slot()->free_pinned(q); });
+      p, [](void* q) { backend::detail::cuda_runtime_slot()->free_pinned(q); });
   auto impl = detail::make_pooled<Impl>();
   impl->storage = detail::make_pooled<Storage>(p, nbytes, Device::cpu(), std::move(owner), true);
   impl->shape = shape;
@@ -503,22 +492,10 @@ Tensor<T>& Tensor<T>::fill_(T value) {
   EMBER_CHECK(!(requires_grad() && is_grad_enabled()),
               "fill_: in-place operation on a tensor that requires grad; use NoGradGuard or an "
               "out-of-place op");
-  if (device().is_cuda()) {
-    if (numel() > 0)
-      backend::cuda::runtime("fill_").fill(device().index, data(),
-                                           backend::cuda::make_layout(shape(), strides(), "fill_"),
-                                           &value, sizeof(T));
-    storage()->bump_version();
-    return *this;
-  }
-  Shape st = strides();
-  const Shape* s[1] = {&st};
-  T* p = data();
-  if (is_contiguous()) {
-    std::fill(p, p + numel(), value);
-  } else {
-    backend::cpu::strided_walk<1>(shape(), s, [&](int64_t i) { p[i] = value; });
-  }
+  if (numel() > 0)
+    backend::runtime(device(), "fill_")
+        .fill(device().index, data(), backend::make_layout(shape(), strides(), "fill_"), &value,
+              sizeof(T));
   storage()->bump_version();
   return *this;
 }
@@ -532,20 +509,13 @@ Tensor<T>& Tensor<T>::copy_(const Tensor<U>& src) {
   Shape target = broadcast_shapes(shape(), src.shape(), "copy_");
   EMBER_CHECK(target == shape(), "copy_: source shape ", src.shape(),
               " cannot be broadcast to destination shape ", shape());
-  if (device().is_cuda()) {  // cast where the source is, then copy on the device
-    Tensor<T> s = src.template to<T>().to(device());
-    Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
-    if (numel() > 0)
-      backend::cuda::runtime("copy_").copy_strided(
-          device().index, s.data(), backend::cuda::make_layout(shape(), sst, "copy_"), data(),
-          backend::cuda::make_layout(shape(), strides(), "copy_"), sizeof(T));
-    storage()->bump_version();
-    return *this;
-  }
-  Tensor<U> s = src.to(device());
+  // Cast where the source is (on the host for a GPU source), then copy on this tensor's device.
+  Tensor<T> s = src.template to<T>().to(device());
   Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
-  backend::cpu::copy_strided(shape(), s.data(), sst, data(), strides(),
-                             [](U v) { return scalar_cast<T>(v); });
+  if (numel() > 0)
+    backend::runtime(device(), "copy_")
+        .copy_strided(device().index, s.data(), backend::make_layout(shape(), sst, "copy_"), data(),
+                      backend::make_layout(shape(), strides(), "copy_"), sizeof(T));
   storage()->bump_version();
   return *this;
 }

@@ -19,20 +19,11 @@
 #include <cstdint>
 
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/functors.hpp>  // dropout_threshold, dropout_keep
 #include <ember/core/dtype.hpp>
 #include <ember/core/generator.hpp>
 
 namespace ember::backend::cpu {
-
-/// The 24-bit threshold of drop probability p in [0, 1]: a word w is kept iff (w >> 8) >= it.
-inline uint32_t dropout_threshold(double p) {
-  return static_cast<uint32_t>(std::ceil(p * 16777216.0));
-}
-
-/// True when the element whose random word is `word` survives (see the header comment).
-EMBER_HOST_DEVICE inline bool dropout_keep(uint32_t word, uint32_t threshold) {
-  return (word >> 8) >= threshold;
-}
 
 /// out = x ⊙ keep · scale and `mask` = keep, for contiguous `x`, `out`, `mask` of n elements.
 /// Element i uses word i % 4 of Philox block `base + i / 4` under `seed`. Parallel over blocks.

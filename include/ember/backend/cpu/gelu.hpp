@@ -16,6 +16,7 @@
 #pragma once
 
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/functors.hpp>  // the GELU constants
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
@@ -30,10 +31,6 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-inline constexpr double kSqrtHalf = 0.70710678118654752440;      // 1/√2
-inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;    // 1/√(2π)
-inline constexpr double kSqrt2OverPi = 0.79788456080286535588;   // √(2/π)
-inline constexpr double kGeluTanhCubic = 0.044715;
 }  // namespace detail
 
 /// y[i] = gelu(x[i]) for n contiguous elements (exact form, or the tanh approximation).
@@ -43,10 +40,10 @@ inline void gelu_forward(const T* x, T* y, int64_t n, bool approximate_tanh) {
     detail::ConstArrayMap<T> xs(x + lo, hi - lo);
     detail::ArrayMap<T> ys(y + lo, hi - lo);
     if (approximate_tanh) {
-      const T c = T(detail::kSqrt2OverPi), k = T(detail::kGeluTanhCubic);
+      const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
       ys = T(0.5) * xs * (T(1) + (c * (xs + k * xs.cube())).tanh());
     } else {
-      ys = T(0.5) * xs * (T(1) + (xs * T(detail::kSqrtHalf)).erf());
+      ys = T(0.5) * xs * (T(1) + (xs * T(backend::kSqrtHalf)).erf());
     }
   });
 }
@@ -58,13 +55,13 @@ inline void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approx
     detail::ConstArrayMap<T> gs(dy + lo, hi - lo), xs(x + lo, hi - lo);
     detail::ArrayMap<T> out(dx + lo, hi - lo);
     if (approximate_tanh) {
-      const T c = T(detail::kSqrt2OverPi), k = T(detail::kGeluTanhCubic);
+      const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
       auto th = (c * (xs + k * xs.cube())).tanh();
       out = gs * (T(0.5) * (T(1) + th) +
                   T(0.5) * xs * (T(1) - th.square()) * c * (T(1) + T(3) * k * xs.square()));
     } else {
-      auto cdf = T(0.5) * (T(1) + (xs * T(detail::kSqrtHalf)).erf());
-      auto pdf = T(detail::kInvSqrt2Pi) * (T(-0.5) * xs.square()).exp();
+      auto cdf = T(0.5) * (T(1) + (xs * T(backend::kSqrtHalf)).erf());
+      auto pdf = T(backend::kInvSqrt2Pi) * (T(-0.5) * xs.square()).exp();
       out = gs * (cdf + xs * pdf);
     }
   });

@@ -63,34 +63,6 @@ int openblas_get_num_threads(void);
 
 namespace ember::backend::cpu {
 
-/// How GEMM reads a rows×cols operand with strides (rs, cs).
-struct GemmLayout {
-  bool row_major = true;  ///< true: element (i, j) at i·ld + j; false: at i + j·ld
-  int64_t ld = 1;         ///< leading dimension, ≥ max(1, inner extent)
-};
-
-/// Classifies an operand: row-major when cs == 1, column-major when rs == 1 (a size-1 dim may
-/// have any stride). Returns false when neither applies (e.g. a stride-0 broadcast inside the
-/// matrix, or a slice with a step along the last dim): the caller must copy it.
-inline bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, GemmLayout* out) {
-  const int64_t cols1 = std::max<int64_t>(cols, 1), rows1 = std::max<int64_t>(rows, 1);
-  if (cs == 1 || cols <= 1) {
-    int64_t ld = rows <= 1 ? cols1 : rs;
-    if (ld >= cols1) {
-      *out = {true, ld};
-      return true;
-    }
-  }
-  if (rs == 1 || rows <= 1) {
-    int64_t ld = cols <= 1 ? rows1 : cs;
-    if (ld >= rows1) {
-      *out = {false, ld};
-      return true;
-    }
-  }
-  return false;
-}
-
 /// Products of at least this many multiply-adds (m·n·k) are split across OpenMP threads.
 inline constexpr int64_t kSplitGemm = int64_t(1) << 18;
 
@@ -211,13 +183,7 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
 
 /// Element offset of batch entry `idx` (row-major over `batch_shape`) under `strides`.
 inline int64_t batch_offset(int64_t idx, const Shape& batch_shape, const Shape& strides) {
-  int64_t off = 0;
-  for (int d = batch_shape.size() - 1; d >= 0 && idx > 0; --d) {
-    int64_t s = batch_shape[d];
-    off += (idx % s) * strides[d];
-    idx /= s;
-  }
-  return off;
+  return backend::batch_offset(idx, batch_shape.size(), batch_shape.begin(), strides.begin());
 }
 
 }  // namespace detail
@@ -348,6 +314,28 @@ template <class T>
 inline void broadcast_rows(int64_t rows, int64_t cols, const T* v, T* c, int64_t ldc) {
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)),
                [&](int64_t i) { std::copy(v, v + cols, c + i * ldc); });
+}
+
+/// The kernel table's GEMM (GemmArgs, backend/types.hpp): one product through `gemm`, a batch
+/// through `batched_gemm`; the bias epilogue initializes C with the bias rows so that the
+/// product accumulates onto it (β = 1) in the same pass.
+template <class T>
+inline void gemm(const GemmArgs<T>& g) {
+  T beta = g.beta;
+  const GemmBatch& bt = g.batch;
+  if (g.bias != nullptr) {
+    for (int64_t e = 0; e < bt.count(); ++e)
+      broadcast_rows(g.m, g.n, g.bias, g.c + backend::batch_offset(e, bt.ndim, bt.sizes, bt.c),
+                     g.ldc);
+    beta = T(1);
+  }
+  if (bt.ndim == 0) {
+    gemm<T>(g.m, g.n, g.k, g.alpha, g.a, g.a_rs, g.a_cs, g.b, g.b_rs, g.b_cs, beta, g.c, g.ldc, 1);
+    return;
+  }
+  batched_gemm<T>(Shape(bt.sizes, bt.sizes + bt.ndim), g.m, g.n, g.k, g.alpha, g.a,
+                  Shape(bt.a, bt.a + bt.ndim), g.a_rs, g.a_cs, g.b, Shape(bt.b, bt.b + bt.ndim),
+                  g.b_rs, g.b_cs, beta, g.c, Shape(bt.c, bt.c + bt.ndim), g.ldc, 1);
 }
 
 }  // namespace ember::backend::cpu

@@ -40,17 +40,6 @@ namespace ember::backend::cpu {
 
 // ---- SGD ----------------------------------------------------------------------------------------
 
-/// SGD hyperparameters, already rounded to T as PyTorch rounds them.
-template <class T>
-struct SgdCoeffs {
-  T neg_lr;                  ///< −lr
-  T weight_decay;            ///< used when has_weight_decay
-  T momentum;                ///< μ, used when has_momentum
-  T one_minus_dampening;     ///< 1 − dampening
-  bool has_weight_decay;     ///< weight_decay != 0
-  bool has_momentum;         ///< momentum != 0
-  bool nesterov;
-};
 
 namespace detail {
 template <class T, bool WD, bool Momentum, bool Nesterov>
@@ -99,42 +88,6 @@ inline void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, const Sg
 
 // ---- Adam / AdamW -------------------------------------------------------------------------------
 
-/// Adam/AdamW hyperparameters for one step t, already rounded to T as PyTorch rounds them.
-template <class T>
-struct AdamCoeffs {
-  T beta1, one_minus_beta1;  ///< β1, 1 − β1
-  T beta2, one_minus_beta2;  ///< β2, 1 − β2
-  T l2;                      ///< Adam's weight decay added to the gradient (when has_l2)
-  T decay;                   ///< AdamW's factor 1 − lr·wd (when has_decay)
-  T bias_correction2_sqrt;   ///< sqrt(1 − β2^t)
-  T eps;
-  T neg_step_size;           ///< −lr / (1 − β1^t)
-  bool has_l2;
-  bool has_decay;
-  bool amsgrad;
-
-  /// The coefficients of step `t` (1-based) of Adam (`decoupled` false: L2 weight decay added to
-  /// the gradient) or AdamW (decoupled decay p ← p·(1 − lr·wd)), rounded to T as PyTorch does.
-  static AdamCoeffs make(double lr, double beta1, double beta2, double eps, double wd,
-                         bool decoupled, bool amsgrad, double t) {
-    const double bias_correction1 = 1.0 - std::pow(beta1, t);
-    const double bias_correction2 = 1.0 - std::pow(beta2, t);
-    AdamCoeffs c;
-    c.beta1 = T(beta1);
-    c.one_minus_beta1 = T(1.0 - beta1);
-    c.beta2 = T(beta2);
-    c.one_minus_beta2 = T(1.0 - beta2);
-    c.l2 = T(wd);
-    c.decay = T(1.0 - lr * wd);
-    c.bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-    c.eps = T(eps);
-    c.neg_step_size = T(-(lr / bias_correction1));
-    c.has_l2 = !decoupled && wd != 0.0;
-    c.has_decay = decoupled && wd != 0.0;
-    c.amsgrad = amsgrad;
-    return c;
-  }
-};
 
 namespace detail {
 template <class T, bool L2, bool Decay, bool Amsgrad>
@@ -237,6 +190,44 @@ inline void scale_inplace(int64_t n, T* x, T s) {
   parallel_chunks(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) x[i] = x[i] * s;
   });
+}
+
+// ---- the multi-tensor forms of the kernel table (backend/kernel_list.hpp) ------------------------
+
+/// adam_update of every tensor, each segment's entries with its coefficients (the CPU has no
+/// launch overhead to save: tensor by tensor, each split over the threads).
+template <class T>
+inline void adam_update_multi(const AdamTensor<T>* tensors, int64_t count,
+                              const AdamSegment<T>* segments, int64_t num_segments) {
+  (void)count;
+  for (int64_t s = 0; s < num_segments; ++s)
+    for (int64_t i = segments[s].begin; i < segments[s].end; ++i) {
+      const AdamTensor<T>& t = tensors[i];
+      adam_update(t.numel, t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq,
+                  segments[s].coeffs);
+    }
+}
+
+/// Σ |x|^p over the spans, tensor by tensor in order (max |x| when p is +∞; a NaN wins).
+template <class T>
+inline double norm_pow_multi(const TensorSpan<T>* xs, int64_t count, double p) {
+  const bool inf = std::isinf(p);
+  double acc = 0.0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (inf) {
+      const double v = max_abs(xs[i].numel, xs[i].data);
+      if (v > acc || std::isnan(v)) acc = v;
+    } else {
+      acc += sum_abs_pow(xs[i].numel, xs[i].data, p);
+    }
+  }
+  return acc;
+}
+
+/// scale_inplace of every span.
+template <class T>
+inline void scale_inplace_multi(const TensorSpan<T>* xs, int64_t count, T s) {
+  for (int64_t i = 0; i < count; ++i) scale_inplace(xs[i].numel, xs[i].data, s);
 }
 
 }  // namespace ember::backend::cpu

@@ -120,7 +120,10 @@ inline ReducePlan make_reduce_plan(const Shape& shape, const Shape& strides, uin
       if (shape[d] != 1) detail::push_merged(p.kept_sizes, p.kept_strides, shape[d], strides[d]);
     }
   }
-  std::stable_sort(order, order + nr, [&](int a, int b) { return strides[a] > strides[b]; });
+  // A stable insertion sort of at most kMaxDims entries (std::stable_sort would allocate a buffer).
+  for (int i = 1; i < nr; ++i)
+    for (int j = i; j > 0 && strides[order[j]] > strides[order[j - 1]]; --j)
+      std::swap(order[j], order[j - 1]);
   for (int i = 0; i < nr; ++i)
     detail::push_merged(p.red_sizes, p.red_strides, shape[order[i]], strides[order[i]]);
   if (p.kept_sizes.empty()) {
@@ -228,6 +231,19 @@ inline void reduce_sum(const ReducePlan& p, const T* x, F f, double* out) {
 
 /// True when `a` should replace the running maximum `best`: strictly greater (so ties keep the
 /// first), or a NaN (NaN propagates, as in PyTorch; the first NaN wins).
+/// The kernel table's sum: out[o] = scale · Σ x over the masked dims, in double (the plan's
+/// fixed order), written as T.
+template <class T>
+inline void reduce_sum(const T* x, const Layout& xl, uint32_t reduce_mask, double scale, T* out) {
+  const ReducePlan plan = make_reduce_plan(xl.shape(), xl.stride_shape(), reduce_mask);
+  constexpr int64_t kOnStack = 64;  // a loss or a norm: no buffer to fetch
+  double small[kOnStack];
+  ScratchBuffer<double> large(plan.kept_numel > kOnStack ? std::size_t(plan.kept_numel) : 0);
+  double* acc = plan.kept_numel > kOnStack ? large.data() : small;
+  reduce_sum(plan, x, [](T v, int64_t) { return double(v); }, acc);
+  for (int64_t o = 0; o < plan.kept_numel; ++o) out[o] = T(acc[o] * scale);
+}
+
 template <class T>
 inline bool max_takes(T a, T best) {
   return a > best || (a != a && best == best);

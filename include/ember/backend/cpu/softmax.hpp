@@ -180,11 +180,11 @@ inline void softmax_backward(const T* y, const T* dy, T* dx, int64_t outer, int6
 // attention rows are short (n = seq_k ≤ a few thousand). A row whose entries are all −inf after
 // the mask gives zeros and a zero gradient, as `softmax_forward`.
 
-/// y[r] = softmax(x[r] / divisor + mask_row(r)) for `rows` contiguous rows of n elements;
-/// `mask_row(r)` returns the additive mask row for row r (n elements) or null for none.
-template <class T, class MaskRow>
+/// y[r] = softmax(x[r] / divisor + mask.row(r)) for `rows` contiguous rows of n elements
+/// (MaskRows in backend/types.hpp says where each row's additive mask is; none when null).
+template <class T>
 inline void scaled_masked_softmax_forward(const T* x, T* y, int64_t rows, int64_t n, T divisor,
-                                          MaskRow mask_row) {
+                                          const MaskRows<T>& mask) {
   using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
   using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
   const T ninf = -std::numeric_limits<T>::infinity();
@@ -192,7 +192,7 @@ inline void scaled_masked_softmax_forward(const T* x, T* y, int64_t rows, int64_
                [&](int64_t r) {
                  ConstRow xr(x + r * n, n);
                  Row yr(y + r * n, n);
-                 if (const T* m = mask_row(r))
+                 if (const T* m = mask.row(r, n))
                    yr = xr / divisor + ConstRow(m, n);
                  else
                    yr = xr / divisor;

@@ -58,9 +58,9 @@
 // not flushed to 0 below log(FLT_MIN) as the unfused kernel does: the difference is < 1e-38.
 #pragma once
 
-#include <ember/backend/cpu/dropout.hpp>
+#include <ember/backend/functors.hpp>  // dropout_threshold, dropout_keep
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
 #include <ember/core/generator.hpp>
@@ -116,7 +116,7 @@ __device__ __forceinline__ bool attention_keep(uint64_t seed, uint64_t base, uin
   ember::detail::philox4x32_10(w, uint32_t(seed), uint32_t(seed >> 32));
   const uint32_t r = uint32_t(flat % 4);
   const uint32_t word = r == 0 ? w[0] : r == 1 ? w[1] : r == 2 ? w[2] : w[3];  // no local array
-  return cpu::dropout_keep(word, threshold);
+  return backend::dropout_keep(word, threshold);
 }
 
 /// Copies rows [r0, r0 + TILE) of one (b, h) slice of a [seq, d] operand (row stride `ld`, the
@@ -620,7 +620,7 @@ inline bool attention_fits(int64_t head_dim) {
   return need <= std::size_t(bytes);
 }
 
-/// out = dropout(softmax(q kᵀ / divisor + mask)) v (interface.hpp's AttentionParams, head_dim ≤
+/// out = dropout(softmax(q kᵀ / divisor + mask)) v (backend/types.hpp's AttentionParams, head_dim ≤
 /// kMaxAttentionHeadDim); row_max and row_logsum get batch·heads·seq_q contiguous entries each
 /// (what backward needs). Every element of out is written (zeros where seq_k is 0).
 template <class T>
@@ -628,7 +628,7 @@ inline void attention_forward(const AttentionParams<T>& p, const AttentionOperan
                               T* row_max, T* row_logsum) {
   if (p.batch == 0 || p.heads == 0 || p.seq_q == 0) return;
   const T scale = detail::attention_dropout_scale<T>(p.dropout_p);
-  const uint32_t threshold = cpu::dropout_threshold(p.dropout_p);
+  const uint32_t threshold = backend::dropout_threshold(p.dropout_p);
   if (p.head_dim <= 32)
     detail::attention_forward_d<T, 32>(p, out, row_max, row_logsum, scale, threshold);
   else if (p.head_dim <= 64)
@@ -647,7 +647,7 @@ inline void attention_backward(const AttentionParams<T>& p, const AttentionOpera
                                const AttentionOperand<T>& dk, const AttentionOperand<T>& dv) {
   if (p.batch == 0 || p.heads == 0) return;
   const T scale = detail::attention_dropout_scale<T>(p.dropout_p);
-  const uint32_t threshold = cpu::dropout_threshold(p.dropout_p);
+  const uint32_t threshold = backend::dropout_threshold(p.dropout_p);
   const int64_t rows = p.batch * p.heads * p.seq_q;
   if (rows > 0) {  // step 1: delta = rowsum(dO ∘ O), a warp per row
     kernel::attention_delta<T>

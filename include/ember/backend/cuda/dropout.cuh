@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include <ember/backend/cpu/dropout.hpp>
+#include <ember/backend/functors.hpp>  // dropout_threshold, dropout_keep
 #include <ember/backend/cuda/check.cuh>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
@@ -35,7 +35,7 @@ __global__ void dropout_forward(const T* x, int64_t n, uint32_t threshold, T sca
     for (int j = 0; j < 4; ++j) {
       const int64_t i = i0 + j;
       if (i < n) {
-        const bool keep = cpu::dropout_keep(w[j], threshold);
+        const bool keep = backend::dropout_keep(w[j], threshold);
         mask[i] = keep;
         out[i] = keep ? T(x[i] * scale) : T(0);
       }
@@ -58,7 +58,7 @@ template <class T>
 inline void dropout_forward(const T* x, int64_t n, double p, T scale, uint64_t seed, uint64_t base,
                             T* out, bool* mask) {
   if (n == 0) return;
-  const uint32_t threshold = cpu::dropout_threshold(p);
+  const uint32_t threshold = backend::dropout_threshold(p);
   kernel::dropout_forward<T><<<detail::grid_for((n + 3) / 4), detail::kThreads, 0, current_stream()>>>(
       x, n, threshold, scale, seed, base, out, mask);
   EMBER_CUDA_CHECK_LAUNCH();

@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
 #include <ember/backend/functors.hpp>

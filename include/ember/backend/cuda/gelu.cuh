@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include <ember/backend/cpu/gelu.hpp>  // the constants
+#include <ember/backend/functors.hpp>  // the GELU constants
 #include <ember/backend/cuda/check.cuh>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
@@ -22,8 +22,8 @@ namespace kernel {
 
 template <class T>
 __global__ void gelu_forward(const T* x, T* y, int64_t n, bool approximate_tanh) {
-  const T c = T(cpu::detail::kSqrt2OverPi), k = T(cpu::detail::kGeluTanhCubic);
-  const T sqrt_half = T(cpu::detail::kSqrtHalf);
+  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  const T sqrt_half = T(backend::kSqrtHalf);
   for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
     const T v = x[i];
     if (approximate_tanh)
@@ -35,8 +35,8 @@ __global__ void gelu_forward(const T* x, T* y, int64_t n, bool approximate_tanh)
 
 template <class T>
 __global__ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate_tanh) {
-  const T c = T(cpu::detail::kSqrt2OverPi), k = T(cpu::detail::kGeluTanhCubic);
-  const T sqrt_half = T(cpu::detail::kSqrtHalf), inv_sqrt_2pi = T(cpu::detail::kInvSqrt2Pi);
+  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  const T sqrt_half = T(backend::kSqrtHalf), inv_sqrt_2pi = T(backend::kInvSqrt2Pi);
   for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
     const T v = x[i];
     if (approximate_tanh) {

@@ -22,7 +22,7 @@
 #include <cuda_runtime.h>
 
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/stream.cuh>
 
 namespace ember::backend::cuda::detail {

@@ -37,11 +37,10 @@
 
 #include <cuda_runtime.h>
 
-#include <ember/backend/cpu/optimizer.hpp>
 #include <ember/backend/cuda/allocator.cuh>
 #include <ember/backend/cuda/check.cuh>
 #include <ember/backend/cuda/launch.cuh>
-#include <ember/backend/cuda/multi_tensor.hpp>
+#include <ember/backend/types.hpp>
 #include <ember/backend/cuda/optimizer.cuh>
 #include <ember/backend/cuda/reduce.cuh>
 #include <ember/backend/cuda/stream.cuh>
@@ -72,7 +71,7 @@ struct MultiTensorArgs {
 };
 
 // The largest argument list, the double Adam launch, must fit the limit of the header comment.
-static_assert(sizeof(MultiTensorArgs<AdamTensor<double>>) + sizeof(cpu::AdamCoeffs<double>) <=
+static_assert(sizeof(MultiTensorArgs<AdamTensor<double>>) + sizeof(AdamCoeffs<double>) <=
                   (CUDART_VERSION >= 12010 ? 32764 : 4096),
               "multi-tensor kernel arguments exceed the CUDA limit: lower kMaxLaunchTensors");
 
@@ -143,7 +142,7 @@ namespace kernel {
 /// scalar loop for the rest. Every element goes through adam_element either way.
 template <class T>
 __global__ void adam_update_multi(detail::MultiTensorArgs<AdamTensor<T>> args,
-                                  cpu::AdamCoeffs<T> c) {
+                                  AdamCoeffs<T> c) {
   using P = detail::Pack<T>;
   int64_t lo, hi;
   const AdamTensor<T> t = detail::block_chunk(args, lo, hi);

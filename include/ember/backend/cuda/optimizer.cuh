@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-#include <ember/backend/cpu/optimizer.hpp>  // SgdCoeffs, AdamCoeffs
+#include <ember/backend/types.hpp>  // SgdCoeffs, AdamCoeffs
 #include <ember/backend/cuda/check.cuh>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
@@ -31,7 +31,7 @@ namespace detail {
 /// bits as cpu::detail::adam_range.
 template <class T>
 __device__ __forceinline__ void adam_element(T& p, T g, T& m, T& v, T& vmax,
-                                             const cpu::AdamCoeffs<T>& c) {
+                                             const AdamCoeffs<T>& c) {
   T pi = p;
   if (c.has_decay) pi = mul_rn(pi, c.decay);
   if (c.has_l2) g = add_rn(g, mul_rn(c.l2, pi));
@@ -53,7 +53,7 @@ __device__ __forceinline__ void adam_element(T& p, T g, T& m, T& v, T& vmax,
 namespace kernel {
 
 template <class T>
-__global__ void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, cpu::SgdCoeffs<T> c) {
+__global__ void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, SgdCoeffs<T> c) {
   using detail::add_rn;
   using detail::mul_rn;
   for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
@@ -70,7 +70,7 @@ __global__ void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, cpu:
 
 template <class T>
 __global__ void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
-                            cpu::AdamCoeffs<T> c) {
+                            AdamCoeffs<T> c) {
   for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
     T pi = p[i], mi = m[i], vi = v[i], vmaxi = c.amsgrad ? vmax[i] : T(0);
     detail::adam_element(pi, g[i], mi, vi, vmaxi, c);
@@ -86,7 +86,7 @@ __global__ void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
 /// One SGD step over n contiguous elements (buf: the momentum buffer, null without momentum;
 /// `first`: the buffer is uninitialized and becomes d).
 template <class T>
-inline void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, const cpu::SgdCoeffs<T>& c) {
+inline void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, const SgdCoeffs<T>& c) {
   if (n == 0) return;
   kernel::sgd_update<T><<<detail::grid_for(n), detail::kThreads, 0, current_stream()>>>(
       n, p, g, buf, first, c);
@@ -96,7 +96,7 @@ inline void sgd_update(int64_t n, T* p, const T* g, T* buf, bool first, const cp
 /// One Adam/AdamW step over n contiguous elements (vmax: null unless amsgrad).
 template <class T>
 inline void adam_update(int64_t n, T* p, const T* g, T* m, T* v, T* vmax,
-                        const cpu::AdamCoeffs<T>& c) {
+                        const AdamCoeffs<T>& c) {
   if (n == 0) return;
   kernel::adam_update<T><<<detail::grid_for(n), detail::kThreads, 0, current_stream()>>>(
       n, p, g, m, v, vmax, c);

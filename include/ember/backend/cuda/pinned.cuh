@@ -10,7 +10,7 @@
 // calling the driver.
 //
 // Reusing a freed block at once is safe because every copy ember makes from or to host memory
-// has completed when it returns (CudaRuntime::copy synchronizes its stream). A non-blocking copy
+// has completed when it returns (DeviceRuntime::copy synchronizes its stream). A non-blocking copy
 // (PyTorch's `to(device, non_blocking=True)`) would need each block to record an event on the
 // stream of its last copy and wait for it before reuse (PyTorch's CachingHostAllocator); see
 // docs/gpu.md, "Known limits".

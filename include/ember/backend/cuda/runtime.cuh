@@ -1,5 +1,5 @@
 // ember/backend/cuda/runtime.cuh — `CudaRuntimeImpl`, the dtype-independent half of the backend
-// (interface.hpp's `CudaRuntime`): device queries, copies between host and device, fills and
+// (backend/device_runtime.hpp's `DeviceRuntime`): device queries, copies between host and device, fills and
 // strided copies of raw elements, allocator statistics, the fp32 matmul precision.
 //
 // No CUDA call happens before it is needed: the object is created at static-initialization time
@@ -23,7 +23,7 @@
 
 #include <ember/backend/cuda/allocator.cuh>
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/pinned.cuh>
 #include <ember/backend/cuda/stream.cuh>
@@ -82,8 +82,8 @@ inline void launch_copy_strided(const void* src, const Layout& sl, void* dst, co
 
 }  // namespace detail
 
-/// The CudaRuntime of interface.hpp (see the header comment).
-class CudaRuntimeImpl final : public CudaRuntime {
+/// The DeviceRuntime of the CUDA backend (see the header comment).
+class CudaRuntimeImpl final : public DeviceRuntime {
  public:
   int device_count() override {
     // Asked once: the device set of a process does not change.

@@ -30,7 +30,7 @@
 #include <limits>
 
 #include <ember/backend/cuda/check.cuh>
-#include <ember/backend/cuda/interface.hpp>
+#include <ember/backend/device_runtime.hpp>
 #include <ember/backend/cuda/launch.cuh>
 #include <ember/backend/cuda/stream.cuh>
 
@@ -156,7 +156,7 @@ __global__ void softmax_backward_columns(const T* y, const T* dy, T* dx, int64_t
   }
 }
 
-/// The additive mask row of score row r, or null (interface.hpp's MaskRows).
+/// The additive mask row of score row r, or null (backend/types.hpp's MaskRows).
 template <class T>
 __device__ __forceinline__ const T* mask_row(const MaskRows<T>& m, int64_t r, int64_t n) {
   if (m.mask == nullptr) return nullptr;
