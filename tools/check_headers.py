@@ -27,6 +27,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when CTest runs this
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_layering  # noqa: E402  (the header parser and the forwarding-include pattern)
 
@@ -147,8 +148,9 @@ def main():
         print(f"include/ember/{rel}: does not compile on its own: {err}")
     slow = sorted(results, key=lambda r: -r[2])[: args.slowest]
     print("check_headers: slowest: " + ", ".join(f"{rel} {t:.1f}s" for rel, _, t in slow))
+    only = f" ({' '.join(umbrellas)})" if umbrellas else ""
     print(f"check_headers: {len(todo)} headers ({len(to_compile)} compiled, {len(umbrellas)} "
-          f"include-only: {' '.join(umbrellas)}; {nvcc_only} nvcc-only skipped), "
+          f"include-only{only}, {nvcc_only} nvcc-only skipped), "
           f"{len(failed)} not self-contained, {len(unguarded)} without #pragma once; "
           f"{wall:.1f}s with {args.jobs} jobs ({args.cxx})")
     return 1 if failed or unguarded else 0
