@@ -43,8 +43,9 @@ namespace ember::test::opcase {
 /// a bool mask, true with probability a.
 enum class Dist { Normal, Uniform, Ids, Mask };
 /// How an input sits in memory: contiguous; the transpose view of a tensor whose last two dims
-/// are swapped (column-major); every other element of a tensor twice as long in its last dim.
-enum class Layout { Contiguous, Transposed, Strided };
+/// are swapped (column-major); every other element of a tensor twice as long in its last dim;
+/// every other row (dim 0) of a tensor twice as long in dim 0 (dense rows at a larger stride).
+enum class Layout { Contiguous, Transposed, Strided, StridedRows };
 
 /// One input of a shape set.
 struct In {
@@ -57,6 +58,7 @@ struct In {
 
   In t() const { return with_layout(Layout::Transposed); }
   In strided() const { return with_layout(Layout::Strided); }
+  In strided_rows() const { return with_layout(Layout::StridedRows); }
   In nograd() const {
     In c = *this;
     c.grad = false;
@@ -196,11 +198,15 @@ Tensor<U> make_input(const In& in, uint64_t seed, Device dev) {
   } else if (in.layout == Layout::Strided) {
     EMBER_CHECK(nd >= 1, "op case: a strided input needs 1 dim");
     base_shape[nd - 1] *= 2;
+  } else if (in.layout == Layout::StridedRows) {
+    EMBER_CHECK(nd >= 1, "op case: a strided-rows input needs 1 dim");
+    base_shape[0] *= 2;
   }
   Tensor<U> base = Tensor<U>::empty(base_shape);
   U* p = base.data();
   const int64_t n = s.numel();
   const int64_t cols = nd >= 1 ? s[nd - 1] : 1, rows = nd >= 2 ? s[nd - 2] : 1;
+  const int64_t inner = nd >= 1 && s[0] > 0 ? n / s[0] : 1;  // elements per index of dim 0
   for (int64_t k = 0; k < base.numel(); ++k) p[k] = static_cast<U>(7);  // the strided gaps
   for (int64_t k = 0; k < n; ++k) {
     int64_t dst = k;
@@ -209,12 +215,15 @@ Tensor<U> make_input(const In& in, uint64_t seed, Device dev) {
       dst = mat * rows * cols + j * rows + i;
     } else if (in.layout == Layout::Strided) {
       dst = (k / cols) * 2 * cols + 2 * (k % cols);
+    } else if (in.layout == Layout::StridedRows) {
+      dst = (k / inner) * 2 * inner + k % inner;
     }
     p[dst] = static_cast<U>(v[std::size_t(k)]);
   }
   Tensor<U> on = base.to(dev);
   if (in.layout == Layout::Transposed) return on.transpose(-2, -1);
   if (in.layout == Layout::Strided) return on.slice(-1, 0, 2 * cols, 2);
+  if (in.layout == Layout::StridedRows) return on.slice(0, 0, 2 * s[0], 2);
   return on;
 }
 
@@ -414,8 +423,8 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
   t.add("sum(x)", [](const auto& a) { return sum(a[0]); },
         {{normal({3, 4, 5})}, {normal({4, 5}).t()}, {normal({0, 3})}, big({normal({70001})})});
   t.add("sum(x, {1})", [](const auto& a) { return sum(a[0], {1}); },
-        {{normal({3, 4, 5})}, {normal({4, 5}).t()}, {normal({3, 5}).strided()}, {normal({0, 3})},
-         big({normal({3, 1000003})})});
+        {{normal({3, 4, 5})}, {normal({4, 5}).t()}, {normal({3, 5}).strided()},
+         {normal({3, 5}).strided_rows()}, {normal({0, 3})}, big({normal({3, 1000003})})});
   t.add("sum(x, {0, -1}, keepdim)", [](const auto& a) { return sum(a[0], {0, -1}, true); }, r3);
   t.add("mean(x)", [](const auto& a) { return mean(a[0]); },
         {{normal({3, 4, 5})}, {normal({3, 5}).strided()}, big({normal({70001})})});
@@ -424,6 +433,8 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
   t.add_forward_only("mean(x, {0}) of nothing (NaN)", [](const auto& a) { return mean(a[0], {0}); },
         {{normal({0, 3})}});
   t.add("var(x, {-1})", [](const auto& a) { return var(a[0], {-1}); }, r3);
+  t.add("var(x, {0}, biased)", [](const auto& a) { return var(a[0], {0}, false); },
+        {{normal({4, 5}).t()}, {normal({3, 5}).strided_rows()}});
   t.add("var(x, {0, 2}, biased, keepdim)", [](const auto& a) { return var(a[0], {0, 2}, false, true); },
         r3);
   t.add("var(x, {}) all", [](const auto& a) { return var(a[0], {}); },
@@ -445,7 +456,8 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
   auto softmax_dim = [](int64_t d) { return [d](const auto& a) { return softmax(a[0], d); }; };
   auto log_softmax_dim = [](int64_t d) { return [d](const auto& a) { return log_softmax(a[0], d); }; };
   const std::vector<Set> sm3 = {{normal({3, 4, 5})}, {normal({3, 4, 5}).t()},
-                                {normal({3, 4, 6}).strided()}, big({normal({5, 33, 129})})};
+                                {normal({3, 4, 6}).strided()}, {normal({3, 4, 5}).strided_rows()},
+                                big({normal({5, 33, 129})})};
   for (int64_t d : {0, 1, 2, -1, -2}) {
     t.add("softmax(x, " + std::to_string(d) + ")", softmax_dim(d), sm3);
     t.add("log_softmax(x, " + std::to_string(d) + ")", log_softmax_dim(d), sm3);
@@ -453,7 +465,8 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
   // Last dim: long rows, odd rows, empty, −inf entries (a fully masked row gives zeros).
   // (log_softmax gives −inf there: its set is not gradchecked, the weighted sum would be NaN.)
   const std::vector<double> masked = {0.3, -inf, 1.2, -0.4, -inf, -inf, -inf, -inf, 2.0, 0.1, -1.0, 0.5};
-  std::vector<Set> rows = {{normal({7, 13})}, {normal({0, 5})}, big({normal({3, 1025})}),
+  std::vector<Set> rows = {{normal({7, 13})}, {normal({0, 5})}, {normal({3, 5}).strided_rows()},
+                           big({normal({3, 1025})}),
                            big({normal({3, 5000})})};
   std::vector<Set> softmax_rows = rows, log_softmax_rows = rows;
   softmax_rows.push_back({values({3, 4}, masked)});
@@ -489,6 +502,7 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
         {{normal({2, 3, 8}, 1.0, 2.0), normal({8}, 1.0, 0.3), normal({8})},
          {normal({5, 6}).t(), normal({6}, 1.0, 0.3).strided(), normal({6})},
          {normal({4, 6}).strided(), normal({6}, 1.0, 0.3), normal({6})},
+         {normal({4, 6}).strided_rows(), normal({6}, 1.0, 0.3).strided(), normal({6})},
          {normal({2, 3, 8}).nograd(), normal({8}, 1.0, 0.3), normal({8})},
          {normal({5}), normal({5}), normal({5})},
          {normal({0, 7}), normal({7}), normal({7})},
@@ -498,6 +512,9 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
          big({normal({3, 5, 769}, 2.0, 3.0), normal({769}), normal({769})}),
          big({normal({3, 5, 4099}, 2.0, 3.0), normal({4099}), normal({4099})}),
          big({normal({1025, 64}), normal({64}), normal({64})})});
+  t.add("layer_norm(x, [n], w, b) * x (the gradient through a following op)",
+        [](const auto& a) { return layer_norm(a[0], {a[0].size(-1)}, a[1], a[2]) * a[0]; },
+        {{normal({2, 3, 8}, 1.0, 2.0), normal({8}, 1.0, 0.3), normal({8})}});
   t.add("layer_norm(x, [n, m], w, b, eps 1e-3)",
         [](const auto& a) { return layer_norm(a[0], {a[0].size(-2), a[0].size(-1)}, a[1], a[2], 1e-3); },
         {{normal({2, 3, 8}), normal({3, 8}, 1.0, 0.3), normal({3, 8})}});
@@ -534,6 +551,7 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
          {normal({2, 4}).t().nograd(), normal({2, 4, 3})},
          {normal({3, 4}).t(), normal({2, 4, 5}).t()},
          {normal({3, 4}).strided(), normal({4, 2})},
+         {normal({6, 4}).strided_rows(), normal({4, 3}).strided_rows()},
          {normal({2, 3, 4}).t(), normal({4, 2})},
          {normal({7, 13}), normal({13, 5})},
          {normal({1, 9}), normal({9, 1})},
