@@ -1,5 +1,6 @@
 // The autograd engine: accumulation, broadcasting, retain_graph, detach, NoGradGuard,
-// version-counter detection of in-place modification, and gradchecks through every view.
+// version-counter detection of in-place modification. Gradchecks through every view and copy:
+// the op-case table (tests/support/op_cases.hpp, run by ember_test_ops).
 #include <stdexcept>
 #include <string>
 
@@ -97,17 +98,3 @@ TEST_CASE("in-place modification of a saved tensor is detected, also through a v
   CHECK(msg_contains([&] { x.fill_(1.0); }, "requires grad"));
 }
 
-TEST_CASE("gradcheck through every view and copy") {
-  Generator gen(11);
-  auto a = randn<double>({3, 4}, gen).requires_grad_();
-  auto nc = randn<double>({4, 5}, gen).t().detach().requires_grad_();  // non-contiguous leaf
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].t().reshape({2, 6}) * 2.0; }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].slice(1, 1, 4, 2); }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].select(0, -1) * in[0].select(1, 2).slice(0, 0, 1); }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].narrow(0, 1, 2).unsqueeze(1); }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].permute({1, 0}).contiguous(); }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].unsqueeze(0).expand({2, 3, 4}); }, {a}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].to<float>().to<double>() * in[0]; }, {a}, GradcheckOptions{1e-3, 1e-4, 1e-3}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].reshape({20}) * in[0].reshape({20}); }, {nc}));
-  CHECK(gradcheck([](const std::vector<TD>& in) { return in[0].squeeze() + in[1]; }, {randn<double>({1, 3, 1}, gen).requires_grad_(), randn<double>({2, 1}, gen).requires_grad_()}));
-}

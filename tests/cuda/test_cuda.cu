@@ -1,6 +1,11 @@
 // The CUDA test suite: every op the BERT fine-tuning step uses, run on the GPU and on the CPU
 // from the same random inputs, forward and backward, compared element by element.
 //
+// The ops come from the one op-case table, tests/support/op_cases.hpp (also gradchecked on the
+// CPU by tests/ops/test_op_cases.cpp): every case and shape set runs here in float and in
+// double. The tests below it are the GPU-only ones (copies, reduced-precision GEMMs, fused
+// attention, optimizers, pinned memory, tiny BERT, memory).
+//
 // Tolerances (issue 5): fp32 within 1e-5 relative (per tensor: max|gpu − cpu| ≤ 1e-5·max(1,
 // max|cpu|)), fp64 within 1e-12, TF32 GEMMs within 1e-3, bf16 GEMMs within 1e-2. Shapes are chosen to be awkward: odd
 // and prime sizes, non-square matrices, transposed (non-contiguous) operands, broadcasting,
@@ -20,6 +25,8 @@
 
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include "support/op_cases.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -131,104 +138,72 @@ TEST_CASE("copies: to(), clone of non-contiguous views, fill_, copy_, empty tens
   CHECK(sum(g).item() == doctest::Approx(sum(a).item()).epsilon(1e-5));
 }
 
-TEST_CASE("elementwise: broadcasting arithmetic, scalars, math functions (forward and backward)") {
-  Poison poison;
-  for (const auto& shapes : std::vector<std::pair<Shape, Shape>>{
-           {{3, 1, 5}, {4, 5}}, {{17}, {17}}, {{1}, {2, 3, 7}}, {{0, 3}, {3}}, {{1 << 20}, {1 << 20}}}) {
-    const Shape sa = shapes.first, sb = shapes.second;
-    CAPTURE(sa);
-    CAPTURE(sb);
-    Tensor<float> a = random<float>(sa, 3), b = random<float>(sb, 4, 3.0, 0.5);  // b away from 0
-    compare_op<float>("add", {a, b}, [](const Inputs& x) { return x[0] + x[1]; });
-    compare_op<float>("sub", {a, b}, [](const Inputs& x) { return x[0] - x[1]; });
-    compare_op<float>("mul", {a, b}, [](const Inputs& x) { return x[0] * x[1]; });
-    compare_op<float>("div", {a, b}, [](const Inputs& x) { return x[0] / x[1]; });
-  }
-  Tensor<float> x = random<float>({33, 65}, 5);
-  Tensor<float> pos = random<float>({33, 65}, 6, 3.0, 0.5);
-  compare_op<float>("scalars", {x}, [](const Inputs& v) { return (v[0] * 1.5 + 0.25) / 3.0 - 1.0; });
-  compare_op<float>("exp", {x}, [](const Inputs& v) { return exp(v[0]); });
-  compare_op<float>("tanh", {x}, [](const Inputs& v) { return tanh(v[0]); });
-  compare_op<float>("relu", {x}, [](const Inputs& v) { return relu(v[0]); });
-  compare_op<float>("log", {pos}, [](const Inputs& v) { return log(v[0]); });
-  compare_op<float>("sqrt", {pos}, [](const Inputs& v) { return sqrt(v[0]); });
-  compare_op<float>("rsqrt", {pos}, [](const Inputs& v) { return rsqrt(v[0]); });
-  compare_op<float>("pow", {pos}, [](const Inputs& v) { return pow(v[0], 2.5); });
-  compare_op<float>("transposed operand", {x, random<float>({65, 33}, 7)},
-                    [](const Inputs& v) { return v[0] * v[1].transpose(0, 1); });
-  compare_op<float>("gelu", {x}, [](const Inputs& v) { return gelu(v[0]); });
-  compare_op<float>("gelu_tanh", {x}, [](const Inputs& v) { return gelu_tanh(v[0]); });
-  compare_op<float>("gelu large", {random<float>({3, 1 << 18}, 8)},
-                    [](const Inputs& v) { return gelu(v[0]); });
-  // fp64 through the same kernels.
-  compare_op<double>("double mul", {random<double>({5, 9}, 9), random<double>({9}, 10)},
-                     [](const std::vector<Tensor<double>>& v) { return tanh(v[0] * v[1]); });
+namespace {
+
+/// The builder of `c` for T.
+template <class T>
+const std::function<Tensor<T>(const test::opcase::Args<T>&)>& builder(const test::OpCase& c) {
+  if constexpr (std::is_same_v<T, float>)
+    return c.f32;
+  else
+    return c.f64;
 }
 
-TEST_CASE("comparisons, masked_fill, where, cat") {
+/// Set j of table case `c` on the GPU against the CPU in T, from the same values: the output,
+/// then (after backward with the same output gradient) every floating input's gradient, within
+/// rtol. Inputs keep their layout on the GPU (views of a base copied there); every device
+/// allocation is poisoned, so an element a kernel forgot to write reads as NaN and fails.
+template <class T>
+void compare_case(const test::OpCase& c, std::size_t j, double rtol) {
+  namespace oc = test::opcase;
+  const bool bwd = oc::runs_backward(c, c.sets[j]);
+  const oc::Args<T> ac = oc::make_args<T>(c, j, Device::cpu(), bwd);
+  const oc::Args<T> ag = oc::make_args<T>(c, j, kGpu, bwd);
+  Tensor<T> yc = builder<T>(c)(ac), yg = builder<T>(c)(ag);
+  check_close(yg, yc, c.name + " forward", rtol);
+  if (!bwd) return;
+  const Tensor<T> dy = oc::output_grad<T>(yc.shape());
+  yc.backward(dy);
+  yg.backward(dy.to(kGpu));
+  for (std::size_t i = 0; i < ac.x.size(); ++i)
+    if (ac.x[i].requires_grad())
+      check_close(ag.x[i].grad(), ac.x[i].grad(), c.name + " grad of input " + std::to_string(i),
+                  rtol);
+}
+
+/// Every case and shape set of the table in T (a failing set names the case and its index).
+template <class T>
+void run_op_case_table() {
+  Poison poison;
+  for (const test::OpCase& c : test::op_cases()) {
+    SUBCASE(c.name.c_str()) {
+      for (std::size_t j = 0; j < c.sets.size(); ++j) {
+        CAPTURE(j);
+        try {
+          compare_case<T>(c, j, std::is_same_v<T, float> ? c.tol.f32 : c.tol.f64);
+        } catch (const Error& e) {
+          FAIL_CHECK((std::string("threw: ") + e.what()));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("op-case table (tests/support/op_cases.hpp): every case GPU vs CPU in float") {
+  run_op_case_table<float>();
+}
+
+TEST_CASE("op-case table: every case GPU vs CPU in double") { run_op_case_table<double>(); }
+
+TEST_CASE("comparisons on the GPU give the CPU's masks (float and int64 tensors)") {
   Poison poison;
   Tensor<float> a = random<float>({6, 1, 9}, 11);
   Tensor<bool> mc = gt(a, 0.1), mg = gt(a.to(kGpu), 0.1);
   CHECK(mg.to(Device::cpu()).to_vector() == mc.to_vector());
-  Tensor<bool> mask = lt(random<float>({6, 4, 9}, 12), 0.0);
-  compare_op<float>("masked_fill", {a}, [mask](const Inputs& v) {
-    return masked_fill(v[0], mask.to(v[0].device()), -2.0);
-  });
-  compare_op<float>("where", {random<float>({6, 4, 9}, 50), random<float>({4, 1}, 51)},
-                    [mask](const Inputs& v) { return where(mask.to(v[0].device()), v[0], v[1]); });
-  compare_op<float>("cat", {random<float>({3, 5}, 13), random<float>({3, 2}, 14)},
-                    [](const Inputs& v) { return cat(v, 1); });
   Tensor<int64_t> am = full<int64_t>({2, 5}, int64_t(1));
   CHECK(eq(am.to(kGpu), 0.0).to(Device::cpu()).to_vector() == eq(am, 0.0).to_vector());
-}
-
-TEST_CASE("reductions: sum, mean over dims, max/argmax, all-element sums of large tensors") {
-  Poison poison;
-  Tensor<float> a = random<float>({5, 7, 11}, 15);
-  compare_op<float>("sum all", {a}, [](const Inputs& v) { return sum(v[0]); });
-  compare_op<float>("sum dim 1", {a}, [](const Inputs& v) { return sum(v[0], {1}); });
-  compare_op<float>("mean dims 0,2 keepdim", {a}, [](const Inputs& v) { return mean(v[0], {0, 2}, true); });
-  compare_op<float>("sum of a transpose", {a}, [](const Inputs& v) { return sum(v[0].transpose(0, 2), {-1}); });
-  compare_op<float>("max dim", {a}, [](const Inputs& v) { return max(v[0], 1); });
-  compare_op<float>("broadcast grad (sum_to)", {random<float>({1, 11}, 16), a},
-                    [](const Inputs& v) { return v[0] + v[1]; });
-  CHECK(argmax(a.to(kGpu), 2).to(Device::cpu()).to_vector() == argmax(a, 2).to_vector());
-  compare_op<float>("sum of 3M elements", {random<float>({3, 1000003}, 17)},
-                    [](const Inputs& v) { return sum(v[0], {1}); });
-  compare_op<float>("mean of nothing", {zeros<float>({0, 3})}, [](const Inputs& v) { return mean(v[0], {0}); },
-                    tolerance<float>(), false);
-}
-
-TEST_CASE("matmul and linear: every transpose combination, batched, broadcast, empty") {
-  Poison poison;
-  const std::vector<std::pair<Shape, Shape>> cases = {
-      {{7, 13}, {13, 5}},        {{1, 9}, {9, 1}},          {{33, 64}, {64, 129}},
-      {{4, 7, 13}, {13, 5}},     {{4, 7, 13}, {4, 13, 5}},  {{2, 1, 7, 3}, {5, 3, 6}},
-      {{13}, {13, 5}},           {{7, 13}, {13}},           {{0, 4}, {4, 3}},
-      {{3, 0}, {0, 5}}};
-  for (const auto& shapes : cases) {
-    const Shape sa = shapes.first, sb = shapes.second;
-    CAPTURE(sa);
-    CAPTURE(sb);
-    compare_op<float>("matmul", {random<float>(sa, 18), random<float>(sb, 19)},
-                      [](const Inputs& v) { return matmul(v[0], v[1]); });
-  }
-  // Transposed (column-major) operands: cuBLAS's trans flags.
-  Tensor<float> at = random<float>({13, 7}, 20), bt = random<float>({5, 13}, 21);
-  compare_op<float>("matmul aT b", {at, random<float>({13, 5}, 22)},
-                    [](const Inputs& v) { return matmul(v[0].transpose(0, 1), v[1]); });
-  compare_op<float>("matmul a bT", {random<float>({7, 13}, 23), bt},
-                    [](const Inputs& v) { return matmul(v[0], v[1].transpose(0, 1)); });
-  compare_op<float>("matmul aT bT", {at, bt},
-                    [](const Inputs& v) { return matmul(v[0].transpose(0, 1), v[1].transpose(0, 1)); });
-  compare_op<float>("attention-style batched", {random<float>({2, 3, 17, 8}, 24), random<float>({2, 3, 17, 8}, 25)},
-                    [](const Inputs& v) { return matmul(v[0], v[1].transpose(-2, -1)); });
-  compare_op<float>("linear with bias", {random<float>({3, 9, 31}, 26), random<float>({17, 31}, 27), random<float>({17}, 28)},
-                    [](const Inputs& v) { return linear(v[0], v[1], v[2]); });
-  compare_op<float>("linear without bias", {random<float>({5, 31}, 29), random<float>({17, 31}, 30)},
-                    [](const Inputs& v) { return linear(v[0], v[1]); });
-  compare_op<double>("double matmul", {random<double>({6, 10}, 31), random<double>({10, 4}, 32)},
-                     [](const std::vector<Tensor<double>>& v) { return matmul(v[0], v[1]); });
 }
 
 namespace {
@@ -262,28 +237,6 @@ TEST_CASE("reduced-precision GEMMs only on request: TF32 within 1e-3, bf16 withi
   CHECK(cuda::get_float32_matmul_precision() == cuda::MatmulPrecision::high);
   cuda::set_allow_tf32(false);
   compare_op<float>("fp32 matmul again", {a, b}, mm);
-}
-
-TEST_CASE("softmax, log_softmax and the scaled masked attention softmax (fully masked rows)") {
-  Poison poison;
-  for (int64_t dim : {0, 1, -1}) {
-    CAPTURE(dim);
-    Tensor<float> x = random<float>({5, 33, 129}, 35);
-    compare_op<float>("softmax", {x}, [dim](const Inputs& v) { return softmax(v[0], dim); });
-    compare_op<float>("log_softmax", {x}, [dim](const Inputs& v) { return log_softmax(v[0], dim); });
-  }
-  compare_op<float>("softmax long rows", {random<float>({3, 5000}, 36)},
-                    [](const Inputs& v) { return softmax(v[0], -1); });
-  // [batch 3, heads 2, seq 7, seq 7]; batch 1 has padding, batch 2 is fully masked.
-  Tensor<int64_t> am = ones<int64_t>({3, 7});
-  for (int j = 4; j < 7; ++j) am.set({1, j}, 0);
-  for (int j = 0; j < 7; ++j) am.set({2, j}, 0);
-  Tensor<float> add = nn::additive_attention_mask<float>(am);
-  compare_op<float>("scaled_masked_softmax", {random<float>({3, 2, 7, 7}, 37)}, [add](const Inputs& v) {
-    return scaled_masked_softmax(v[0], 8.0, add.to(v[0].device()));
-  });
-  compare_op<float>("scaled_masked_softmax no mask", {random<float>({4, 130}, 38)},
-                    [](const Inputs& v) { return scaled_masked_softmax(v[0], 2.0); });
 }
 
 namespace {
@@ -416,45 +369,6 @@ TEST_CASE("fused attention: forward and q/k/v gradients equal the unfused path o
       {2, 2, 7, 33, 8, true, 1, 0.2},
   };
   for (const AttnCase& c : double_cases) compare_fused_attention<double>(c, 70);
-}
-
-TEST_CASE("layer_norm: odd widths, one element, several blocks") {
-  Poison poison;
-  for (int64_t n : {1, 17, 384, 769, 4099}) {
-    CAPTURE(n);
-    compare_op<float>("layer_norm", {random<float>({3, 5, n}, 39, 2.0, 3.0), random<float>({n}, 40), random<float>({n}, 41)},
-                      [n](const Inputs& v) { return layer_norm(v[0], {n}, v[1], v[2], 1e-12); });
-  }
-  compare_op<float>("layer_norm no affine", {random<float>({7, 33}, 42)},
-                    [](const Inputs& v) { return layer_norm(v[0], {33}); });
-}
-
-TEST_CASE("embedding (gather and scatter-add with repeats and padding_idx), dropout, cross-entropy") {
-  Poison poison;
-  Tensor<int64_t> ids = from_vector<int64_t>({2, 0, 5, 2, 2, 9, 0, 1}, {2, 4});
-  compare_op<float>("embedding", {random<float>({10, 37}, 43)}, [ids](const Inputs& v) {
-    return embedding(ids.to(v[0].device()), v[0], 0);
-  });
-  // Dropout: the same Philox stream gives the same mask on both devices.
-  Tensor<float> x = random<float>({7, 1001}, 44);
-  compare_op<float>("dropout", {x}, [](const Inputs& v) {
-    Generator g(1234);
-    return dropout(v[0], 0.1, true, g);
-  });
-  Tensor<int64_t> t = from_vector<int64_t>({1, 0, 4, -100, 2, 3, 1}, {7});
-  for (double eps : {0.0, 0.1}) {
-    CAPTURE(eps);
-    compare_op<float>("cross_entropy", {random<float>({7, 5}, 45)}, [t, eps](const Inputs& v) {
-      CrossEntropyOptions o;
-      o.label_smoothing = eps;
-      return cross_entropy(v[0], t.to(v[0].device()), o);
-    });
-  }
-  compare_op<float>("cross_entropy none", {random<float>({7, 5}, 46)}, [t](const Inputs& v) {
-    CrossEntropyOptions o;
-    o.reduction = Reduction::None;
-    return cross_entropy(v[0], t.to(v[0].device()), o);
-  });
 }
 
 TEST_CASE("optimizers and clipping: AdamW, Adam, SGD steps and clip_grad_norm_ match the CPU") {
@@ -749,6 +663,8 @@ TEST_CASE("memory: statistics, empty_cache, and recovery from out-of-memory") {
 }
 
 int main(int argc, char** argv) {
+  std::printf("op-case table: %zu cases, %zu shape sets (each run GPU vs CPU in float and double)\n",
+              ember::test::op_cases().size(), ember::test::op_case_sets());
   const int n = ember::cuda::device_count();
   if (n == 0) {
     std::printf("skipped: no CUDA device (cudaGetDeviceCount found none; the CUDA code was "

@@ -1,5 +1,6 @@
-// Elementwise arithmetic and math: gradchecks (double) on broadcast and non-contiguous inputs,
-// known values, and the errors for shapes that do not broadcast.
+// Elementwise arithmetic and math: known values, and the errors for shapes that do not
+// broadcast. Gradchecks (broadcast, non-contiguous, scalar forms): the op-case table
+// (tests/support/op_cases.hpp).
 #include <cmath>
 #include <string>
 
@@ -7,46 +8,6 @@
 #include <ember/ember.hpp>
 
 using namespace ember;
-using TD = Tensor<double>;
-using Inputs = std::vector<TD>;
-
-TEST_CASE("binary ops: gradcheck with broadcasting and non-contiguous operands") {
-  Generator gen(1);
-  auto a = randn<double>({3, 4}, gen).requires_grad_();
-  auto row = randn<double>({4}, gen).requires_grad_();
-  auto col = randn<double>({3, 1}, gen).requires_grad_();
-  auto tr = randn<double>({4, 3}, gen).t().detach().requires_grad_();       // transposed leaf
-  auto sl = randn<double>({3, 8}, gen).slice(1, 0, 8, 2).detach().requires_grad_();  // strided
-  auto pos = add(rand<double>({3, 4}, gen), 0.5).requires_grad_();           // away from 0 for div
-  CHECK(gradcheck([](const Inputs& x) { return x[0] + x[1]; }, {a, row}));
-  CHECK(gradcheck([](const Inputs& x) { return x[0] - x[1]; }, {col, row}));
-  CHECK(gradcheck([](const Inputs& x) { return x[0] * x[1]; }, {tr, col}));
-  CHECK(gradcheck([](const Inputs& x) { return x[0] / x[1]; }, {sl, pos}));
-  CHECK(gradcheck([](const Inputs& x) { return x[0] * x[0]; }, {a}));  // same tensor twice
-  CHECK(gradcheck([](const Inputs& x) { return 2.0 - x[0] * 3.0 + 1.5 / 2.0; }, {a}));
-  CHECK(gradcheck([](const Inputs& x) { return -x[0] / 4.0 + neg(x[1]); }, {a, row}));
-}
-
-TEST_CASE("unary math: gradcheck") {
-  Generator gen(2);
-  auto a = randn<double>({2, 3, 4}, gen).requires_grad_();
-  auto tr = randn<double>({4, 3}, gen).t().detach().requires_grad_();
-  auto pos = add(rand<double>({5, 3}, gen), 0.2).t().detach().requires_grad_();
-  for (auto x : {a, tr}) {
-    CHECK(gradcheck([](const Inputs& v) { return exp(v[0]); }, {x}));
-    CHECK(gradcheck([](const Inputs& v) { return tanh(v[0]); }, {x}));
-    CHECK(gradcheck([](const Inputs& v) { return gelu(v[0]); }, {x}));
-    CHECK(gradcheck([](const Inputs& v) { return gelu_tanh(v[0]); }, {x}));
-    CHECK(gradcheck([](const Inputs& v) { return pow(v[0], 3.0); }, {x}));
-  }
-  CHECK(gradcheck([](const Inputs& v) { return log(v[0]); }, {pos}));
-  CHECK(gradcheck([](const Inputs& v) { return sqrt(v[0]); }, {pos}));
-  CHECK(gradcheck([](const Inputs& v) { return rsqrt(v[0]); }, {pos}));
-  CHECK(gradcheck([](const Inputs& v) { return pow(v[0], -1.5); }, {pos}));
-  // relu away from the kink at 0.
-  auto away = from_vector<double>({-1.0, -0.3, 0.4, 2.0}).requires_grad_();
-  CHECK(gradcheck([](const Inputs& v) { return relu(v[0]); }, {away}));
-}
 
 TEST_CASE("known values") {
   // GELU exact: 1·Φ(1) = 0.8413447461; tanh form (HF gelu_new): 0.8411919906.

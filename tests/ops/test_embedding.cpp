@@ -1,5 +1,6 @@
 // Tests of ember/ops/embedding.hpp: lookup values, scatter-add backward (repeats accumulate,
-// padding_idx gets nothing), gradcheck, determinism of the parallel backward, errors.
+// padding_idx gets nothing), determinism of the parallel backward, errors.
+// Gradchecks: the op-case table (tests/support/op_cases.hpp).
 #include <ember/ops/embedding.hpp>
 
 #include <ember/autograd/gradcheck.hpp>
@@ -99,35 +100,6 @@ TEST_CASE("embedding: repeated ids accumulate, the padding row gets no gradient"
   w3.requires_grad_();
   embedding(ids, w3, -1).backward(g);
   CHECK(w3.grad().at({9, 0}) == 5);
-}
-
-TEST_CASE("embedding: gradcheck (repeats, padding, non-contiguous weight and ids, non-contiguous grad)") {
-  Tensor<int64_t> ids = from_vector<int64_t>({1, 4, 4, 0, 2, 4, 5, 1}, {2, 4});
-  Generator gen(7);
-  Tensor<double> w = randn<double>({6, 3}, gen);
-  w.requires_grad_();
-  CHECK(gradcheck([&](const std::vector<Tensor<double>>& in) { return embedding(ids, in[0]); },
-                  {w}));
-  // Transposed weight leaf ([6, 3] viewed from [3, 6]) and transposed ids.
-  Tensor<double> wt = randn<double>({3, 6}, gen).t();
-  wt.requires_grad_();
-  CHECK(gradcheck([&](const std::vector<Tensor<double>>& in) { return embedding(ids.t(), in[0]); },
-                  {wt}));
-  // With a padding row: its "gradient" is zero by definition (not the derivative of the
-  // forward, which does read the row), so the padding row is a constant here and the
-  // gradcheck covers every other row; tests above check the padding row itself.
-  Tensor<double> pad_row = randn<double>({1, 3}, gen);
-  Tensor<double> rest = randn<double>({5, 3}, gen);
-  rest.requires_grad_();
-  CHECK(gradcheck(
-      [&](const std::vector<Tensor<double>>& in) {
-        return embedding(ids, cat<double>({pad_row, in[0]}, 0), 0);
-      },
-      {rest}));
-  // A non-contiguous output gradient reaching the backward (through a transpose after).
-  CHECK(gradcheck(
-      [&](const std::vector<Tensor<double>>& in) { return embedding(ids, in[0]).transpose(0, 2); },
-      {w}));
 }
 
 TEST_CASE("embedding: the parallel backward equals the serial sum exactly, for any thread count") {

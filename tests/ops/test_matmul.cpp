@@ -1,7 +1,8 @@
 // matmul and linear: forward against a naive triple loop (odd sizes, empty dims, broadcasting,
-// 1-D promotion), no-copy reading of transposed operands, gradients by finite differences
-// (gradcheck, double) on 2-D, 1-D, broadcast-batched, transposed and sliced operands, the
-// backend GEMM's alpha/beta/transpose/layout handling, and the error messages.
+// 1-D promotion), no-copy reading of transposed operands, an expanded output gradient, the
+// threaded bias gradient, the backend GEMM's alpha/beta/transpose/layout handling, and the error
+// messages. Gradchecks (2-D, 1-D, broadcast-batched, transposed, sliced, permuted operands):
+// the op-case table (tests/support/op_cases.hpp, run by test_op_cases.cpp).
 // Tolerances: double 1e-10 relative to Σ|a||b| (summation-order differences only); float 1e-5.
 #include <ember/autograd/gradcheck.hpp>
 #include <ember/backend/cpu/gemm.hpp>
@@ -86,11 +87,6 @@ Tensor<T> rnd(const Shape& s, uint64_t seed) {
   return randn<T>(s, gen);
 }
 
-
-bool gc2(const Tensor<double>& a, const Tensor<double>& b) {
-  return gradcheck([](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1]); },
-                   {a, b});
-}
 
 
 }  // namespace
@@ -179,58 +175,7 @@ TEST_CASE("matmul: transposed operands are read in place, not copied") {
   CHECK(cpu_allocator().stats().system_allocations == before);
 }
 
-TEST_CASE("matmul: gradcheck on 2-D, 1-D and batched-broadcast operands") {
-  CHECK(gc2(leaf({3, 4}, 1), leaf({4, 5}, 2)));
-  CHECK(gc2(leaf({4}, 3), leaf({4}, 4)));
-  CHECK(gc2(leaf({4}, 5), leaf({4, 3}, 6)));
-  CHECK(gc2(leaf({3, 4}, 7), leaf({4}, 8)));
-  CHECK(gc2(leaf({4}, 9), leaf({2, 4, 3}, 10)));
-  CHECK(gc2(leaf({2, 3, 4}, 11), leaf({4}, 12)));
-  CHECK(gc2(leaf({2, 1, 3, 4}, 13), leaf({5, 4, 2}, 14)));  // partial broadcast both ways
-  CHECK(gc2(leaf({2, 3, 4}, 15), leaf({4, 5}, 16)));        // 2-D weight: folded dW
-  CHECK(gc2(leaf({3, 4}, 17), leaf({2, 4, 5}, 18)));        // 2-D left: accumulated dA
-  CHECK(gc2(leaf({1, 3, 4}, 19), leaf({2, 4, 2}, 20)));     // size-1 batch dim
-  CHECK(gc2(leaf({2, 2, 3, 4}, 21), leaf({2, 2, 4, 2}, 22)));
-  CHECK(gc2(leaf({3, 0}, 23), leaf({0, 2}, 24)));  // k = 0
-  // only one side requires grad
-  Tensor<double> c = rnd<double>({4, 2}, 25);
-  CHECK(gc2(leaf({2, 3, 4}, 26), c));
-  CHECK(gc2(c.t(), leaf({2, 4, 3}, 27)));
-}
-
-TEST_CASE("matmul: gradcheck through transposed, sliced and permuted operands") {
-  // Non-contiguous leaves.
-  Tensor<double> at = rnd<double>({4, 3}, 1).transpose(0, 1);  // [3, 4], column-major
-  at.requires_grad_();
-  Tensor<double> bt = rnd<double>({2, 5, 4}, 2).transpose(-1, -2);  // [2, 4, 5]
-  bt.requires_grad_();
-  CHECK(gc2(at, bt));
-  Tensor<double> as = rnd<double>({3, 8}, 3).slice(1, 0, 8, 2);  // step 2 along rows: copied
-  as.requires_grad_();
-  CHECK(gc2(as, leaf({4, 2}, 4)));
-  // Views taken inside f (their own backward nodes feed matmul's).
-  Tensor<double> x = leaf({2, 3, 4}, 5), w = leaf({5, 4}, 6);
-  CHECK(gradcheck([](const std::vector<Tensor<double>>& in) { return matmul(in[0], in[1].t()); },
-                  {x, w}));
-  Tensor<double> q = leaf({2, 3, 2, 4}, 7), k = leaf({2, 3, 2, 4}, 8);
-  CHECK(gradcheck(
-      [](const std::vector<Tensor<double>>& in) {
-        Tensor<double> qh = in[0].permute({0, 2, 1, 3}), kh = in[1].permute({0, 2, 1, 3});
-        return matmul(qh, kh.transpose(-1, -2));
-      },
-      {q, k}));
-  // A column-major batched left operand against a 2-D weight (no fold: batched path for dW).
-  Tensor<double> xc = rnd<double>({2, 4, 3}, 9).transpose(-1, -2);  // [2, 3, 4]
-  xc.requires_grad_();
-  CHECK(gc2(xc, leaf({4, 2}, 10)));
-  // Expanded (stride-0 batch) operand inside f.
-  Tensor<double> e = leaf({4, 2}, 11), f = leaf({3, 5, 4}, 12);
-  CHECK(gradcheck(
-      [](const std::vector<Tensor<double>>& in) {
-        return matmul(in[1], in[0].expand({3, 4, 2}));
-      },
-      {e, f}));
-  // The gradient of a reduction arrives as a stride-0 (expanded) tensor.
+TEST_CASE("matmul: the gradient of a reduction arrives as a stride-0 (expanded) tensor") {
   Tensor<double> g1 = leaf({3, 4}, 13), g2 = leaf({4, 2}, 14);
   Tensor<double> s = matmul(g1, g2);
   s.backward(ones<double>({1, 2}).expand({3, 2}));
@@ -266,22 +211,7 @@ TEST_CASE("linear: forward equals x·Wᵀ + b, one GEMM over the leading dims") 
     CHECK(got[i] == doctest::Approx(w[i] + bb.to_vector()[i % 6]).epsilon(1e-5));
 }
 
-TEST_CASE("linear: gradcheck with and without bias, 1-D, 2-D and 3-D inputs") {
-  auto lin = [](const std::vector<Tensor<double>>& in) { return linear(in[0], in[1], in[2]); };
-  auto lin_nb = [](const std::vector<Tensor<double>>& in) { return linear(in[0], in[1]); };
-  for (Shape xs : {Shape{5, 4}, Shape{2, 3, 4}, Shape{4}, Shape{2, 1, 2, 4}}) {
-    CHECK(gradcheck(lin, {leaf(xs, 1), leaf({3, 4}, 2), leaf({3}, 3)}));
-    CHECK(gradcheck(lin_nb, {leaf(xs, 4), leaf({3, 4}, 5)}));
-  }
-  // Non-contiguous x and W; only some inputs requiring grad.
-  Tensor<double> xt = rnd<double>({4, 2, 3}, 6).permute({1, 2, 0});
-  xt.requires_grad_();
-  Tensor<double> wt = rnd<double>({4, 3}, 7).t();
-  wt.requires_grad_();
-  CHECK(gradcheck(lin, {xt, wt, leaf({3}, 8)}));
-  CHECK(gradcheck(lin, {leaf({2, 3, 4}, 9), rnd<double>({3, 4}, 10), leaf({3}, 11)}));
-  CHECK(gradcheck(lin, {rnd<double>({2, 3, 4}, 12), leaf({3, 4}, 13), rnd<double>({3}, 14)}));
-  // Bias gradient on enough rows to take the threaded column-sum path.
+TEST_CASE("linear: the bias gradient on enough rows to take the threaded column-sum path") {
   Tensor<double> big = rnd<double>({300, 256}, 15), wb = rnd<double>({256, 256}, 16);
   Tensor<double> bias = zeros<double>({256});
   bias.requires_grad_();

@@ -1,6 +1,7 @@
 // Tests for ember/ops/reduction.hpp: sum, mean, var, max, argmax — hand-computed values, a naive
 // reference over every layout path of the kernel (row, column, strided, blocked), float
-// accuracy, thread-count determinism, gradcheck in double, and error messages.
+// accuracy, thread-count determinism, backward by hand, and error messages. Gradchecks: the
+// op-case table (tests/support/op_cases.hpp).
 #include <ember/autograd/gradcheck.hpp>
 #include <ember/core/threads.hpp>
 #include <ember/io/safetensors.hpp>
@@ -22,16 +23,6 @@ using namespace ember;
 
 namespace {
 
-
-/// A non-contiguous leaf of shape [rows, cols]: the transpose of a [cols, rows] tensor.
-
-/// A non-contiguous leaf of shape [rows, cols]: every other row of a [2 rows, cols] tensor.
-Tensor<double> sliced_leaf(int64_t rows, int64_t cols, uint64_t seed) {
-  Generator gen(seed);
-  Tensor<double> t = randn<double>({2 * rows, cols}, gen).slice(0, 1, 2 * rows, 2);
-  t.requires_grad_();
-  return t;
-}
 
 /// Naive reference: sums (in long double) of `x` over the masked dims, keepdim layout.
 template <class T>
@@ -210,48 +201,6 @@ TEST_CASE("max backward: first maximal element for max(dim), even split for max(
   a.zero_grad();
   max(a).backward();
   CHECK(a.grad().to_vector() == std::vector<double>{0, 0, 0, 0, 0.5, 0.5});
-}
-
-TEST_CASE("gradcheck: sum and mean") {
-  Tensor<double> x = leaf({3, 4, 5}, 1);
-  Tensor<double> xt = transposed_leaf(4, 5, 2);
-  Tensor<double> xs = sliced_leaf(3, 5, 3);
-  for (bool keep : {false, true}) {
-    CHECK(gradcheck([&](auto& in) { return sum(in[0], {1}, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return sum(in[0], {0, -1}, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return mean(in[0], {-2}, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return mean(in[0], {2, 0}, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return sum(in[0], {0}, keep); }, {xt}));
-    CHECK(gradcheck([&](auto& in) { return mean(in[0], {1}, keep); }, {xt}));
-    CHECK(gradcheck([&](auto& in) { return sum(in[0], {-1}, keep); }, {xs}));
-  }
-  CHECK(gradcheck([&](auto& in) { return sum(in[0]); }, {x}));
-  CHECK(gradcheck([&](auto& in) { return mean(in[0]); }, {xs}));
-}
-
-TEST_CASE("gradcheck: var") {
-  Tensor<double> x = leaf({3, 4, 5}, 4);
-  Tensor<double> xt = transposed_leaf(4, 5, 5);
-  for (bool unbiased : {true, false})
-    for (bool keep : {false, true}) {
-      CHECK(gradcheck([&](auto& in) { return var(in[0], {-1}, unbiased, keep); }, {x}));
-      CHECK(gradcheck([&](auto& in) { return var(in[0], {0, 2}, unbiased, keep); }, {x}));
-      CHECK(gradcheck([&](auto& in) { return var(in[0], {0}, unbiased, keep); }, {xt}));
-      CHECK(gradcheck([&](auto& in) { return var(in[0], {}, unbiased, keep); }, {xt}));
-    }
-}
-
-TEST_CASE("gradcheck: max") {
-  // Random values: no ties, so max is differentiable at the point.
-  Tensor<double> x = leaf({3, 4, 5}, 6);
-  Tensor<double> xt = transposed_leaf(4, 5, 7);
-  for (bool keep : {false, true}) {
-    CHECK(gradcheck([&](auto& in) { return max(in[0], 1, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return max(in[0], -1, keep); }, {x}));
-    CHECK(gradcheck([&](auto& in) { return max(in[0], 0, keep); }, {xt}));
-  }
-  CHECK(gradcheck([&](auto& in) { return max(in[0]); }, {x}));
-  CHECK(gradcheck([&](auto& in) { return max(in[0]); }, {xt}));
 }
 
 TEST_CASE("reductions: errors name the op, the dim and the shape") {
