@@ -217,7 +217,10 @@ int run_train(const TrainArgs& a) {
   // Model: pretrained body, fresh classifier with our labels.
   ember::models::bert::LoadReport report;
   auto model = ember::models::bert::bert_classifier_from_pretrained<float>(
-      a.model_dir, train_set.num_labels(), &report, &gen, to_id2label(train_set.id2label()));
+      a.model_dir, ember::models::bert::FromPretrainedOptions()
+                       .id2label(to_id2label(train_set.id2label()))
+                       .loading_info(&report)
+                       .generator(&gen));
   model->to(dev);
   model->train();
   std::printf("model: %s, %.1fM parameters on %s; %s\n", a.model_dir.c_str(),

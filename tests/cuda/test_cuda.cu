@@ -578,8 +578,8 @@ void tiny_bert_step(cuda::MatmulPrecision precision, double rtol, double grad_rt
   Tensor<int64_t> ids = golden.get<int64_t>("a.input_ids"), mask = golden.get<int64_t>("a.attention_mask"),
                   types = golden.get<int64_t>("a.token_type_ids"), labels = golden.get<int64_t>("a.labels").reshape({-1});
   Generator gc(7), gg(7);
-  auto mc = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &gc);
-  auto mg = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &gg);
+  auto mc = models::bert::bert_classifier_from_pretrained<float>(dir, models::bert::FromPretrainedOptions().generator(&gc));
+  auto mg = models::bert::bert_classifier_from_pretrained<float>(dir, models::bert::FromPretrainedOptions().generator(&gg));
   mg->to(kGpu);
   mc->train();
   mg->train();
@@ -619,7 +619,7 @@ TEST_CASE("tiny BERT on the GPU: the fused attention step equals the unfused one
   Generator gf(7), gu(7);  // the models draw their dropout masks from these: the same seed
   auto step = [&](bool fused, Generator& g) {
     FusedAttentionScope scope(fused);
-    auto model = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &g);
+    auto model = models::bert::bert_classifier_from_pretrained<float>(dir, models::bert::FromPretrainedOptions().generator(&g));
     model->to(kGpu);
     model->train();
     auto out = model->forward(ids, mask, types, labels);

@@ -80,7 +80,8 @@ TEST_CASE("a steady training step (forward, backward, clip, AdamW, schedule) all
   const std::string dir = std::string(EMBER_TEST_DATA_DIR) + "/bert_tiny";
   auto golden = io::SafetensorsFile::open(dir + "/golden.safetensors");
   Generator gen(1);
-  auto model = models::bert::bert_classifier_from_pretrained<float>(dir, 0, nullptr, &gen);
+  auto model = models::bert::bert_classifier_from_pretrained<float>(
+      dir, models::bert::FromPretrainedOptions().generator(&gen));
   optim::AdamW<float> opt(optim::bert_param_groups(model->named_parameters(), 0.01),
                           optim::AdamWOptions(1e-3));
   optim::LinearWarmupDecay<float> sched(opt, 2, 100);

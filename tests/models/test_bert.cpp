@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -64,7 +66,7 @@ TEST_CASE("BertConfig reads HF config.json, rejects unsupported values") {
 
 TEST_CASE("tiny BERT matches Hugging Face: hidden states, pooler, logits, loss, every gradient") {
   LoadReport report;
-  auto model = bert_classifier_from_pretrained<float>(kTiny, 0, &report);
+  auto model = bert_classifier_from_pretrained<float>(kTiny, FromPretrainedOptions().loading_info(&report));
   CHECK(report.missing_keys.empty());
   CHECK(report.unexpected_keys.empty());
   model->eval();  // the fixture was computed without dropout
@@ -130,7 +132,8 @@ TEST_CASE("checkpoint variants: no bert. prefix, legacy gamma/beta, position_ids
   io::save_safetensors((dir / "model.safetensors").string(), ts);
 
   LoadReport report;
-  auto model = bert_classifier_from_pretrained<float>(dir.string(), 3, &report);
+  auto model = bert_classifier_from_pretrained<float>(
+      dir.string(), FromPretrainedOptions().num_labels(3).loading_info(&report));
   CHECK(report.missing_keys.size() == 4);  // pooler.dense.{weight,bias}, classifier.{weight,bias}
   CHECK(report.renamed_keys.size() == 2 * (1 + 2 * 2));  // embeddings + 2 layers × 2 LayerNorms
   CHECK(report.unexpected_keys == std::vector<std::string>{"embeddings.position_ids"});
@@ -141,6 +144,57 @@ TEST_CASE("checkpoint variants: no bert. prefix, legacy gamma/beta, position_ids
                                 golden.get<int64_t>("a.token_type_ids"));
   check_rel(h.last_hidden_state, golden.get<float>("a.last_hidden_state"), 1e-5, "variant");
   fs::remove_all(dir);
+}
+
+TEST_CASE("FromPretrainedOptions: num_labels, id2label, loading_info, generator") {
+  // The tiny checkpoint's classifier has 3 classes; 2 classes give a fresh head.
+  LoadReport report;
+  Generator gen(3);
+  auto two = bert_classifier_from_pretrained<float>(
+      kTiny, FromPretrainedOptions().num_labels(2).loading_info(&report).generator(&gen));
+  CHECK(two->num_labels() == 2);
+  CHECK(two->config().id2label == std::map<int64_t, std::string>{{0, "LABEL_0"}, {1, "LABEL_1"}});
+  using Keys = std::set<std::string>;
+  const Keys head{"classifier.bias", "classifier.weight"};
+  CHECK(Keys(report.missing_keys.begin(), report.missing_keys.end()) == head);
+  CHECK(Keys(report.unexpected_keys.begin(), report.unexpected_keys.end()) == head);
+
+  // id2label names the classes (label2id derived); num_labels may repeat its size.
+  auto named = bert_classifier_from_pretrained<float>(
+      kTiny, FromPretrainedOptions().num_labels(2).id2label({{0, "negative"}, {1, "positive"}}));
+  CHECK(named->num_labels() == 2);
+  CHECK(named->config().label2id() ==
+        std::map<std::string, int64_t>{{"negative", 0}, {"positive", 1}});
+
+  // The same number of classes as the checkpoint keeps its classifier and renames the labels.
+  LoadReport kept;
+  auto same = bert_classifier_from_pretrained<float>(
+      kTiny, FromPretrainedOptions().id2label({{0, "a"}, {1, "b"}, {2, "c"}}).loading_info(&kept));
+  CHECK(same->config().id2label.at(2) == "c");
+  CHECK(kept.missing_keys.empty());
+
+  // A generator makes the fresh head reproducible.
+  Generator g1(5), g2(5);
+  auto h1 = bert_classifier_from_pretrained<float>(
+      kTiny, FromPretrainedOptions().num_labels(4).generator(&g1));
+  auto h2 = bert_classifier_from_pretrained<float>(
+      kTiny, FromPretrainedOptions().num_labels(4).generator(&g2));
+  CHECK(h1->classifier->weight.to_vector() == h2->classifier->weight.to_vector());
+
+  // The body alone: the label options only set the config's labels.
+  auto body = bert_model_from_pretrained<float>(kTiny, FromPretrainedOptions().num_labels(5));
+  CHECK(body->config().num_labels() == 5);
+
+  auto opts = [] { return FromPretrainedOptions(); };
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(kTiny, opts().num_labels(0)),
+                       doctest::Contains("num_labels must be >= 1, found 0"), ember::Error);
+  CHECK_THROWS_WITH_AS(
+      bert_classifier_from_pretrained<float>(kTiny, opts().num_labels(3).id2label({{0, "a"}, {1, "b"}})),
+      doctest::Contains("num_labels is 3 but id2label has 2 labels"), ember::Error);
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(kTiny, opts().id2label({{0, "a"}, {2, "b"}})),
+                       doctest::Contains("id 1 is missing"), ember::Error);
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(kTiny, opts().id2label({{0, "a"}, {1, "a"}})),
+                       doctest::Contains("\"a\" twice"), ember::Error);
 }
 
 TEST_CASE("bad checkpoints name the missing path or the parameter and both shapes") {
@@ -206,7 +260,7 @@ TEST_CASE("all-MiniLM-L6-v2 matches Hugging Face on real SST-2 sentences") {
     return;
   }
   LoadReport report;
-  auto model = bert_model_from_pretrained<float>(dir, &report);
+  auto model = bert_model_from_pretrained<float>(dir, FromPretrainedOptions().loading_info(&report));
   CHECK(report.missing_keys.empty());
   model->eval();
   NoGradGuard no_grad;

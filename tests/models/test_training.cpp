@@ -39,7 +39,7 @@ struct Run {
 
 Run make_run(Generator* gen, int64_t warmup, int64_t total) {
   Run r;
-  r.model = bert_classifier_from_pretrained<float>(kTinyDir, 0, nullptr, gen);
+  r.model = bert_classifier_from_pretrained<float>(kTinyDir, FromPretrainedOptions().generator(gen));
   r.opt = std::make_unique<optim::AdamW<float>>(
       optim::bert_param_groups(r.model->named_parameters(), 0.01),
       optim::AdamWOptions(1e-3).betas(0.9, 0.999).eps(1e-8));

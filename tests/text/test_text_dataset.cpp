@@ -231,6 +231,17 @@ TEST_CASE("TextClassificationDataset: no header, columns by index; explicit form
   CHECK(contains(msg, "label_index 2 is out of range"));
 }
 
+TEST_CASE("TextDatasetOptions: EMBER_ARG setters chain; an empty label2id means 'from the file'") {
+  const auto opts = TextDatasetOptions().text_column("premise").label_index(2);
+  CHECK(opts.text_column() == "premise");
+  CHECK(opts.label_index() == 2);
+  CHECK(opts.label_column() == "label");  // defaults kept
+  CHECK(opts.label2id().empty());
+  const std::string path = write_file("empty_map.csv", "sentence,label\nfine,pos\nawful,neg\n");
+  TextClassificationDataset ds(path, TextDatasetOptions().label2id({}));
+  CHECK(ds.id2label() == std::vector<std::string>{"neg", "pos"});
+}
+
 TEST_CASE("TextClassificationDataset: a fixed label2id maps evaluation data like training data") {
   const std::string path = write_file("eval.csv", "sentence,label\nfine,pos\nawful,neg\n");
   std::map<std::string, int64_t> mapping{{"pos", 0}, {"neg", 1}, {"neutral", 3}};

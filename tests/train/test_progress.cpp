@@ -19,6 +19,7 @@
 namespace {
 
 using ember::train::EarlyStopping;
+using ember::train::EarlyStoppingOptions;
 using ember::train::format_duration;
 using ember::train::format_progress;
 using ember::train::MetricsLogger;
@@ -262,7 +263,7 @@ TEST_CASE("MetricsLogger: one JSON object per line, keys in order, flushed") {
 }
 
 TEST_CASE("EarlyStopping: max mode with patience") {
-  EarlyStopping stop(2, EarlyStopping::Mode::max);
+  EarlyStopping stop(EarlyStoppingOptions(2).mode(EarlyStopping::Mode::max));
   CHECK(std::isnan(stop.best()));
   CHECK(stop.update(0.80));  // the first value always improves
   CHECK_FALSE(stop.should_stop());
@@ -281,13 +282,14 @@ TEST_CASE("EarlyStopping: max mode with patience") {
 }
 
 TEST_CASE("EarlyStopping: min mode, min_delta, NaN, patience 0, state") {
-  EarlyStopping stop(1, EarlyStopping::Mode::min, 0.01);
+  EarlyStopping stop(EarlyStoppingOptions(1).mode(EarlyStopping::Mode::min).min_delta(0.01));
   CHECK(stop.update(1.0));
   CHECK_FALSE(stop.update(0.995));  // better, but by less than min_delta
   CHECK(stop.should_stop());
   CHECK(stop.best() == 1.0);
 
-  EarlyStopping s2(3, EarlyStopping::Mode::min, 0.01);
+  const auto min_opts = EarlyStoppingOptions(3).mode(EarlyStopping::Mode::min).min_delta(0.01);
+  EarlyStopping s2(min_opts);
   CHECK(s2.update(1.0));
   CHECK(s2.update(0.98));
   CHECK_FALSE(s2.update(std::nan("")));  // NaN never improves
@@ -297,7 +299,7 @@ TEST_CASE("EarlyStopping: min mode, min_delta, NaN, patience 0, state") {
   CHECK_FALSE(s2.update(0.99));
   CHECK(s2.should_stop());
   // Restoring the state continues as the original would have.
-  EarlyStopping resumed(3, EarlyStopping::Mode::min, 0.01);
+  EarlyStopping resumed(min_opts);
   resumed.set_state(saved);
   CHECK_FALSE(resumed.update(0.975));
   CHECK_FALSE(resumed.should_stop());
@@ -318,6 +320,6 @@ TEST_CASE("EarlyStopping: min mode, min_delta, NaN, patience 0, state") {
   CHECK(nan_first.update(0.1));  // the first real value improves
 
   CHECK_THROWS_AS(EarlyStopping(-1), ember::Error);
-  CHECK_THROWS_AS(EarlyStopping(1, EarlyStopping::Mode::max, -0.1), ember::Error);
-  CHECK_THROWS_AS(EarlyStopping(1, EarlyStopping::Mode::max, std::nan("")), ember::Error);
+  CHECK_THROWS_AS(EarlyStopping(EarlyStoppingOptions(1).min_delta(-0.1)), ember::Error);
+  CHECK_THROWS_AS(EarlyStopping(EarlyStoppingOptions(1).min_delta(std::nan(""))), ember::Error);
 }

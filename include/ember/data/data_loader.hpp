@@ -41,6 +41,7 @@
 // range, pin_memory(true) in a program without the CUDA backend.
 #pragma once
 
+#include <ember/core/arg.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
 #include <ember/core/parallel.hpp>
@@ -64,43 +65,21 @@ namespace ember::data {
 // ---------------------------------------------------------------------------------------------
 
 /// How a DataLoader batches. Chainable: `DataLoaderOptions().batch_size(16).shuffle(true)`.
-class DataLoaderOptions {
- public:
-  // clang-format off
-  DataLoaderOptions& batch_size(int64_t v) { batch_size_ = v; return *this; }
-  DataLoaderOptions& shuffle(bool v) { shuffle_ = v; return *this; }
+struct DataLoaderOptions {
+  EMBER_ARG(int64_t, batch_size) = 32;
+  EMBER_ARG(bool, shuffle) = false;
   /// Drop the last batch when it has fewer than batch_size examples.
-  DataLoaderOptions& drop_last(bool v) { drop_last_ = v; return *this; }
+  EMBER_ARG(bool, drop_last) = false;
   /// Truncate each example to this many tokens, special tokens included (0: no truncation).
-  DataLoaderOptions& max_length(int64_t v) { max_length_ = v; return *this; }
+  EMBER_ARG(int64_t, max_length) = 128;
   /// Group examples of similar length into batches (less padding); see the header comment.
-  DataLoaderOptions& bucket_by_length(bool v) { bucket_by_length_ = v; return *this; }
+  EMBER_ARG(bool, bucket_by_length) = false;
   /// Batches per sorting chunk when bucketing.
-  DataLoaderOptions& bucket_size(int64_t v) { bucket_size_ = v; return *this; }
-  DataLoaderOptions& seed(uint64_t v) { seed_ = v; return *this; }
+  EMBER_ARG(int64_t, bucket_size) = 50;
+  EMBER_ARG(uint64_t, seed) = 0;
   /// Build the batch tensors in page-locked host memory (PyTorch's `pin_memory=True`), so that
   /// `.to(Device::cuda(0))` copies them by DMA without a staging copy. Needs the CUDA backend.
-  DataLoaderOptions& pin_memory(bool v) { pin_memory_ = v; return *this; }
-  // clang-format on
-
-  int64_t batch_size() const { return batch_size_; }
-  bool shuffle() const { return shuffle_; }
-  bool drop_last() const { return drop_last_; }
-  int64_t max_length() const { return max_length_; }
-  bool bucket_by_length() const { return bucket_by_length_; }
-  int64_t bucket_size() const { return bucket_size_; }
-  uint64_t seed() const { return seed_; }
-  bool pin_memory() const { return pin_memory_; }
-
- private:
-  int64_t batch_size_ = 32;
-  bool shuffle_ = false;
-  bool drop_last_ = false;
-  int64_t max_length_ = 128;
-  bool bucket_by_length_ = false;
-  int64_t bucket_size_ = 50;
-  uint64_t seed_ = 0;
-  bool pin_memory_ = false;
+  EMBER_ARG(bool, pin_memory) = false;
 };
 
 /// One batch, padded to its longest row. All tensors are contiguous int64 on the CPU (in

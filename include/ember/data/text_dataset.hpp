@@ -31,6 +31,7 @@
 // wrong type, a label outside a given label2id, and a file with no examples.
 #pragma once
 
+#include <ember/core/arg.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
 
@@ -64,52 +65,28 @@ enum class TextFormat { auto_detect, tsv, csv, jsonl };
 /// `TextDatasetOptions().text_column("premise").text_pair_column("hypothesis")`.
 /// With a header (TSV/CSV default) columns are found by name; with has_header(false) by index.
 /// JSONL always uses the names (as object keys).
-class TextDatasetOptions {
- public:
-  // clang-format off
-  TextDatasetOptions& format(TextFormat v) { format_ = v; return *this; }
+struct TextDatasetOptions {
+  using Label2Id = std::map<std::string, int64_t>;
+  EMBER_ARG(TextFormat, format) = TextFormat::auto_detect;
   /// TSV/CSV: whether the first row names the columns (default true).
-  TextDatasetOptions& has_header(bool v) { has_header_ = v; return *this; }
-  TextDatasetOptions& text_column(std::string v) { text_column_ = std::move(v); return *this; }
+  EMBER_ARG(bool, has_header) = true;
+  EMBER_ARG(std::string, text_column) = "sentence";
   /// Empty (the default): single texts, no pair.
-  TextDatasetOptions& text_pair_column(std::string v) {
-    text_pair_column_ = std::move(v); return *this;
-  }
-  TextDatasetOptions& label_column(std::string v) { label_column_ = std::move(v); return *this; }
+  EMBER_ARG(std::string, text_pair_column);
+  EMBER_ARG(std::string, label_column) = "label";
   /// Without a header: 0-based column indices (defaults: text 0, pair none (-1), label 1).
-  TextDatasetOptions& text_index(int64_t v) { text_index_ = v; return *this; }
-  TextDatasetOptions& text_pair_index(int64_t v) { text_pair_index_ = v; return *this; }
-  TextDatasetOptions& label_index(int64_t v) { label_index_ = v; return *this; }
+  EMBER_ARG(int64_t, text_index) = 0;
+  EMBER_ARG(int64_t, text_pair_index) = -1;
+  EMBER_ARG(int64_t, label_index) = 1;
   /// A fixed label → id mapping (ids distinct, >= 0); labels outside it are errors.
-  TextDatasetOptions& label2id(std::map<std::string, int64_t> v) {
-    label2id_ = std::move(v); return *this;
-  }
-  // clang-format on
+  /// Empty (the default): built from the labels found in the file.
+  EMBER_ARG(Label2Id, label2id);
 
-  TextFormat format() const { return format_; }
-  bool has_header() const { return has_header_; }
-  const std::string& text_column() const { return text_column_; }
-  const std::string& text_pair_column() const { return text_pair_column_; }
-  const std::string& label_column() const { return label_column_; }
-  int64_t text_index() const { return text_index_; }
-  int64_t text_pair_index() const { return text_pair_index_; }
-  int64_t label_index() const { return label_index_; }
-  const std::optional<std::map<std::string, int64_t>>& label2id() const { return label2id_; }
+ public:
   /// Whether rows carry a second text (pair column named, or pair index >= 0 without header).
   bool has_text_pair(bool header) const {
     return header ? !text_pair_column_.empty() : text_pair_index_ >= 0;
   }
-
- private:
-  TextFormat format_ = TextFormat::auto_detect;
-  bool has_header_ = true;
-  std::string text_column_ = "sentence";
-  std::string text_pair_column_;
-  std::string label_column_ = "label";
-  int64_t text_index_ = 0;
-  int64_t text_pair_index_ = -1;
-  int64_t label_index_ = 1;
-  std::optional<std::map<std::string, int64_t>> label2id_;
 };
 
 /// One example: the text, the second text of a pair task (empty when none), the class id.
@@ -374,7 +351,9 @@ inline TextClassificationDataset::TextClassificationDataset(const std::string& p
   }
   EMBER_CHECK(!rows.empty(), "TextClassificationDataset: '", path, "' has no examples",
               content.empty() ? " (the file is empty)" : "");
-  build_(rows, options.label2id());
+  build_(rows, options.label2id().empty()
+                   ? std::nullopt
+                   : std::optional<std::map<std::string, int64_t>>(options.label2id()));
 }
 
 inline TextClassificationDataset TextClassificationDataset::from_rows(

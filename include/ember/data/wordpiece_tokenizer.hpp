@@ -38,6 +38,7 @@
 // tokens.
 #pragma once
 
+#include <ember/core/arg.hpp>
 #include <ember/core/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -63,77 +64,25 @@ namespace ember::data {
 
 /// How BertTokenizer is configured; the defaults are those of BERT uncased.
 /// Chainable: `WordPieceTokenizerOptions().do_lower_case(false).max_input_chars_per_word(200)`.
-class WordPieceTokenizerOptions {
- public:
-  WordPieceTokenizerOptions& do_lower_case(bool v) {
-    do_lower_case_ = v;
-    return *this;
-  }
+struct WordPieceTokenizerOptions {
+  EMBER_ARG(bool, do_lower_case) = true;
   /// Unset (the default) follows do_lower_case, as in Hugging Face.
-  WordPieceTokenizerOptions& strip_accents(std::optional<bool> v) {
-    strip_accents_ = v;
-    return *this;
-  }
-  WordPieceTokenizerOptions& tokenize_chinese_chars(bool v) {
-    tokenize_chinese_chars_ = v;
-    return *this;
-  }
+  EMBER_ARG(std::optional<bool>, strip_accents);
+  EMBER_ARG(bool, tokenize_chinese_chars) = true;
   /// Words longer than this many code points become [UNK].
-  WordPieceTokenizerOptions& max_input_chars_per_word(std::size_t v) {
-    max_input_chars_per_word_ = v;
-    return *this;
-  }
+  EMBER_ARG(std::size_t, max_input_chars_per_word) = 100;
   /// Also apply transformers' Python clean_up_tokenization in decode() (" 's" → "'s", ...).
   /// transformers 5 defaults to false; a tokenizer_config.json may set it.
-  WordPieceTokenizerOptions& clean_up_tokenization_spaces(bool v) {
-    clean_up_tokenization_spaces_ = v;
-    return *this;
-  }
-  WordPieceTokenizerOptions& unk_token(std::string v) {
-    unk_token_ = std::move(v);
-    return *this;
-  }
-  WordPieceTokenizerOptions& cls_token(std::string v) {
-    cls_token_ = std::move(v);
-    return *this;
-  }
-  WordPieceTokenizerOptions& sep_token(std::string v) {
-    sep_token_ = std::move(v);
-    return *this;
-  }
-  WordPieceTokenizerOptions& pad_token(std::string v) {
-    pad_token_ = std::move(v);
-    return *this;
-  }
-  WordPieceTokenizerOptions& mask_token(std::string v) {
-    mask_token_ = std::move(v);
-    return *this;
-  }
+  EMBER_ARG(bool, clean_up_tokenization_spaces) = false;
+  EMBER_ARG(std::string, unk_token) = "[UNK]";
+  EMBER_ARG(std::string, cls_token) = "[CLS]";
+  EMBER_ARG(std::string, sep_token) = "[SEP]";
+  EMBER_ARG(std::string, pad_token) = "[PAD]";
+  EMBER_ARG(std::string, mask_token) = "[MASK]";
 
-  bool do_lower_case() const { return do_lower_case_; }
-  std::optional<bool> strip_accents() const { return strip_accents_; }
+ public:
   /// strip_accents as applied: the explicit value, else do_lower_case.
   bool effective_strip_accents() const { return strip_accents_.value_or(do_lower_case_); }
-  bool tokenize_chinese_chars() const { return tokenize_chinese_chars_; }
-  std::size_t max_input_chars_per_word() const { return max_input_chars_per_word_; }
-  bool clean_up_tokenization_spaces() const { return clean_up_tokenization_spaces_; }
-  const std::string& unk_token() const { return unk_token_; }
-  const std::string& cls_token() const { return cls_token_; }
-  const std::string& sep_token() const { return sep_token_; }
-  const std::string& pad_token() const { return pad_token_; }
-  const std::string& mask_token() const { return mask_token_; }
-
- private:
-  bool do_lower_case_ = true;
-  std::optional<bool> strip_accents_;
-  bool tokenize_chinese_chars_ = true;
-  std::size_t max_input_chars_per_word_ = 100;
-  bool clean_up_tokenization_spaces_ = false;
-  std::string unk_token_ = "[UNK]";
-  std::string cls_token_ = "[CLS]";
-  std::string sep_token_ = "[SEP]";
-  std::string pad_token_ = "[PAD]";
-  std::string mask_token_ = "[MASK]";
 };
 
 /// One encoded sequence (or pair); the three vectors have the same length.

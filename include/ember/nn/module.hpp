@@ -27,6 +27,7 @@
 #pragma once
 
 #include <ember/autograd/grad_mode.hpp>
+#include <ember/core/arg.hpp>
 #include <ember/core/device.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/generator.hpp>
@@ -44,20 +45,6 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-/// Declares a chainable option `name` of type `T` in an options struct (LibTorch's TORCH_ARG):
-/// `opts.name(value)` sets it and returns the options, `opts.name()` reads it. Usage:
-/// `EMBER_ARG(bool, bias) = true;` inside a struct.
-#define EMBER_ARG(T, name)                           \
- public:                                             \
-  auto& name(T const& new_##name) {                  \
-    this->name##_ = new_##name;                      \
-    return *this;                                    \
-  }                                                  \
-  T const& name() const noexcept { return name##_; } \
-                                                     \
- private:                                            \
-  T name##_
 
 namespace ember::nn {
 

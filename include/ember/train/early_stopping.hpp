@@ -1,8 +1,8 @@
 // ember/train/early_stopping.hpp — `EarlyStopping`: stop training when a validation metric has
 // not improved for `patience` evaluations.
 //
-//   EarlyStopping stopper(/*patience=*/3, EarlyStopping::Mode::max);   // accuracy: higher is
-//   better for (...) {
+//   EarlyStopping stopper(EarlyStoppingOptions(/*patience=*/3).mode(EarlyStopping::Mode::max));
+//   for (...) {                                      // accuracy: higher is better (max)
 //     double acc = evaluate(...);
 //     if (stopper.update(acc)) save_checkpoint("best");                 // improved: keep the model
 //     if (stopper.should_stop()) break;
@@ -18,6 +18,7 @@
 // Errors: ember::Error for patience < 0 or a negative or NaN min_delta.
 #pragma once
 
+#include <ember/core/arg.hpp>
 #include <ember/core/error.hpp>
 
 #include <cmath>
@@ -26,9 +27,22 @@
 
 namespace ember::train {
 
+/// Options of `EarlyStopping` (Keras' and Lightning's arguments):
+/// `EarlyStoppingOptions(3).mode(EarlyStoppingOptions::Mode::min).min_delta(0.01)`.
+struct EarlyStoppingOptions {
+  /// max: higher is better (accuracy); min: lower is better (loss).
+  enum class Mode { min, max };
+  /* implicit */ EarlyStoppingOptions(int64_t patience) : patience_(patience) {}
+  /// Updates in a row without improvement before should_stop() (>= 0).
+  EMBER_ARG(int64_t, patience);
+  EMBER_ARG(Mode, mode) = Mode::max;
+  /// Smallest change that counts as an improvement (>= 0).
+  EMBER_ARG(double, min_delta) = 0.0;
+};
+
 class EarlyStopping {
  public:
-  enum class Mode { min, max };
+  using Mode = EarlyStoppingOptions::Mode;
 
   /// Everything that decides the future: save it in a checkpoint, restore with set_state().
   struct State {
@@ -38,10 +52,11 @@ class EarlyStopping {
     int64_t num_updates = 0;
   };
 
-  explicit EarlyStopping(int64_t patience, Mode mode = Mode::max, double min_delta = 0.0)
-      : patience_(patience), mode_(mode), min_delta_(min_delta) {
-    EMBER_CHECK(patience >= 0, "EarlyStopping: patience must be >= 0, found ", patience);
-    EMBER_CHECK(min_delta >= 0, "EarlyStopping: min_delta must be >= 0, found ", min_delta);
+  /// `EarlyStopping(3)` (patience 3, max mode) or `EarlyStopping(EarlyStoppingOptions(3)...)`.
+  explicit EarlyStopping(const EarlyStoppingOptions& options)
+      : patience_(options.patience()), mode_(options.mode()), min_delta_(options.min_delta()) {
+    EMBER_CHECK(patience_ >= 0, "EarlyStopping: patience must be >= 0, found ", patience_);
+    EMBER_CHECK(min_delta_ >= 0, "EarlyStopping: min_delta must be >= 0, found ", min_delta_);
   }
 
   /// Records one evaluation; true when it improved on the best (the caller saves the model).

@@ -26,6 +26,7 @@
 // and a log file that cannot be opened or written (naming the path).
 #pragma once
 
+#include <ember/core/arg.hpp>
 #include <ember/core/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -76,41 +77,21 @@ std::string format_duration(double seconds);
 std::string format_progress(const ProgressSnapshot& s, int bar_width = 0);
 
 /// ProgressBar settings. Chainable: `ProgressOptions().print_every(100).interactive(false)`.
-class ProgressOptions {
- public:
-  // clang-format off
+struct ProgressOptions {
   /// Plain (non-terminal) output: print a line every this many steps (0: 5% of total_steps).
-  ProgressOptions& print_every(int64_t v) { print_every_ = v; return *this; }
+  EMBER_ARG(int64_t, print_every) = 0;
   /// Plain output: also print when this many seconds passed since the last line.
-  ProgressOptions& print_interval(double seconds) { print_interval_ = seconds; return *this; }
+  EMBER_ARG(double, print_interval) = 10.0;
   /// β of the loss moving average, in [0, 1) (0: no smoothing).
-  ProgressOptions& smoothing(double v) { smoothing_ = v; return *this; }
+  EMBER_ARG(double, smoothing) = 0.98;
   /// Force terminal (true) or plain (false) output; unset: detect (isatty).
-  ProgressOptions& interactive(std::optional<bool> v) { interactive_ = v; return *this; }
+  EMBER_ARG(std::optional<bool>, interactive);
   /// Steps already done before this bar (a resumed run): the bar starts at this step.
-  ProgressOptions& initial_step(int64_t v) { initial_step_ = v; return *this; }
+  EMBER_ARG(int64_t, initial_step) = 0;
   /// Width of the terminal bar in characters (0: no bar).
-  ProgressOptions& bar_width(int v) { bar_width_ = v; return *this; }
+  EMBER_ARG(int, bar_width) = 20;
   /// Time source in seconds (default: std::chrono::steady_clock).
-  ProgressOptions& clock(std::function<double()> v) { clock_ = std::move(v); return *this; }
-  // clang-format on
-
-  int64_t print_every() const { return print_every_; }
-  double print_interval() const { return print_interval_; }
-  double smoothing() const { return smoothing_; }
-  std::optional<bool> interactive() const { return interactive_; }
-  int64_t initial_step() const { return initial_step_; }
-  int bar_width() const { return bar_width_; }
-  const std::function<double()>& clock() const { return clock_; }
-
- private:
-  int64_t print_every_ = 0;
-  double print_interval_ = 10.0;
-  double smoothing_ = 0.98;
-  std::optional<bool> interactive_;
-  int64_t initial_step_ = 0;
-  int bar_width_ = 20;
-  std::function<double()> clock_;
+  EMBER_ARG(std::function<double()>, clock);
 };
 
 class ProgressBar {

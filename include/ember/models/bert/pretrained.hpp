@@ -16,16 +16,17 @@
 // a temporary name and renamed, so an interrupted save never leaves a half-written file.
 #pragma once
 
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <set>
-#include <string>
-#include <vector>
-
 #include <ember/data/wordpiece_tokenizer.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/models/bert/bert.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 namespace ember::models::bert {
 
@@ -52,8 +53,7 @@ inline bool starts_with(const std::string& s, const std::string& p) {
 inline bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
-inline std::string require_file(const std::string& dir, const std::string& name,
-                                const char* who) {
+inline std::string require_file(const std::string& dir, const std::string& name, const char* who) {
   std::string path = (std::filesystem::path(dir) / name).string();
   EMBER_CHECK(std::filesystem::is_directory(dir), who, ": model directory ", dir,
               " does not exist (expected a Hugging Face-layout directory with config.json, "
@@ -129,47 +129,95 @@ void save_weights(const nn::Module<T>& model, const std::string& path) {
 }
 }  // namespace detail
 
+/// Options of `bert_model_from_pretrained` / `bert_classifier_from_pretrained`, in the spirit of
+/// Hugging Face's `from_pretrained(dir, num_labels=..., id2label=..., output_loading_info=True)`:
+/// `FromPretrainedOptions().num_labels(3).loading_info(&report).generator(&gen)`.
+/// HF returns the loading info alongside the model (`model, info = ...`); here it is written
+/// through the `loading_info` pointer instead, so the call returns the model alone either way.
+struct FromPretrainedOptions {
+  using Id2Label = std::map<int64_t, std::string>;
+  /// Classes of the classification head (unset: config.json's, or id2label's size when given).
+  /// Named LABEL_0..LABEL_{n-1} (HF's default names) unless id2label is given too.
+  EMBER_ARG(std::optional<int64_t>, num_labels);
+  /// Class id -> name, ids 0..n-1 with distinct names (empty: config.json's, or LABEL_i);
+  /// label2id is derived from it. Overrides config.json's labels.
+  EMBER_ARG(Id2Label, id2label);
+  /// Filled with the missing, unused and renamed keys (HF's `output_loading_info=True`);
+  /// null: not reported.
+  EMBER_ARG(LoadReport*, loading_info) = nullptr;
+  /// Source of the fresh initializations (a new head, a missing pooler) and of the model's
+  /// dropout masks; null: `default_generator()`. Must outlive the model.
+  EMBER_ARG(Generator*, generator) = nullptr;
+};
+
+namespace detail {
+/// Reads `dir/config.json`.
+inline BertConfig read_config(const std::string& dir) {
+  return BertConfig::from_file(require_file(dir, "config.json", "from_pretrained"));
+}
+
+/// Applies the options' num_labels / id2label to `config`. Throws `ember::Error` for
+/// num_labels < 1, an id2label whose ids are not 0..n-1 or whose names repeat, or a num_labels
+/// that disagrees with id2label's size.
+inline void apply_label_options(BertConfig& config, const FromPretrainedOptions& o) {
+  if (o.num_labels())
+    EMBER_CHECK(*o.num_labels() >= 1, "from_pretrained: num_labels must be >= 1, found ",
+                *o.num_labels());
+  if (!o.id2label().empty()) {
+    const int64_t n = int64_t(o.id2label().size());
+    EMBER_CHECK(!o.num_labels() || *o.num_labels() == n, "from_pretrained: num_labels is ",
+                *o.num_labels(), " but id2label has ", n, " labels");
+    std::set<std::string> names;
+    for (int64_t i = 0; i < n; ++i) {
+      auto it = o.id2label().find(i);
+      EMBER_CHECK(it != o.id2label().end(), "from_pretrained: id2label must have ids 0..", n - 1,
+                  "; id ", i, " is missing");
+      EMBER_CHECK(names.insert(it->second).second, "from_pretrained: id2label names label \"",
+                  it->second, "\" twice (label2id needs distinct names)");
+    }
+    config.id2label = o.id2label();
+  } else if (o.num_labels() && *o.num_labels() != config.num_labels()) {
+    config.set_num_labels(*o.num_labels());
+  }
+}
+}  // namespace detail
+
 /// Loads a `BertModel` from a Hugging Face-layout directory (`config.json`,
 /// `model.safetensors`). Throws `ember::Error` naming the missing file, the bad config field,
-/// or the parameter whose shape disagrees. `report` (optional) receives what was missing or
-/// unused. `gen` (optional, must outlive the model) drives dropout and fresh initializations.
+/// or the parameter whose shape disagrees. `options.num_labels`/`id2label` only set the config's
+/// labels (there is no head); `loading_info` receives what was missing or unused.
 template <class T>
-std::shared_ptr<BertModel<T>> bert_model_from_pretrained(const std::string& dir,
-                                                         LoadReport* report = nullptr,
-                                                         Generator* gen = nullptr) {
-  BertConfig config =
-      BertConfig::from_file(detail::require_file(dir, "config.json", "from_pretrained"));
+std::shared_ptr<BertModel<T>> bert_model_from_pretrained(
+    const std::string& dir, const FromPretrainedOptions& options = {}) {
+  BertConfig config = detail::read_config(dir);
+  detail::apply_label_options(config, options);
   std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
-  auto model = std::make_shared<BertModel<T>>(config, gen);
+  auto model = std::make_shared<BertModel<T>>(config, options.generator());
   LoadReport local;
-  detail::load_checkpoint(*model, weights, "", report ? *report : local);
+  detail::load_checkpoint(*model, weights, "",
+                          options.loading_info() ? *options.loading_info() : local);
   return model;
 }
 
 /// Loads a `BertForSequenceClassification` from a Hugging Face-layout directory. A checkpoint
-/// without a classifier (a plain pretrained BERT) gets a fresh one with `num_labels` classes
-/// (when > 0; otherwise the config's), or with the classes of `id2label` when given; a
-/// checkpoint whose classifier has another number of classes gets a fresh one too (its
+/// without a classifier (a plain pretrained BERT) gets a fresh one with the options'
+/// `num_labels` / `id2label` classes (unset: the config's); a checkpoint whose classifier has
+/// another number of classes gets a fresh one too (HF's `ignore_mismatched_sizes`: its
 /// classifier tensors are reported as unused). Same errors as `bert_model_from_pretrained`.
 template <class T>
 std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretrained(
-    const std::string& dir, int64_t num_labels = 0, LoadReport* report = nullptr,
-    Generator* gen = nullptr,
-    const std::map<int64_t, std::string>& id2label = {}) {
-  BertConfig config =
-      BertConfig::from_file(detail::require_file(dir, "config.json", "from_pretrained"));
-  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
+    const std::string& dir, const FromPretrainedOptions& options = {}) {
+  BertConfig config = detail::read_config(dir);
   const int64_t saved_labels = config.num_labels();
-  if (!id2label.empty())
-    config.id2label = id2label;
-  else if (num_labels > 0 && num_labels != config.num_labels())
-    config.set_num_labels(num_labels);
+  detail::apply_label_options(config, options);
+  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
   // A checkpoint's classifier for another number of classes cannot be used (HF's
   // ignore_mismatched_sizes): the head is freshly initialized and reported as missing.
   const bool new_head = config.num_labels() != saved_labels;
-  auto model = std::make_shared<BertForSequenceClassification<T>>(config, gen);
+  auto model = std::make_shared<BertForSequenceClassification<T>>(config, options.generator());
   LoadReport local;
-  detail::load_checkpoint(*model, weights, "bert.", report ? *report : local, new_head);
+  detail::load_checkpoint(*model, weights, "bert.",
+                          options.loading_info() ? *options.loading_info() : local, new_head);
   return model;
 }
 
@@ -217,8 +265,10 @@ inline void save_tokenizer(const data::WordPieceTokenizer& tok, const std::strin
                       {"cls_token", o.cls_token()},
                       {"mask_token", o.mask_token()},
                       {"clean_up_tokenization_spaces", o.clean_up_tokenization_spaces()}};
-  if (o.strip_accents()) j["strip_accents"] = *o.strip_accents();
-  else j["strip_accents"] = nullptr;
+  if (o.strip_accents())
+    j["strip_accents"] = *o.strip_accents();
+  else
+    j["strip_accents"] = nullptr;
   detail::write_json_atomic((std::filesystem::path(dir) / "tokenizer_config.json").string(), j);
 }
 
