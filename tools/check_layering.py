@@ -52,8 +52,8 @@ RULES = [
      "the CPU backend shares code with CUDA only through backend/*.hpp"),
     (["backend/cuda/**"], "backend/cpu/**",
      "the CUDA backend shares code with the CPU only through backend/*.hpp"),
-    ([SEAM], "backend/cuda/**.cuh",
-     "the seam headers are compiled by any C++ compiler; .cuh files need nvcc"),
+    ([SEAM], "backend/cuda/**",
+     "the seam headers are compiled by any C++ compiler and know no backend but the CPU's table"),
     (ABOVE_BACKEND, "backend/*/**",
      "above the backend, only the seam headers backend/*.hpp"),
 ]

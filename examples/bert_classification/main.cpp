@@ -117,15 +117,6 @@ void set_matmul_precision(bool bf16, ember::Device dev) {
   ember::cuda::set_float32_matmul_precision(ember::cuda::MatmulPrecision::medium);
 }
 
-/// The batch's tensors on `dev` (the data loader builds them on the CPU).
-ember::data::Batch to_device(ember::data::Batch b, ember::Device dev) {
-  b.input_ids = b.input_ids.to(dev);
-  b.attention_mask = b.attention_mask.to(dev);
-  b.token_type_ids = b.token_type_ids.to(dev);
-  b.labels = b.labels.to(dev);
-  return b;
-}
-
 // ---- evaluation --------------------------------------------------------------------------------
 
 /// Runs the model over `loader` without gradients; returns the confusion matrix.
@@ -135,7 +126,7 @@ ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoad
   model.eval();
   ember::train::ConfusionMatrix cm(model.num_labels());
   for (auto& cpu_batch : loader) {
-    ember::data::Batch batch = to_device(cpu_batch, dev);
+    ember::data::Batch batch = cpu_batch.to(dev);
     Tensor<float> logits =
         model.forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
     cm.update(ember::argmax(logits, -1).to(ember::Device::cpu()), cpu_batch.labels);
@@ -277,7 +268,7 @@ int run_train(const TrainArgs& a) {
       for (int64_t i = b; i < end; ++i) step_examples += train_loader.batch(i).size();
       double step_loss = 0;
       for (int64_t i = b; i < end; ++i) {
-        ember::data::Batch batch = to_device(train_loader.batch(i), dev);
+        ember::data::Batch batch = train_loader.batch(i).to(dev);
         Tensor<float> logits =
             model->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
         Tensor<float> loss = ember::cross_entropy(

@@ -306,3 +306,17 @@ TEST_CASE("DataLoader: pin_memory without the CUDA backend is a clear error") {
   DataLoader loader(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(2));
   CHECK_FALSE(loader.batch(0).input_ids.is_pinned());
 }
+
+TEST_CASE("Batch::to moves every tensor; a CUDA device without the backend is a clear error") {
+  auto ds = numbered(5);
+  DataLoader loader(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(3));
+  const Batch b = loader.batch(0);
+  const Batch c = b.to(ember::Device::cpu());
+  CHECK(c.input_ids.shape() == b.input_ids.shape());
+  CHECK(c.input_ids.data() == b.input_ids.data());  // already there: no copy, as Tensor::to
+  CHECK(c.labels.data() == b.labels.data());
+  CHECK(c.indices == b.indices);
+  REQUIRE_FALSE(ember::backend::cuda_backend_available());
+  CHECK_THROWS_WITH_AS(b.to(ember::Device::cuda(0)), doctest::Contains("CUDA backend"),
+                       ember::Error);
+}

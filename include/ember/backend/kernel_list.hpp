@@ -77,6 +77,11 @@
                                 const T* w, T* dx, T* dw, T* db, int64_t rows, int64_t n))         \
   X(void, gelu_forward, (const T* x, T* y, int64_t n, bool approximate_tanh))                      \
   X(void, gelu_backward, (const T* dy, const T* x, T* dx, int64_t n, bool approximate_tanh))       \
+  /* gelu(x + bias) over contiguous [rows, n] x with bias [n]; backward: dx = dy · gelu'(x + bias).*/\
+  X(void, bias_gelu_forward, (const T* x, const T* bias, T* y, int64_t rows, int64_t n,           \
+                              bool approximate_tanh))                                              \
+  X(void, bias_gelu_backward, (const T* dy, const T* x, const T* bias, T* dx, int64_t rows,       \
+                               int64_t n, bool approximate_tanh))                                  \
   /* ids contiguous [n]; weight rows at stride ws0, elements at ws1; out contiguous [n, dim]. */  \
   X(void, embedding_forward, (const int64_t* ids, int64_t n, const T* weight, int64_t ws0,        \
                               int64_t ws1, int64_t dim, T* out))                                   \

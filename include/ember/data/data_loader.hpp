@@ -92,6 +92,12 @@ struct Batch {
   std::vector<int64_t> indices;    // [batch]: each row's index in the dataset
   /// Number of examples (rows).
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
+  /// The batch with its tensors on `device` (the loader builds them on the CPU; `pin_memory`
+  /// makes this copy faster). Throws `ember::Error` for a CUDA device without the CUDA backend.
+  Batch to(Device device) const {
+    return {input_ids.to(device), token_type_ids.to(device), attention_mask.to(device),
+            labels.to(device), indices};
+  }
 };
 
 class DataLoader {

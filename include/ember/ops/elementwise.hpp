@@ -255,4 +255,47 @@ Tensor<T> gelu_tanh(const Tensor<T>& a) {
   return detail::gelu_op(a, true, "gelu_tanh");
 }
 
+/// gelu(x + bias) in one pass, the bias broadcast over the last dim (Megatron-LM's fused
+/// bias-GELU): what a Transformer's feed-forward layer computes after its first linear, without
+/// storing the [rows, n] sum. Backward recomputes x + bias (it saves x and bias) and gives
+/// dx = dy·gelu'(x + bias), dbias = Σ_rows dx.
+///   x     [..., n]   (any layout; a contiguous copy is read)
+///   bias  [n]
+/// `approximate_tanh`: the tanh form (HF "gelu_new"); otherwise exact. Returns x's shape.
+/// Throws `ember::Error` naming the shapes when bias is not [n], or for tensors on two devices.
+template <class T>
+Tensor<T> bias_gelu(const Tensor<T>& x, const Tensor<T>& bias, bool approximate_tanh = false) {
+  const char* op = "bias_gelu";
+  EMBER_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1), op,
+              ": expected x [..., n] and bias [n], found x ", x.shape(), " and bias ", bias.shape());
+  detail::check_same_device(x.device(), bias.device(), op);
+  const Tensor<T> xc = x.detach().contiguous(), bc = bias.detach().contiguous();
+  const int64_t n = x.size(-1), rows = n == 0 ? 0 : x.numel() / n;
+  Tensor<T> out = Tensor<T>::empty(x.shape(), x.device());
+  if (out.numel() > 0)
+    backend::kernels<T>(x.device(), op)
+        .bias_gelu_forward(xc.data(), bc.data(), out.data(), rows, n, approximate_tanh);
+  if (autograd::any_requires_grad(x, bias)) {
+    const bool gbias = bias.requires_grad();
+    autograd::record(out, op, {x, bias},
+                     [op, rows, n, approximate_tanh, gbias, sx = autograd::SavedTensor<T>(xc),
+                      sb = autograd::SavedTensor<T>(bc)](const Tensor<T>& g) {
+                       const Tensor<T>& xv = sx.get(op);
+                       const Tensor<T>& bv = sb.get(op);
+                       const Tensor<T> gc = g.contiguous();
+                       const backend::Kernels<T>& k = backend::kernels<T>(xv.device(), op);
+                       Tensor<T> dx = Tensor<T>::empty(xv.shape(), xv.device()), db;
+                       if (dx.numel() > 0)
+                         k.bias_gelu_backward(gc.data(), xv.data(), bv.data(), dx.data(), rows, n,
+                                              approximate_tanh);
+                       if (gbias) {
+                         db = Tensor<T>::empty({n}, xv.device());
+                         if (n > 0) k.sum_rows(rows, n, dx.data(), n, db.data());
+                       }
+                       return autograd::Grads<T>{dx, db};
+                     });
+  }
+  return out;
+}
+
 }  // namespace ember

@@ -420,4 +420,5 @@ std::ostream& operator<<(std::ostream& os, const Tensor<T>& t) {
 
 #define EMBER_TENSOR_CLASS_DEFINED
 #include <ember/autograd/node.hpp>
+#include <ember/autograd/engine.hpp>
 #include <ember/tensor/tensor_impl.hpp>

@@ -18,37 +18,55 @@
 
 namespace ember::backend::cuda {
 
+namespace detail {
+/// gelu(v), exact form or the tanh approximation (the order of operations of the CPU's).
+template <class T>
+__device__ inline T gelu_value(T v, bool approximate_tanh) {
+  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  if (approximate_tanh) return T(0.5) * v * (T(1) + dtanh(c * (v + k * (v * v * v))));
+  return T(0.5) * v * (T(1) + derf(v * T(backend::kSqrtHalf)));
+}
+
+/// gelu'(v).
+template <class T>
+__device__ inline T gelu_slope(T v, bool approximate_tanh) {
+  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  if (approximate_tanh) {
+    const T th = dtanh(c * (v + k * (v * v * v)));
+    return T(0.5) * (T(1) + th) + T(0.5) * v * (T(1) - th * th) * c * (T(1) + T(3) * k * (v * v));
+  }
+  const T cdf = T(0.5) * (T(1) + derf(v * T(backend::kSqrtHalf)));
+  const T pdf = T(backend::kInvSqrt2Pi) * dexp(T(-0.5) * (v * v));
+  return cdf + v * pdf;
+}
+}  // namespace detail
+
 namespace kernel {
 
 template <class T>
 __global__ void gelu_forward(const T* x, T* y, int64_t n, bool approximate_tanh) {
-  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
-  const T sqrt_half = T(backend::kSqrtHalf);
-  for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
-    const T v = x[i];
-    if (approximate_tanh)
-      y[i] = T(0.5) * v * (T(1) + detail::dtanh(c * (v + k * (v * v * v))));
-    else
-      y[i] = T(0.5) * v * (T(1) + detail::derf(v * sqrt_half));
-  }
+  for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step())
+    y[i] = detail::gelu_value(x[i], approximate_tanh);
 }
 
 template <class T>
 __global__ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate_tanh) {
-  const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
-  const T sqrt_half = T(backend::kSqrtHalf), inv_sqrt_2pi = T(backend::kInvSqrt2Pi);
-  for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step()) {
-    const T v = x[i];
-    if (approximate_tanh) {
-      const T th = detail::dtanh(c * (v + k * (v * v * v)));
-      dx[i] = dy[i] * (T(0.5) * (T(1) + th) +
-                       T(0.5) * v * (T(1) - th * th) * c * (T(1) + T(3) * k * (v * v)));
-    } else {
-      const T cdf = T(0.5) * (T(1) + detail::derf(v * sqrt_half));
-      const T pdf = inv_sqrt_2pi * detail::dexp(T(-0.5) * (v * v));
-      dx[i] = dy[i] * (cdf + v * pdf);
-    }
-  }
+  for (int64_t i = detail::grid_start(); i < n; i += detail::grid_step())
+    dx[i] = dy[i] * detail::gelu_slope(x[i], approximate_tanh);
+}
+
+template <class T>
+__global__ void bias_gelu_forward(const T* x, const T* bias, T* y, int64_t total, int64_t n,
+                                  bool approximate_tanh) {
+  for (int64_t i = detail::grid_start(); i < total; i += detail::grid_step())
+    y[i] = detail::gelu_value(x[i] + bias[i % n], approximate_tanh);
+}
+
+template <class T>
+__global__ void bias_gelu_backward(const T* dy, const T* x, const T* bias, T* dx, int64_t total,
+                                   int64_t n, bool approximate_tanh) {
+  for (int64_t i = detail::grid_start(); i < total; i += detail::grid_step())
+    dx[i] = dy[i] * detail::gelu_slope(x[i] + bias[i % n], approximate_tanh);
 }
 
 }  // namespace kernel
@@ -68,6 +86,28 @@ inline void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approx
   if (n == 0) return;
   kernel::gelu_backward<T><<<detail::grid_for(n), detail::kThreads, 0, current_stream()>>>(
       dy, x, dx, n, approximate_tanh);
+  EMBER_CUDA_CHECK_LAUNCH();
+}
+
+/// y[r, :] = gelu(x[r, :] + bias) for contiguous [rows, n] x and y.
+template <class T>
+inline void bias_gelu_forward(const T* x, const T* bias, T* y, int64_t rows, int64_t n,
+                              bool approximate_tanh) {
+  const int64_t total = rows * n;
+  if (total == 0) return;
+  kernel::bias_gelu_forward<T><<<detail::grid_for(total), detail::kThreads, 0, current_stream()>>>(
+      x, bias, y, total, n, approximate_tanh);
+  EMBER_CUDA_CHECK_LAUNCH();
+}
+
+/// dx[r, :] = dy[r, :] · gelu'(x[r, :] + bias).
+template <class T>
+inline void bias_gelu_backward(const T* dy, const T* x, const T* bias, T* dx, int64_t rows,
+                               int64_t n, bool approximate_tanh) {
+  const int64_t total = rows * n;
+  if (total == 0) return;
+  kernel::bias_gelu_backward<T><<<detail::grid_for(total), detail::kThreads, 0, current_stream()>>>(
+      dy, x, bias, dx, total, n, approximate_tanh);
   EMBER_CUDA_CHECK_LAUNCH();
 }
 
