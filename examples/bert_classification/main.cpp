@@ -229,7 +229,7 @@ int run_train(const TrainArgs& a) {
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
   const int64_t total_steps = steps_per_epoch * a.epochs;
   ember::optim::AdamW<float> optimizer(
-      ember::optim::bert_param_groups(model->named_parameters(), a.weight_decay),
+      ember::optim::bert_param_groups(*model, a.weight_decay),
       ember::optim::AdamWOptions(a.lr));
   ember::optim::LinearWarmupDecay<float> scheduler(
       optimizer, int64_t(std::llround(a.warmup_ratio * double(total_steps))), total_steps);

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 #include <map>
 #include <set>
 #include <string>
@@ -136,13 +137,24 @@ TEST_CASE("checkpoint variants: no bert. prefix, legacy gamma/beta, position_ids
       dir.string(), FromPretrainedOptions().num_labels(3).loading_info(&report));
   CHECK(report.missing_keys.size() == 4);  // pooler.dense.{weight,bias}, classifier.{weight,bias}
   CHECK(report.renamed_keys.size() == 2 * (1 + 2 * 2));  // embeddings + 2 layers × 2 LayerNorms
-  CHECK(report.unexpected_keys == std::vector<std::string>{"embeddings.position_ids"});
+  CHECK(report.unexpected_keys.empty());  // position_ids is a known buffer, not a surprise
   model->eval();
   auto golden = io::SafetensorsFile::open(kTiny + "/golden.safetensors");
   auto h = model->bert->forward(golden.get<int64_t>("a.input_ids"),
                                 golden.get<int64_t>("a.attention_mask"),
                                 golden.get<int64_t>("a.token_type_ids"));
   check_rel(h.last_hidden_state, golden.get<float>("a.last_hidden_state"), 1e-5, "variant");
+
+  // A position_ids buffer that is not 0, 1, ..., n - 1 would be ignored silently: an error.
+  std::vector<int64_t> swapped(64);
+  std::iota(swapped.begin(), swapped.end(), int64_t(0));
+  std::swap(swapped[3], swapped[4]);
+  ts.back() = {"embeddings.position_ids", from_vector<int64_t>(swapped, {1, 64})};
+  io::save_safetensors((dir / "model.safetensors").string(), ts);
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir.string()),
+                       doctest::Contains("embeddings.position_ids"), ember::Error);
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir.string()),
+                       doctest::Contains("holds 4 at position 3"), ember::Error);
   fs::remove_all(dir);
 }
 

@@ -579,6 +579,48 @@ TEST_CASE("clip_grad_norm_: other norms, large and non-contiguous gradients, no 
 }
 
 // ---- bert_param_groups --------------------------------------------------------------------------
+TEST_CASE("bert_param_groups(model): no decay for every LayerNorm and bias, whatever its name") {
+  // A LayerNorm registered as "ln_f" or "layer_norm" is a normalization layer all the same (the
+  // name-based split decayed its weight); Hugging Face's Trainer decides by module type too.
+  struct Net : nn::Module<float> {
+    std::shared_ptr<nn::Linear<float>> proj;
+    std::shared_ptr<nn::LayerNorm<float>> ln_f, layer_norm;
+    Tensor<float> scale;
+    Net() {
+      proj = register_module("proj", std::make_shared<nn::Linear<float>>(4, 4));
+      ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm<float>>(4));
+      layer_norm = register_module("layer_norm", std::make_shared<nn::LayerNorm<float>>(4));
+      scale = register_parameter("scale", ones<float>({4}));
+    }
+  } net;
+  auto groups = optim::bert_param_groups(net, 0.01);
+  REQUIRE(groups.size() == 2);
+  // named_parameters order: scale (the module's own first), proj.weight, proj.bias, ln_f.weight,
+  // ln_f.bias, layer_norm.weight, layer_norm.bias.
+  REQUIRE(groups[0].params.size() == 2);
+  CHECK(groups[0].params[0].is_same(net.scale));
+  CHECK(groups[0].params[1].is_same(net.proj->weight));
+  CHECK(groups[1].params.size() == 5);
+  CHECK(*groups[0].weight_decay == 0.01);
+  CHECK(*groups[1].weight_decay == 0.0);
+  // The name-based form puts ln_f.weight and layer_norm.weight in the decayed group.
+  auto by_name = optim::bert_param_groups(net.named_parameters(), 0.01);
+  CHECK(by_name[0].params.size() == 4);
+  // The name override still applies on top of the roles.
+  auto custom = optim::bert_param_groups(net, 0.01, {"scale"});
+  CHECK(custom[0].params.size() == 1);
+  CHECK_THROWS_AS(optim::bert_param_groups(net, -1.0), Error);
+
+  // On BERT the two agree: every LayerNorm is called LayerNorm there.
+  auto bert = models::bert::bert_classifier_from_pretrained<float>(
+      std::string(EMBER_TEST_DATA_DIR) + "/bert_tiny");
+  auto a = optim::bert_param_groups(*bert, 0.01);
+  auto b = optim::bert_param_groups(bert->named_parameters(), 0.01);
+  REQUIRE(a[0].params.size() == b[0].params.size());
+  REQUIRE(a[1].params.size() == b[1].params.size());
+  for (std::size_t i = 0; i < a[0].params.size(); ++i) CHECK(a[0].params[i].is_same(b[0].params[i]));
+}
+
 
 TEST_CASE("bert_param_groups splits decay and no-decay parameters by name") {
   std::vector<std::pair<std::string, Tensor<float>>> named;

@@ -108,6 +108,29 @@ TEST_CASE("contiguous, clone, casts, fill, copy_") {
   CHECK_ERROR_CONTAINS(z.copy_(zeros<float>({3, 3})), "copy_", "[3, 3]", "[2, 3]");
 }
 
+TEST_CASE("copy_ between overlapping views of one storage gives the values of the source") {
+  // Each of these read elements that the copy had already overwritten before the fix.
+  auto a = from_vector<float>({1, 2, 3, 4}).reshape({2, 2});
+  a.copy_(a.t());
+  CHECK(a.to_vector() == std::vector<float>{1, 3, 2, 4});
+  auto s = from_vector<float>({1, 2, 3, 4});
+  s.slice(0, 1, 4).copy_(s.slice(0, 0, 3));  // shift right by one
+  CHECK(s.to_vector() == std::vector<float>{1, 1, 2, 3});
+  auto r = from_vector<float>({1, 2, 3, 4});
+  r.slice(0, 0, 3).copy_(r.slice(0, 1, 4));  // shift left by one
+  CHECK(r.to_vector() == std::vector<float>{2, 3, 4, 4});
+  auto v = from_vector<float>({5, 6, 7});
+  v.copy_(v);  // a view onto itself: a no-op
+  CHECK(v.to_vector() == std::vector<float>{5, 6, 7});
+  auto disjoint = from_vector<float>({1, 2, 3, 4});
+  disjoint.slice(0, 2, 4).copy_(disjoint.slice(0, 0, 2));  // no overlap: copied in place
+  CHECK(disjoint.to_vector() == std::vector<float>{1, 2, 1, 2});
+  // A destination whose elements share memory (expanded) is refused, not written in some order.
+  auto row = zeros<float>({3});
+  auto expanded = row.unsqueeze(0).expand({2, 3});
+  CHECK_ERROR_CONTAINS(expanded.copy_(ones<float>({2, 3})), "copy_", "share one memory location");
+}
+
 TEST_CASE("factories") {
   CHECK(arange<int64_t>(5).to_vector() == std::vector<int64_t>{0, 1, 2, 3, 4});
   CHECK(arange<double>(1.0, 2.0, 0.25).numel() == 4);

@@ -103,6 +103,25 @@ TEST_CASE("TextClassificationDataset: BOM, CRLF, blank lines, label whitespace, 
   CHECK(ds.example(1).label_id == 1);  // " 1 " trimmed
 }
 
+TEST_CASE("TextClassificationDataset: a file that is not UTF-8 is refused with its line and column") {
+  // "café" as cp1252 writes é as the single byte 0xE9, which is not UTF-8 (it was read silently).
+  const std::string path = write_file("cp1252.tsv", "sentence\tlabel\nfine\t1\nun caf\xE9\t0\n");
+  CHECK_THROWS_WITH_AS(TextClassificationDataset{path}, doctest::Contains("cp1252.tsv:3:"),
+                       ember::Error);
+  CHECK_THROWS_WITH_AS(TextClassificationDataset{path},
+                       doctest::Contains("byte 0xE9 at column 7 is not valid UTF-8"), ember::Error);
+  // Truncated and overlong sequences and UTF-16 surrogates are refused too; real UTF-8 is read.
+  CHECK_THROWS_AS(TextClassificationDataset{write_file("cut.tsv", "sentence\tlabel\nx\xC3\t0\n")},
+                  ember::Error);
+  CHECK_THROWS_AS(TextClassificationDataset{write_file("long.tsv", "sentence\tlabel\n\xC0\xAF\t0\n")},
+                  ember::Error);
+  CHECK_THROWS_AS(
+      TextClassificationDataset{write_file("sur.tsv", "sentence\tlabel\n\xED\xA0\x80\t0\n")},
+      ember::Error);
+  TextClassificationDataset ok(write_file("utf8.tsv", "sentence\tlabel\nun caf\xC3\xA9 \xF0\x9F\x98\x80\t0\n"));
+  CHECK(ok.size() == 1);
+}
+
 TEST_CASE("TextClassificationDataset: integer labels keep their value as id") {
   const std::string path = write_file("gap.tsv", "sentence\tlabel\nx\t0\ny\t2\nz\t2\n");
   TextClassificationDataset ds(path);

@@ -36,6 +36,7 @@
 #include <ember/core/generator.hpp>
 
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <cctype>
@@ -196,6 +197,35 @@ inline std::string join_names(It begin, It end, std::size_t max_items = 20) {
   return os.str();
 }
 
+/// Throws `ember::Error` naming the file, line and column of the first byte of `s` that is not
+/// valid UTF-8 (a cp1252 or Latin-1 export, say): tokenized as it is, such text would silently
+/// become [UNK]s or wrong pieces, so it is refused, as Python's open() refuses it by default.
+inline void check_utf8(std::string_view s, const std::string& path, const char* who) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII: the common case
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(
+        reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+        static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n > 0) {
+      i += static_cast<std::size_t>(n);
+      continue;
+    }
+    const std::size_t line_start = s.rfind('\n', i == 0 ? 0 : i - 1);
+    const std::size_t col = i - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+    const auto line = 1 + std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(i), '\n');
+    static const char* hex = "0123456789ABCDEF";
+    const unsigned char b = static_cast<unsigned char>(s[i]);
+    EMBER_FAIL(who, ": ", path, ":", line, ": byte 0x", hex[b >> 4], hex[b & 15], " at column ", col,
+               " is not valid UTF-8; the file must be UTF-8 (a cp1252 or Latin-1 export? convert "
+               "it, e.g. iconv -f cp1252 -t utf-8 IN > OUT)");
+  }
+}
+
 inline std::string read_text_file(const std::string& path, const char* who) {
   std::error_code ec;
   EMBER_CHECK(std::filesystem::exists(path, ec), who, ": file '", path, "' does not exist");
@@ -208,6 +238,7 @@ inline std::string read_text_file(const std::string& path, const char* who) {
   EMBER_CHECK(!in.bad(), who, ": error while reading '", path, "'");
   std::string s = ss.str();
   if (s.size() >= 3 && s.compare(0, 3, "\xEF\xBB\xBF") == 0) s.erase(0, 3);  // UTF-8 BOM
+  check_utf8(s, path, who);
   return s;
 }
 

@@ -43,6 +43,8 @@
 
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/core/error.hpp>
+#include <ember/nn/layer_norm.hpp>
+#include <ember/nn/module.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember::optim {
@@ -180,6 +182,19 @@ template <class T>
 std::vector<ParamGroup<T>> bert_param_groups(
     const std::vector<std::pair<std::string, Tensor<T>>>& named_parameters, double weight_decay,
     const std::vector<std::string>& no_decay = {"bias", "LayerNorm.weight"});
+
+/// The same split decided by role, as Hugging Face's Trainer decides it
+/// (`get_decay_parameter_names`: every parameter of a normalization layer, and every bias, gets
+/// no decay): the parameters of every `nn::LayerNorm` of `model` — whatever it is called
+/// (`LayerNorm`, `ln_f`, `layer_norm`) — and every parameter registered under the name `bias`
+/// go to group 1 (weight decay 0), the others to group 0 (`weight_decay`), in
+/// `model.named_parameters()` order. `no_decay`: further name substrings to exempt (the
+/// name-based override). Throws `ember::Error` for weight_decay < 0.
+///
+///   optim::AdamW<float> opt(optim::bert_param_groups(*model, 0.01), optim::AdamWOptions(2e-5));
+template <class T>
+std::vector<ParamGroup<T>> bert_param_groups(const nn::Module<T>& model, double weight_decay,
+                                             const std::vector<std::string>& no_decay = {});
 
 // ================================================================================================
 // Implementation
@@ -405,6 +420,32 @@ std::vector<ParamGroup<T>> bert_param_groups(
     bool exempt = false;
     for (const auto& nd : no_decay) exempt = exempt || name.find(nd) != std::string::npos;
     groups[exempt ? 1 : 0].params.push_back(p);
+  }
+  return groups;
+}
+
+template <class T>
+std::vector<ParamGroup<T>> bert_param_groups(const nn::Module<T>& model, double weight_decay,
+                                             const std::vector<std::string>& no_decay) {
+  // The parameters exempt by role: a normalization module's, and those registered as "bias".
+  std::vector<Tensor<T>> exempt;
+  for (const auto& [prefix, m] : model.named_modules()) {
+    const bool norm = dynamic_cast<const nn::LayerNorm<T>*>(m) != nullptr;
+    for (const auto& [name, p] : m->named_parameters(/*recurse=*/false))
+      if (norm || name == "bias") exempt.push_back(p);
+  }
+  EMBER_CHECK(weight_decay >= 0.0, "bert_param_groups: expected weight_decay >= 0, found ",
+              weight_decay);
+  std::vector<ParamGroup<T>> groups(2);
+  groups[0].weight_decay = weight_decay;
+  groups[1].weight_decay = 0.0;
+  const std::vector<std::pair<std::string, Tensor<T>>> named = model.named_parameters();
+  for (const auto& [name, p] : named) {
+    if (!p.defined() || !p.requires_grad()) continue;
+    bool no = false;
+    for (const Tensor<T>& e : exempt) no = no || e.is_same(p);
+    for (const auto& nd : no_decay) no = no || name.find(nd) != std::string::npos;
+    groups[no ? 1 : 0].params.push_back(p);
   }
   return groups;
 }

@@ -15,6 +15,35 @@
 
 namespace ember {
 
+// ---- memory overlap (copy_) ------------------------------------------------------------------
+
+namespace detail {
+/// Whether two elements of a view share one memory location: a stride of 0 on a dim of size > 1
+/// (an expanded view). Views made by ember's own ops overlap internally only this way.
+inline bool has_internal_overlap(const Shape& shape, const Shape& strides) {
+  for (int d = 0; d < shape.size(); ++d)
+    if (shape[d] > 1 && strides[d] == 0) return true;
+  return false;
+}
+
+/// Whether the element ranges [lowest, highest offset] of two non-empty views of one storage
+/// intersect (a conservative test: interleaved views that touch no common element count too).
+inline bool extents_overlap(int64_t off_a, const Shape& shape_a, const Shape& st_a, int64_t off_b,
+                            const Shape& shape_b, const Shape& st_b) {
+  auto extent = [](int64_t off, const Shape& shape, const Shape& st, int64_t& lo, int64_t& hi) {
+    lo = hi = off;
+    for (int d = 0; d < shape.size(); ++d) {
+      const int64_t span = (shape[d] - 1) * st[d];
+      (span < 0 ? lo : hi) += span;
+    }
+  };
+  int64_t a0, a1, b0, b1;
+  extent(off_a, shape_a, st_a, a0, a1);
+  extent(off_b, shape_b, st_b, b0, b1);
+  return a0 <= b1 && b0 <= a1;
+}
+}  // namespace detail
+
 // ---- views --------------------------------------------------------------------------------------
 
 namespace detail {
@@ -384,9 +413,26 @@ Tensor<T>& Tensor<T>::copy_(const Tensor<U>& src) {
   Shape target = broadcast_shapes(shape(), src.shape(), "copy_");
   EMBER_CHECK(target == shape(), "copy_: source shape ", src.shape(),
               " cannot be broadcast to destination shape ", shape());
+  EMBER_CHECK(!detail::has_internal_overlap(shape(), strides()), "copy_: the destination (shape ",
+              shape(), ", strides ", strides(), ") has elements that share one memory location "
+              "(an expanded view), so the result would depend on the order of the writes; copy "
+              "into a tensor without stride 0 (e.g. clone() it first)");
   // Cast where the source is (on the host for a GPU source), then copy on this tensor's device.
   Tensor<T> s = src.template to<T>().to(device());
   Shape sst = broadcast_strides(s.shape(), s.strides(), shape());
+  if (numel() > 0 && s.storage() == storage()) {
+    // Source and destination share memory. A view copied onto itself is a no-op; any other
+    // overlap (A.copy_(A.t()), a shifted slice) would read elements already overwritten, so the
+    // source is copied to a temporary first (PyTorch does the same for copy_).
+    if (s.offset() == offset() && sst == strides()) {
+      storage()->bump_version();
+      return *this;
+    }
+    if (detail::extents_overlap(offset(), shape(), strides(), s.offset(), shape(), sst)) {
+      s = s.detach().clone();
+      sst = broadcast_strides(s.shape(), s.strides(), shape());
+    }
+  }
   if (numel() > 0)
     backend::runtime(device(), "copy_")
         .copy_strided(device().index, s.data(), backend::make_layout(shape(), sst, "copy_"), data(),

@@ -6,8 +6,9 @@
 //  * with or without the `bert.` prefix (a `BertModel` checkpoint loads into the classifier and
 //    a classifier checkpoint into `BertModel`);
 //  * legacy LayerNorm names `gamma`/`beta` (TensorFlow-converted checkpoints) → `weight`/`bias`;
-//  * `embeddings.position_ids` (a non-trainable buffer older transformers saved) is skipped, as
-//    are pretraining heads (`cls.*`) — both reported as ignored;
+//  * `embeddings.position_ids` (a non-trainable buffer older transformers saved) is a known
+//    buffer: checked to be 0, 1, ..., n − 1 (anything else is an error) and not reported;
+//    pretraining heads (`cls.*`) are skipped and reported as unused;
 //  * a missing pooler or classifier keeps its fresh initialization and is reported as missing.
 // Any other missing parameter is an error (strict), as is a shape that disagrees with the config:
 // the message names the parameter and both shapes. Tensors stored as F16/BF16/F64 are converted.
@@ -71,7 +72,7 @@ inline std::string map_key(const std::string& original, const std::string& prefi
   if (ends_with(key, ".gamma")) key = key.substr(0, key.size() - 6) + ".weight", legacy = true;
   if (ends_with(key, ".beta")) key = key.substr(0, key.size() - 5) + ".bias", legacy = true;
   if (starts_with(key, "bert.")) key = key.substr(5);
-  if (key == "embeddings.position_ids" || starts_with(key, "cls.")) return "";
+  if (starts_with(key, "cls.")) return "";
   bool body = starts_with(key, "embeddings.") || starts_with(key, "encoder.") ||
               starts_with(key, "pooler.");
   if (body) key = prefix + key;  // otherwise a head parameter such as classifier.weight
@@ -80,6 +81,22 @@ inline std::string map_key(const std::string& original, const std::string& prefi
 }
 
 /// Loads `path` into `model` (whose BERT body is under `prefix`), filling `report`.
+/// `embeddings.position_ids`, a buffer that older transformers saved: it must be 0, 1, 2, ...
+/// (shape [n] or [1, n]), since ember computes positions itself; anything else would be silently
+/// ignored, so it is an error.
+inline void check_position_ids(const io::SafetensorsFile& file, const std::string& key,
+                               const std::string& path) {
+  const Tensor<int64_t> ids = file.get<int64_t>(key);
+  const Shape& s = ids.shape();
+  EMBER_CHECK(s.size() == 1 || (s.size() == 2 && s[0] == 1), "from_pretrained: ", key, " in ",
+              path, " has shape ", s, "; expected [n] or [1, n] (0, 1, ..., n - 1)");
+  const Tensor<int64_t> flat = ids.contiguous();
+  for (int64_t i = 0; i < flat.numel(); ++i)
+    EMBER_CHECK(flat.data()[i] == i, "from_pretrained: ", key, " in ", path, " holds ",
+                flat.data()[i], " at position ", i, "; expected 0, 1, ..., n - 1 (ember computes "
+                "the positions itself and cannot use another order)");
+}
+
 template <class T>
 void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::string& prefix,
                      LoadReport& report, bool skip_head = false) {
@@ -89,6 +106,10 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
   std::set<std::string> loaded;
   NoGradGuard no_grad;
   for (const std::string& key : file.keys()) {
+    if (key == "embeddings.position_ids" || key == "bert.embeddings.position_ids") {
+      check_position_ids(file, key, path);  // a known buffer: ember computes positions itself
+      continue;
+    }
     std::string name = map_key(key, prefix, report);
     if (skip_head && starts_with(name, "classifier.")) name.clear();  // re-initialized head
     auto it = name.empty() ? own_by_name.end() : own_by_name.find(name);
