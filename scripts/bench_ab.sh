@@ -42,29 +42,4 @@ for r in $(seq 1 "$rounds"); do
       --benchmark_out="$out_dir/$side-$r.json" --benchmark_out_format=json >"$out_dir/$side-$r.log" 2>&1
   done
 done
-python3 - "$out_dir" "$rounds" <<'PY'
-import json, math, statistics, sys
-out_dir, rounds = sys.argv[1], int(sys.argv[2])
-def load(side):
-    t = {}
-    for r in range(1, rounds + 1):
-        for b in json.load(open(f"{out_dir}/{side}-{r}.json"))["benchmarks"]:
-            if b.get("run_type") == "iteration":
-                t.setdefault(b["run_name"].split("/iterations:")[0], {}).setdefault(r, []).append(b["real_time"])
-    return t
-A, B = load("A"), load("B")
-rows, ratios = [("case", "A ms", "B ms", "B/A", "per-round B/A")], []
-for n in A:
-    if n not in B: continue
-    a = statistics.median([x for v in A[n].values() for x in v])
-    b = statistics.median([x for v in B[n].values() for x in v])
-    pr = [statistics.median(B[n][r]) / statistics.median(A[n][r]) for r in A[n] if r in B[n]]
-    ratios.append(b / a)
-    rows.append((n, f"{a:.2f}", f"{b:.2f}", f"{b / a:.3f}", f"{min(pr):.3f}-{max(pr):.3f}"))
-w = [max(len(r[i]) for r in rows) for i in range(5)]
-for i, r in enumerate(rows):
-    print("  ".join(c.ljust(w[j]) if j == 0 else c.rjust(w[j]) for j, c in enumerate(r)))
-    if i == 0: print("  ".join("-" * x for x in w))
-print(f"geomean B/A: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.3f} over {len(ratios)} cases "
-      f"({rounds} processes x 3 repetitions each; JSON in {out_dir})")
-PY
+python3 "$(dirname "$0")/bench_table.py" "$out_dir" "$rounds" A B A B

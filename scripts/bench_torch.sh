@@ -53,33 +53,4 @@ for r in $(seq 1 "$rounds"); do
   "$py" tools/torch_cpu_bench.py --threads "$threads" --repetitions 3 \
     --out "$out/pytorch-$r.json" >"$out/pytorch-$r.log" 2>&1
 done
-python3 - "$out" "$rounds" <<'PY'
-import json, math, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-def load(lib):
-    t, ctx = {}, {}
-    for r in range(1, rounds + 1):
-        d = json.load(open(f"{out}/{lib}-{r}.json"))
-        ctx = d.get("context", {})
-        for b in d["benchmarks"]:
-            if b.get("run_type") == "iteration":
-                t.setdefault(b["run_name"].split("/iterations:")[0], {}).setdefault(r, []).append(b["real_time"])
-    return t, ctx
-E, _ = load("ember")
-P, pctx = load("pytorch")
-print(f"PyTorch {pctx.get('torch')}, transformers {pctx.get('transformers')}, oneDNN {pctx.get('mkldnn')}")
-rows, ratios = [("case", "ember ms", "PyTorch ms", "ember/PyTorch", "per-round")], []
-for n in E:
-    if n not in P: continue
-    e = statistics.median([x for v in E[n].values() for x in v])
-    p = statistics.median([x for v in P[n].values() for x in v])
-    pr = [statistics.median(E[n][r]) / statistics.median(P[n][r]) for r in E[n] if r in P[n]]
-    ratios.append(e / p)
-    rows.append((n, f"{e:.1f}", f"{p:.1f}", f"{e / p:.2f}", f"{min(pr):.2f}-{max(pr):.2f}"))
-w = [max(len(r[i]) for r in rows) for i in range(5)]
-for i, r in enumerate(rows):
-    print("  ".join(c.ljust(w[j]) if j == 0 else c.rjust(w[j]) for j, c in enumerate(r)))
-    if i == 0: print("  ".join("-" * x for x in w))
-print(f"geomean ember/PyTorch: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} over "
-      f"{len(ratios)} cases ({rounds} processes x 3 repetitions each; JSON in {out})")
-PY
+python3 scripts/bench_table.py "$out" "$rounds" pytorch ember PyTorch ember
