@@ -1,5 +1,5 @@
 // bench_gemm: ember::matmul (float) against OpenBLAS's cblas_sgemm on the BERT-base GEMM shapes
-// and on the attention batch, at 1 and 2 threads. Reports GFLOP/s = 2·M·N·K per product / wall
+// and on the attention batch, at 1 and 2 threads, and the CPU's FMA peak (fma_peak/<threads>). Reports GFLOP/s = 2·M·N·K per product / wall
 // time (counter "GFLOP/s"). Results, commands and the machine: docs/performance.md, "GEMM".
 //
 //   ember_matmul/<shape>/<threads>       ember::matmul; output from the caching allocator, so
@@ -13,12 +13,15 @@
 // (FFN up), 4096×3072×768 (FFN down), and attn = 384 × (128×64 · 64×128) (batch 32 × 12 heads,
 // scores q·kᵀ). Built twice: bench_gemm (ember as configured: EIGEN_USE_BLAS when OpenBLAS was
 // found) and bench_gemm_eigen (ember on Eigen's own kernels).
+#include <ember/backend/cpu/cpu_info.hpp>
+#include <ember/backend/cpu/isa.hpp>
 #include <ember/ops/matmul.hpp>
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <cstdint>
+#include <cstring>
 #include <omp.h>
 #include <string>
 #include <vector>
@@ -26,6 +29,7 @@
 extern "C" void openblas_set_num_threads(int num_threads);  // OpenBLAS extension (cblas.h)
 
 namespace {
+
 
 struct GemmShape {
   const char* name;
@@ -44,6 +48,56 @@ void set_threads(int n) {
 void report(benchmark::State& state, double flops_per_iter) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter * 1e-9 * double(state.iterations()),
                                                  benchmark::Counter::kIsRate);
+}
+
+// ---- the FMA peak: what the cores can do, to put the products' GFLOP/s in proportion ---------
+// Each thread runs 12 independent chains acc = acc·m + a on full-width vectors (12 > the FMA
+// latency × ports, so the chains keep both FMA ports busy), 2 flops per lane per FMA. Compiled
+// for the widest level this CPU has (backend/cpu/isa.hpp's targets); GCC contracts a·b + c into
+// one FMA under its default -ffp-contract=fast (GNU dialect).
+typedef float FloatVec8 __attribute__((vector_size(32)));   // one AVX2 register
+typedef float FloatVec16 __attribute__((vector_size(64)));  // one AVX-512 register
+
+template <class V>
+EMBER_ALWAYS_INLINE float fma_chains(int64_t iters) {
+  constexpr int kLanes = int(sizeof(V) / sizeof(float));
+  V acc[12];
+  const V zero = {};
+  const V m = zero + 0.999999f, a = zero + 1e-6f;
+  for (int j = 0; j < 12; ++j) acc[j] = m * float(j);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int j = 0; j < 12; ++j) acc[j] = acc[j] * m + a;
+  float lanes[kLanes], sum = 0;
+  for (int j = 0; j < 12; ++j) {
+    std::memcpy(lanes, &acc[j], sizeof lanes);
+    for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+  }
+  return sum;
+}
+EMBER_TARGET_AVX512 __attribute__((noinline)) float fma_chains_avx512(int64_t iters) {
+  return fma_chains<FloatVec16>(iters);
+}
+EMBER_TARGET_AVX2 __attribute__((noinline)) float fma_chains_avx2(int64_t iters) {
+  return fma_chains<FloatVec8>(iters);
+}
+
+void BM_fma_peak(benchmark::State& state) {
+  const int threads = int(state.range(0));
+  const ember::CpuIsa isa = ember::cpu_isa();
+  const int lanes = isa == ember::CpuIsa::avx512 ? 16 : isa == ember::CpuIsa::avx2 ? 8 : 0;
+  if (lanes == 0) {
+    state.SkipWithError("no AVX2 or AVX-512: no FMA peak to measure");
+    return;
+  }
+  constexpr int64_t kIters = 1 << 22;
+  float sink = 0;
+  for (auto _ : state) {
+#pragma omp parallel for num_threads(threads) reduction(+ : sink)
+    for (int t = 0; t < threads; ++t)
+      sink += lanes == 16 ? fma_chains_avx512(kIters) : fma_chains_avx2(kIters);
+  }
+  benchmark::DoNotOptimize(sink);
+  report(state, double(threads) * double(kIters) * 12.0 * double(lanes) * 2.0);
 }
 
 ember::Tensor<float> random(const ember::Shape& s, uint64_t seed) {
@@ -154,6 +208,7 @@ int register_all() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("fma_peak", BM_fma_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ember_matmul/attn", BM_ember_matmul_attn)
       ->Arg(1)
       ->Arg(2)
@@ -176,11 +231,9 @@ int register_all() {
 
 int main(int argc, char** argv) {
   register_all();
-#ifdef EIGEN_USE_BLAS
-  benchmark::AddCustomContext("ember_gemm", "Eigen -> OpenBLAS (EIGEN_USE_BLAS)");
-#else
-  benchmark::AddCustomContext("ember_gemm", "Eigen's own kernels");
-#endif
+  const ember::CpuInfo& cpu = ember::cpu_info();
+  benchmark::AddCustomContext("ember_cpu", cpu.features.model_name);
+  benchmark::AddCustomContext("ember_gemm", cpu.gemm + ", kernels " + cpu.gemm_kernels);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

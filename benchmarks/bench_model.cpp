@@ -141,5 +141,11 @@ void bm_train_step(benchmark::State& state, int64_t batch, int64_t seq, int thre
 }  // namespace
 
 int main(int argc, char** argv) {
+  const ember::CpuInfo& cpu = ember::cpu_info();
+  benchmark::AddCustomContext("ember_cpu", cpu.features.model_name + " (family " +
+                                               std::to_string(cpu.features.family) + " model " +
+                                               std::to_string(cpu.features.model) + ")");
+  benchmark::AddCustomContext("ember_products", cpu.gemm + ", kernels " + cpu.gemm_kernels);
+  benchmark::AddCustomContext("ember_kernels", ember::to_string(cpu.kernels));
   return bench_model::run_main(argc, argv, "ember", bm_bert_forward, bm_layer, bm_train_step);
 }

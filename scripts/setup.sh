@@ -7,7 +7,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   build-essential cmake git python3 python3-pip unzip
   libeigen3-dev          # CPU tensors and GEMM
-  libopenblas-dev        # fast GEMM behind Eigen (EMBER_USE_BLAS)
+  libopenblas-dev        # double GEMM behind Eigen (EMBER_USE_BLAS)
+  libdnnl-dev            # oneDNN: float GEMM with kernels picked by the CPU (EMBER_USE_DNNL)
   nlohmann-json3-dev     # config.json, safetensors headers
   libutf8proc-dev        # tokenizer: Unicode normalization and categories
   libcli11-dev           # command-line examples

@@ -406,6 +406,10 @@ int run_predict(const std::string& model_dir, const std::string& input_file, boo
 int main(int argc, char** argv) {
   CLI::App app{"Fine-tune, evaluate and run a BERT text classifier with ember"};
   app.require_subcommand(1);
+  app.fallthrough();  // --verbose after the subcommand too
+  bool verbose = false;
+  app.add_flag("--verbose", verbose,
+               "print the CPU, its features and the kernels ember chose for it (stderr)");
 
   TrainArgs t;
   auto* train = app.add_subcommand("train", "fine-tune a pretrained BERT on a labelled file");
@@ -471,6 +475,7 @@ int main(int argc, char** argv) {
   predict->add_flag("--bf16", bf16, "GPU: bf16 tensor-core matrix products");
 
   CLI11_PARSE(app, argc, argv);
+  if (verbose) std::fprintf(stderr, "%s", ember::cpu_info().summary().c_str());
   try {
     if (*train) return run_train(t);
     if (*eval)

@@ -10,6 +10,8 @@
 #include <ember/core/shape.hpp>
 #include <ember/core/storage.hpp>
 #include <ember/core/threads.hpp>
+#include <ember/core/cpu_features.hpp>
+#include <ember/backend/cpu/cpu_info.hpp>
 #include <ember/tensor/tensor.hpp>
 #include <ember/autograd/grad_mode.hpp>
 #include <ember/autograd/gradcheck.hpp>

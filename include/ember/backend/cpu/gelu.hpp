@@ -8,60 +8,107 @@
 //
 // Why a kernel of its own: the element-wise path calls the C library's scalar erff/expf once per
 // element, and GELU runs on the largest activation of a Transformer layer ([tokens, 4·hidden]):
-// in a BERT training step it was the largest cost outside the GEMMs. Here each chunk is an Eigen
-// array expression, so erf, exp and tanh run on SIMD packets (Eigen's float erf is a rational
-// approximation accurate to a few ulp on [−4, 4], ±1 outside; its exp and tanh likewise). For
-// double, Eigen calls std::erf/std::exp/std::tanh, so gradient checks see the exact functions.
-// The backward computes dx = dy · dy/dx in one pass over dy and x.
+// in a BERT training step it was the largest cost outside the GEMMs. For float, each span is one
+// `#pragma omp simd` loop over backend/cpu/vec_math.hpp's erf and exp, compiled for SSE2, AVX2
+// and AVX-512 (backend/cpu/isa.hpp) and chosen by the CPU at run time; the tanh form uses
+// 1 + tanh u = 2/(1 + e^(−2u)). For double, the spans call std::erf / std::exp / std::tanh, so gradient
+// checks see the exact functions. The backward computes dx = dy · dy/dx in one pass over dy and x;
+// the bias forms add the bias on the fly (the sum is never stored).
 #pragma once
 
+#include <ember/backend/cpu/isa.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/cpu/vec_math.hpp>
 #include <ember/backend/functors.hpp>  // the GELU constants
 
-#include <Eigen/Core>
-#include <unsupported/Eigen/SpecialFunctions>
-
+#include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace ember::backend::cpu {
 
+EMBER_KERNEL_MATH_BEGIN
 namespace detail {
+
+/// gelu(v) and dgelu/dv(v): float through vec_math (vectorizable), double through std::.
+template <bool kTanh, class T>
+EMBER_ALWAYS_INLINE T gelu_at(T v) {
+  constexpr T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  if constexpr (std::is_same_v<T, float>) {
+    if constexpr (kTanh) return 0.5f * v * vmath::one_plus_tanh(c * (v + k * v * v * v));
+    else return 0.5f * v * (1.0f + vmath::erf(v * float(backend::kSqrtHalf)));
+  } else {
+    if constexpr (kTanh) return T(0.5) * v * (T(1) + std::tanh(c * (v + k * v * v * v)));
+    else return T(0.5) * v * (T(1) + std::erf(v * T(backend::kSqrtHalf)));
+  }
+}
+template <bool kTanh, class T>
+EMBER_ALWAYS_INLINE T gelu_slope_at(T v) {
+  constexpr T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
+  if constexpr (kTanh) {
+    // s = 1 + tanh u;  d/dv = ½·s + ½·v·(1 − tanh²u)·c·(1 + 3k v²),  1 − tanh²u = s·(2 − s)
+    const T u = c * (v + k * v * v * v);
+    T s;
+    if constexpr (std::is_same_v<T, float>) s = vmath::one_plus_tanh(u);
+    else s = T(1) + std::tanh(u);
+    return T(0.5) * s + T(0.5) * v * s * (T(2) - s) * c * (T(1) + T(3) * k * v * v);
+  } else {
+    // Φ(v) + v·φ(v)
+    if constexpr (std::is_same_v<T, float>)
+      return 0.5f * (1.0f + vmath::erf(v * float(backend::kSqrtHalf))) +
+             v * float(backend::kInvSqrt2Pi) * vmath::exp(-0.5f * v * v);
+    else
+      return T(0.5) * (T(1) + std::erf(v * T(backend::kSqrtHalf))) +
+             v * T(backend::kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+  }
+}
+
+template <bool kTanh, class T>
+EMBER_ALWAYS_INLINE void gelu_loop(const T* x, const T* bias, T* y, int64_t n) {
+  if (bias) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = gelu_at<kTanh>(T(x[i] + bias[i]));
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = gelu_at<kTanh>(x[i]);
+  }
+}
+template <bool kTanh, class T>
+EMBER_ALWAYS_INLINE void gelu_grad_loop(const T* dy, const T* x, const T* bias, T* dx,
+                                        int64_t n) {
+  if (bias) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_slope_at<kTanh>(T(x[i] + bias[i]));
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_slope_at<kTanh>(x[i]);
+  }
+}
+
+/// y[i] = gelu(x[i] + bias[i]) for n contiguous elements (bias may be null).
 template <class T>
-using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+EMBER_ALWAYS_INLINE void gelu_span_body(const T* x, const T* bias, T* y, int64_t n, bool tanh) {
+  if (tanh) gelu_loop<true>(x, bias, y, n);
+  else gelu_loop<false>(x, bias, y, n);
+}
+EMBER_ISA_VERSIONS(gelu_span, (const T* x, const T* bias, T* y, int64_t n, bool tanh),
+                   (x, bias, y, n, tanh))
+
+/// dx[i] = dy[i] · gelu'(x[i] + bias[i]) for n contiguous elements (bias may be null).
 template <class T>
-using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+EMBER_ALWAYS_INLINE void gelu_grad_span_body(const T* dy, const T* x, const T* bias, T* dx,
+                                             int64_t n, bool tanh) {
+  if (tanh) gelu_grad_loop<true>(dy, x, bias, dx, n);
+  else gelu_grad_loop<false>(dy, x, bias, dx, n);
+}
+EMBER_ISA_VERSIONS(gelu_grad_span,
+                   (const T* dy, const T* x, const T* bias, T* dx, int64_t n, bool tanh),
+                   (dy, x, bias, dx, n, tanh))
 
 }  // namespace detail
+EMBER_KERNEL_MATH_END
 
 namespace detail {
-/// ys = gelu(xs) for an Eigen array expression xs (exact form, or the tanh approximation).
-template <class X, class Y>
-inline void gelu_block(const X& xs, Y&& ys, bool approximate_tanh) {
-  using T = typename X::Scalar;
-  if (approximate_tanh) {
-    const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
-    ys = T(0.5) * xs * (T(1) + (c * (xs + k * xs.cube())).tanh());
-  } else {
-    ys = T(0.5) * xs * (T(1) + (xs * T(backend::kSqrtHalf)).erf());
-  }
-}
-
-/// out = gs · gelu'(xs) for Eigen array expressions.
-template <class G, class X, class O>
-inline void gelu_grad_block(const G& gs, const X& xs, O&& out, bool approximate_tanh) {
-  using T = typename X::Scalar;
-  if (approximate_tanh) {
-    const T c = T(backend::kSqrt2OverPi), k = T(backend::kGeluTanhCubic);
-    auto th = (c * (xs + k * xs.cube())).tanh();
-    out = gs * (T(0.5) * (T(1) + th) +
-                T(0.5) * xs * (T(1) - th.square()) * c * (T(1) + T(3) * k * xs.square()));
-  } else {
-    auto cdf = T(0.5) * (T(1) + (xs * T(backend::kSqrtHalf)).erf());
-    auto pdf = T(backend::kInvSqrt2Pi) * (T(-0.5) * xs.square()).exp();
-    out = gs * (cdf + xs * pdf);
-  }
-}
-
 /// Rows of n elements per parallel work item, so that each item has about kParallelGrain.
 inline int64_t rows_grain(int64_t n) { return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)); }
 }  // namespace detail
@@ -69,19 +116,18 @@ inline int64_t rows_grain(int64_t n) { return std::max<int64_t>(1, kParallelGrai
 /// y[i] = gelu(x[i]) for n contiguous elements (exact form, or the tanh approximation).
 template <class T>
 inline void gelu_forward(const T* x, T* y, int64_t n, bool approximate_tanh) {
+  const auto span = detail::gelu_span_for<T>(cpu_isa());
   parallel_chunks(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
-    detail::ArrayMap<T> ys(y + lo, hi - lo);
-    detail::gelu_block(detail::ConstArrayMap<T>(x + lo, hi - lo), ys, approximate_tanh);
+    span(x + lo, nullptr, y + lo, hi - lo, approximate_tanh);
   });
 }
 
 /// dx[i] = dy[i] · gelu'(x[i]) for n contiguous elements.
 template <class T>
 inline void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate_tanh) {
+  const auto span = detail::gelu_grad_span_for<T>(cpu_isa());
   parallel_chunks(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
-    detail::ArrayMap<T> out(dx + lo, hi - lo);
-    detail::gelu_grad_block(detail::ConstArrayMap<T>(dy + lo, hi - lo),
-                            detail::ConstArrayMap<T>(x + lo, hi - lo), out, approximate_tanh);
+    span(dy + lo, x + lo, nullptr, dx + lo, hi - lo, approximate_tanh);
   });
 }
 
@@ -89,10 +135,9 @@ inline void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approx
 template <class T>
 inline void bias_gelu_forward(const T* x, const T* bias, T* y, int64_t rows, int64_t n,
                               bool approximate_tanh) {
-  const detail::ConstArrayMap<T> b(bias, n);
+  const auto span = detail::gelu_span_for<T>(cpu_isa());
   parallel_for(rows, detail::rows_grain(n), [&](int64_t r) {
-    detail::ArrayMap<T> ys(y + r * n, n);
-    detail::gelu_block(detail::ConstArrayMap<T>(x + r * n, n) + b, ys, approximate_tanh);
+    span(x + r * n, bias, y + r * n, n, approximate_tanh);
   });
 }
 
@@ -100,11 +145,9 @@ inline void bias_gelu_forward(const T* x, const T* bias, T* y, int64_t rows, int
 template <class T>
 inline void bias_gelu_backward(const T* dy, const T* x, const T* bias, T* dx, int64_t rows,
                                int64_t n, bool approximate_tanh) {
-  const detail::ConstArrayMap<T> b(bias, n);
+  const auto span = detail::gelu_grad_span_for<T>(cpu_isa());
   parallel_for(rows, detail::rows_grain(n), [&](int64_t r) {
-    detail::ArrayMap<T> out(dx + r * n, n);
-    detail::gelu_grad_block(detail::ConstArrayMap<T>(dy + r * n, n),
-                            detail::ConstArrayMap<T>(x + r * n, n) + b, out, approximate_tanh);
+    span(dy + r * n, x + r * n, bias, dx + r * n, n, approximate_tanh);
   });
 }
 

@@ -1,32 +1,45 @@
 // ember/backend/cpu/gemm.hpp — C = α·A·B + β·C on the CPU: one product, or a batch of them,
-// through Eigen (and, with EIGEN_USE_BLAS, through the BLAS that Eigen forwards to).
+// through oneDNN (float), a BLAS (OpenBLAS) or Eigen's own kernels.
 //
 // Operands are strided matrices: element (i, j) of A lives at a[i·a_rs + j·a_cs]. GEMM can read
 // an operand without copying when one of its strides is 1: row-major (a_cs == 1, leading
 // dimension a_rs) or column-major (a_rs == 1, leading dimension a_cs). A transposed view is
 // simply the other layout, so `x · Wᵀ` and `q · kᵀ` cost no copy. `gemm_layout` says whether a
 // given (rows, cols, rs, cs) qualifies; the caller (ops/matmul.hpp) copies only the operands
-// that do not. When the program is compiled with EIGEN_USE_BLAS (CMake option EMBER_USE_BLAS
-// with OpenBLAS found), float and double products call the BLAS `?gemm` directly (with β, so
-// β = 0 needs no zero-fill of C). Otherwise each operand maps onto an `Eigen::Map<const
-// Matrix<T, Dynamic, Dynamic, RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is
-// Eigen's `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel.
+// that do not.
 //
-// Threads (one pool: OpenMP's; see docs/performance.md, "GEMM" and "One thread pool"):
+// Which library runs a product (chosen when the program is compiled; `ember::cpu_info()` says
+// which one runs and with which instruction set):
+//  * float, with EMBER_HAVE_DNNL (CMake option EMBER_USE_DNNL, oneDNN found): oneDNN's
+//    `dnnl_sgemm`, row-major with 'N'/'T' per operand. Its JIT kernels are picked at run time by
+//    the CPU's features, so a CPU newer than the distribution's OpenBLAS still gets AVX-512
+//    code (Debian's OpenBLAS 0.3.21 runs generic SSE3 kernels on such Intel CPUs, 2–4× slower).
+//    On an Intel Xeon model 167 it was 5–15% faster than OpenBLAS's SkylakeX kernels at the
+//    BERT shapes and on the attention batch (docs/performance.md, "GEMM").
+//  * float and double with EIGEN_USE_BLAS (CMake option EMBER_USE_BLAS with OpenBLAS found): the
+//    BLAS `?gemm` directly (with β, so β = 0 needs no zero-fill of C).
+//  * otherwise each operand maps onto an `Eigen::Map<const Matrix<T, Dynamic, Dynamic,
+//    RowMajor|ColMajor>, Unaligned, OuterStride<>>` and the product is Eigen's
+//    `C.noalias() += α·A·B`, i.e. Eigen's blocked GEBP kernel.
+//
+// Threads (one pool: OpenMP's; oneDNN is built on the same GNU OpenMP runtime; see
+// docs/performance.md, "GEMM" and "One thread pool"):
 //  * One large product (≥ kSplitGemm multiply-adds): `gemm` cuts C into one block of rows (or
 //    columns) per OpenMP thread and runs a single-threaded product per block inside one
-//    `#pragma omp parallel for`. OpenBLAS's own pthread pool is kept at 1 thread: when it ran
-//    the large products with its own threads, those threads spun in sched_yield between products
-//    while ember's OpenMP threads ran the element-wise work, and the two pools fought for the
-//    cores (~20% of a training step's samples in the kernel's scheduler).
+//    `#pragma omp parallel for` (for oneDNN at 4096×768·768×768, 2 threads: 312 GFLOP/s split
+//    this way, 264 when oneDNN threads the whole product itself). OpenBLAS's own pthread pool is
+//    kept at 1 thread: when it ran the large products with its own threads, those threads spun
+//    in sched_yield between products while ember's OpenMP threads ran the element-wise work, and
+//    the two pools fought for the cores (~20% of a training step's samples in the scheduler).
 //  * A batch of small products (attention: 384 products of 128×64·64×128): threading inside
 //    each product reaches ~20–49% of peak, splitting the batch across threads and running each
 //    product on one thread reaches ~61–71% (PERFORMANCE-NOTES). `batched_gemm` therefore runs
 //    `#pragma omp parallel for` over the batch, one product per iteration.
-//  * Inside a parallel region every product is single-threaded: Eigen's parallelizer sees
-//    omp_get_num_threads() > 1 and runs on the calling thread (Eigen/src/Core/products/
-//    Parallelizer.h: "if we already are in a parallel session ... abort multi-threading"), and
-//    OpenBLAS has 1 thread (openblas_set_num_threads is global, so it is set outside regions).
+//  * Inside a parallel region every product is single-threaded: oneDNN runs on the calling
+//    thread when omp_in_parallel(); Eigen's parallelizer sees omp_get_num_threads() > 1 and runs
+//    on the calling thread (Eigen/src/Core/products/Parallelizer.h: "if we already are in a
+//    parallel session ... abort multi-threading"), and OpenBLAS has 1 thread
+//    (openblas_set_num_threads is global, so it is set outside regions).
 //
 // OpenBLAS thread control needs EMBER_HAVE_OPENBLAS (defined with EIGEN_USE_BLAS by ember's CMake
 // when it links OpenBLAS). With EIGEN_USE_BLAS and another BLAS, products are handed to that BLAS
@@ -49,6 +62,12 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#ifdef EMBER_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+#include <ember/core/error.hpp>
 #endif
 
 #if defined(EIGEN_USE_BLAS) && defined(EMBER_HAVE_OPENBLAS)
@@ -162,6 +181,18 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
   GemmLayout la, lb;
   gemm_layout(m, k, a_rs, a_cs, &la);
   gemm_layout(k, n, b_rs, b_cs, &lb);
+#ifdef EMBER_HAVE_DNNL
+  if constexpr (std::is_same_v<T, float>) {
+    // Row-major C: a row-major operand is used as stored ('N'), a column-major one is the
+    // row-major storage of its transpose ('T'), with the same leading dimension.
+    const dnnl_status_t st =
+        dnnl_sgemm(la.row_major ? 'N' : 'T', lb.row_major ? 'N' : 'T', m, n, k, alpha, a, la.ld, b,
+                   lb.ld, beta, c, lc.ld);
+    EMBER_CHECK(st == dnnl_success, "oneDNN dnnl_sgemm failed (status ", int(st), ") for ", m,
+                "x", k, " · ", k, "x", n);
+    return;
+  }
+#endif
 #ifdef EIGEN_USE_BLAS
   constexpr int64_t kIntMax = 2147483647;
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {

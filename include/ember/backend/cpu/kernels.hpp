@@ -3,14 +3,18 @@
 //
 // The table is built once, at first use (a function-local static), by the X-macro lists — an
 // entry without a CPU kernel of the declared signature does not compile. This is also the place
-// where a run-time choice among several implementations of an entry (ISA variants, a second
-// GEMM) goes: check the machine, then write the pointer of the chosen variant.
+// where a run-time choice among several implementations of an entry goes. Today the choices are
+// made one level down: each of ember's own kernels picks its AVX-512, AVX2 or generic body from
+// cpu_isa() (backend/cpu/isa.hpp), and the products' library is fixed at compile time
+// (backend/cpu/gemm.hpp); filling the table prints a warning if either runs generic code on a CPU
+// with AVX2 (backend/cpu/cpu_info.hpp).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
+#include <ember/backend/cpu/cpu_info.hpp>
 #include <ember/backend/cpu/cross_entropy.hpp>
 #include <ember/backend/cpu/dropout.hpp>
 #include <ember/backend/cpu/elementwise.hpp>
@@ -50,6 +54,8 @@ inline void attention_backward(const AttentionParams<T>&, const AttentionOperand
 template <class T>
 inline const Kernels<T>& kernel_table() {
   static const Kernels<T> table = [] {
+    static const bool warned = (::ember::detail::warn_if_generic(::ember::cpu_info()), true);
+    (void)warned;
     Kernels<T> t;
 #define EMBER_CPU_ENTRY(ret, name, params) t.name = &cpu::name<T>;
     EMBER_KERNELS_ANY_DTYPE(EMBER_CPU_ENTRY)
