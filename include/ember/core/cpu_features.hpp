@@ -132,10 +132,9 @@ inline CpuFeatures detect_cpu_features() {
     f.amx_bf16 = os_amx && bit(d, 22);
     f.amx_tile = os_amx && bit(d, 24);
     f.amx_int8 = os_amx && bit(d, 25);
-    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
-    __cpuid_count(7, 1, a1, b1, c1, d1);
-    (void)b1, (void)c1, (void)d1;
-    f.avx512_bf16 = os_avx512 && bit(a1, 5);
+    unsigned sub1[4] = {};  // leaf 7 sub-leaf 1: EAX, EBX, ECX, EDX
+    __cpuid_count(7, 1, sub1[0], sub1[1], sub1[2], sub1[3]);
+    f.avx512_bf16 = os_avx512 && bit(sub1[0], 5);
   }
 #endif
   std::ifstream cpuinfo("/proc/cpuinfo");

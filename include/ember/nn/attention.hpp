@@ -20,15 +20,16 @@
 //   self.query.{weight,bias}  self.key.*  self.value.*  output.dense.*
 // HF's `attention.output.LayerNorm` belongs to the residual block around this module;
 // `TransformerEncoderLayer` registers it inside this module's `output` level so that its keys are
-// exactly BERT's. Backward: each op keeps what it needs (ops/matmul.hpp saves Q, K, probs, V;
-// ops/softmax.hpp saves probs), i.e. the [batch, H, seq, seq] probabilities are the large saved
-// activation, as in PyTorch's eager attention.
+// exactly BERT's.
 //
-// On the GPU, scaled_dot_product_attention runs the fused kernel of ops/attention.hpp instead
-// (FlashAttention-2 tiling: the probabilities are never stored; backward saves Q, K, V, the
-// output and two statistics per query row) whenever its shapes allow it (4-D q, k, v with
-// head_dim ≤ 128, a mask broadcastable to [batch, H, seq_q, seq_k]) — same results to rounding,
-// the same dropout mask. `ember::cuda::set_fused_attention(false)` forces the unfused path.
+// scaled_dot_product_attention runs the fused kernels of ops/attention.hpp (CPU and GPU;
+// FlashAttention-2's blocking: the [batch, H, seq, seq] probabilities are never stored; backward
+// saves Q, K, V, the output and two statistics per query row) whenever its shapes allow it (4-D
+// q, k, v with head_dim ≤ 128, a mask broadcastable to [batch, H, seq_q, seq_k]) — same results
+// to rounding, the same dropout mask. The fused output is laid out [batch, seq, H, d], so the
+// merge of the heads below is a view, not a copy. `ember::set_fused_attention(false)` forces the
+// unfused path (matmul → scaled_masked_softmax → dropout → matmul, whose backward keeps the
+// probabilities, as PyTorch's eager attention).
 #pragma once
 
 #include <ember/nn/linear.hpp>
@@ -142,7 +143,8 @@ class MultiHeadAttention : public Module<T> {
     Generator& gen = options_.generator() ? *options_.generator() : default_generator();
     Tensor<T> context = scaled_dot_product_attention(q, k, v, additive_mask, options_.dropout(),
                                                      this->is_training(), gen);
-    // [b, nh, s, d] → [b, s, nh, d] → [b, s, h] (this reshape copies)
+    // [b, nh, s, d] → [b, s, nh, d] → [b, s, h] (a view after the fused kernel; the unfused
+    // path's reshape copies)
     return dense->forward(context.permute({0, 2, 1, 3}).reshape({b, s, h}));
   }
 

@@ -1,11 +1,12 @@
-// ember/ops/attention.hpp — fused scaled-dot-product attention on CUDA tensors, forward and
-// backward: softmax(q kᵀ / √d + mask) v with dropout on the probabilities, computed tile by tile
-// (FlashAttention-2, Dao 2023) without materializing the [batch, heads, seq_q, seq_k] matrix.
+// ember/ops/attention.hpp — fused scaled-dot-product attention on the CPU and on CUDA tensors,
+// forward and backward: softmax(q kᵀ / √d + mask) v with dropout on the probabilities, computed
+// block by block (FlashAttention-2, Dao 2023) without materializing the
+// [batch, heads, seq_q, seq_k] matrix (kernels: backend/cpu/attention.hpp,
+// backend/cuda/attention.cuh).
 //
 // The unfused path (scaled_dot_product_attention below: matmul → scaled_masked_softmax → dropout
-// → matmul) stays the reference and is what the CPU always runs; on the GPU,
-// scaled_dot_product_attention calls `fused_attention` whenever `fused_attention_supported`
-// says the shapes allow it. Same math, same order of the scaling and the mask (scores / √d, then
+// → matmul) stays the reference; scaled_dot_product_attention calls `fused_attention` whenever
+// `fused_attention_supported` says the shapes allow it. Same math, same order of the scaling and the mask (scores / √d, then
 // + mask, in T), and the same dropout mask bit for bit: the op reserves ceil(n / 4) Philox
 // blocks from the Generator for n = batch·heads·seq_q·seq_k elements, exactly as ember::dropout
 // on the unfused path's contiguous probabilities, and element (b, h, i, j) uses the word of
@@ -25,8 +26,9 @@
 // [batch, seq, hidden] is a view, not a copy. Gradients of q, k, v come in their inputs'
 // layout when that is this head-interleaved one, contiguous otherwise.
 //
-// The switch `ember::cuda::set_fused_attention(false)` makes nn::scaled_dot_product_attention
-// take the unfused path on the GPU too (the tests compare the two; default: on).
+// The switch `ember::set_fused_attention(false)` (also spelled `ember::cuda::set_fused_attention`)
+// makes nn::scaled_dot_product_attention take the unfused path on every device (the tests compare
+// the two; default: on).
 #pragma once
 
 #include <ember/autograd/grad_mode.hpp>
@@ -53,13 +55,18 @@ inline std::atomic<bool>& fused_attention_flag() {
 }
 }  // namespace detail
 
-namespace cuda {
-/// Whether nn::scaled_dot_product_attention may use the fused kernel for CUDA tensors (default
-/// true). Off: the GPU runs the unfused path (matmul → scaled_masked_softmax → dropout → matmul),
-/// as the CPU always does — for comparisons and debugging.
-inline void set_fused_attention(bool on) { ember::detail::fused_attention_flag().store(on); }
+/// Whether nn::scaled_dot_product_attention may use the fused kernels, on the CPU and on the GPU
+/// (default true). Off: the unfused path (matmul → scaled_masked_softmax → dropout → matmul) —
+/// for comparisons and debugging.
+inline void set_fused_attention(bool on) { detail::fused_attention_flag().store(on); }
 /// The current value of set_fused_attention.
-inline bool fused_attention_enabled() { return ember::detail::fused_attention_flag().load(); }
+inline bool fused_attention_enabled() { return detail::fused_attention_flag().load(); }
+
+namespace cuda {
+/// The same switch as ember::set_fused_attention (its name from when only the GPU had the kernel).
+inline void set_fused_attention(bool on) { ember::set_fused_attention(on); }
+/// The current value of set_fused_attention.
+inline bool fused_attention_enabled() { return ember::fused_attention_enabled(); }
 }  // namespace cuda
 
 namespace detail {
@@ -83,8 +90,8 @@ const char* fused_attention_unsupported(const Tensor<T>& q, const Tensor<T>& k, 
     return "the head dim must be between 1 and 128";
   if (training && dropout_p > 0.0 && !(dropout_p < 1.0)) return "dropout p must be below 1";
   if (!backend::kernels<T>(q.device(), "fused_attention").attention_fits(q.size(3)))
-    return "this device has no fused kernel for this head dim (the CPU has none; on a GPU, the "
-           "shared memory per block is too small)";
+    return "this device has no fused kernel for this head dim (on a GPU, the shared memory per "
+           "block is too small)";
   if (mask.defined()) {
     if (mask.dim() > 4) return "the mask has more than 4 dims";
     const Shape target{q.size(0), q.size(1), q.size(2), k.size(2)};
@@ -127,8 +134,8 @@ backend::AttentionOperand<P> attention_operand(const Tensor<T>& t) {
 
 }  // namespace detail
 
-/// True when `fused_attention` accepts these arguments (and set_fused_attention is on): CUDA
-/// float/double tensors q [b, h, seq_q, d], k and v [b, h, seq_k, d] (the same b, h, d; views
+/// True when `fused_attention` accepts these arguments (and set_fused_attention is on): CPU or
+/// CUDA float/double tensors q [b, h, seq_q, d], k and v [b, h, seq_k, d] (the same b, h, d; views
 /// allowed), 1 ≤ d ≤ 128, a mask (if any) of at most 4 dims broadcastable to
 /// [b, h, seq_q, seq_k] that does not require grad, dropout p < 1 when training, and a device
 /// whose shared memory per block holds the kernels (double with head dim ≤ 32 or > 64 needs more
@@ -137,12 +144,12 @@ template <class T>
 bool fused_attention_supported(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                const Tensor<T>& additive_mask = Tensor<T>(), double dropout_p = 0.0,
                                bool training = false) {
-  return cuda::fused_attention_enabled() &&
+  return fused_attention_enabled() &&
          detail::fused_attention_unsupported(q, k, v, additive_mask, dropout_p, training) ==
              nullptr;
 }
 
-/// softmax(q kᵀ / √d + additive_mask) v in one fused kernel (CUDA tensors), with inverted
+/// softmax(q kᵀ / √d + additive_mask) v in one fused kernel (CPU or CUDA tensors), with inverted
 /// dropout of probability `dropout_p` on the probabilities when `training` (random bits from
 /// `gen`, advanced exactly as ember::dropout on the [b, h, seq_q, seq_k] probabilities would).
 ///   q [batch, heads, seq_q, d], k and v [batch, heads, seq_k, d]; additive_mask undefined or
@@ -239,8 +246,8 @@ Tensor<T> fused_attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Te
 /// [..., seq_q, d_v]. Dropout (probability `dropout_p`) applies only when `training`.
 /// Throws `ember::Error` when the last dims of q and k differ or k and v disagree on seq_k
 /// (further shape errors come from the ops).
-/// Takes the fused kernel when `fused_attention_supported` (a device that has one: CUDA); the
-/// CPU, and the GPU otherwise, run the unfused ops below (the reference).
+/// Takes the fused kernel when `fused_attention_supported`; otherwise runs the unfused ops below
+/// (the reference).
 template <class T>
 Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                        const Tensor<T>& additive_mask = Tensor<T>(),

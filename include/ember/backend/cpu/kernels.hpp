@@ -14,6 +14,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include <ember/backend/cpu/attention.hpp>
 #include <ember/backend/cpu/cpu_info.hpp>
 #include <ember/backend/cpu/cross_entropy.hpp>
 #include <ember/backend/cpu/dropout.hpp>
@@ -31,24 +32,6 @@
 #include <ember/core/error.hpp>
 
 namespace ember::backend::cpu {
-
-// ---- fused attention: a GPU kernel; the CPU runs the unfused ops (ops/attention.hpp) ----------
-
-template <class T>
-inline bool attention_fits(int64_t) {
-  return false;
-}
-template <class T>
-inline void attention_forward(const AttentionParams<T>&, const AttentionOperand<T>&, T*, T*) {
-  EMBER_FAIL("fused attention: no CPU kernel (attention_fits is false on the CPU)");
-}
-template <class T>
-inline void attention_backward(const AttentionParams<T>&, const AttentionOperand<const T>&,
-                               const AttentionOperand<const T>&, const T*, const T*, T*,
-                               const AttentionOperand<T>&, const AttentionOperand<T>&,
-                               const AttentionOperand<T>&) {
-  EMBER_FAIL("fused attention: no CPU kernel (attention_fits is false on the CPU)");
-}
 
 /// The CPU kernels for T: every entry for float and double, the any-dtype entries otherwise.
 template <class T>

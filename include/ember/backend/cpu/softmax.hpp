@@ -18,7 +18,9 @@
 // Sums accumulate in double. Kernels trust their callers: pointers are valid, n ≥ 1.
 #pragma once
 
+#include <ember/backend/cpu/isa.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/cpu/vec_math.hpp>
 
 #include <Eigen/Core>
 
@@ -26,6 +28,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace ember::backend::cpu {
 
@@ -175,55 +178,120 @@ inline void softmax_backward(const T* y, const T* dy, T* dx, int64_t outer, int6
 //
 // y = softmax(x / divisor + mask) over each contiguous row of n scores, in one pass over x
 // instead of three (divide, add the mask, softmax), and its backward
-// dx = y ⊙ (dy − Σ_j dy_j y_j) / divisor in one pass. Each row is an Eigen array expression, so
-// exp runs on SIMD packets (Eigen's float exp is accurate to ~1 ulp), and sums accumulate in T:
-// attention rows are short (n = seq_k ≤ a few thousand). A row whose entries are all −inf after
-// the mask gives zeros and a zero gradient, as `softmax_forward`.
+// dx = y ⊙ (dy − Σ_j dy_j y_j) / divisor in one pass. The rows of one thread's block run in one
+// body compiled for generic, AVX2 and AVX-512 (backend/cpu/isa.hpp): `#pragma omp simd` loops
+// with vec_math's exp for float (< 1 ulp, exactly 0 below ln(FLT_MIN), so a masked score gives
+// probability 0), std::exp for double; sums accumulate in T: attention rows are short (n = seq_k
+// ≤ a few thousand). A row whose entries are all −inf after the mask gives zeros and a zero
+// gradient, as `softmax_forward` (a NaN in it gives NaN).
+
+EMBER_KERNEL_MATH_BEGIN
+namespace detail {
+
+template <class T>
+EMBER_ALWAYS_INLINE T exp_of(T v) {
+  if constexpr (std::is_same_v<T, float>) return vmath::exp(v);
+  else return std::exp(v);
+}
+
+/// The max and Σ exp(v − max) of one softmax row.
+template <class T>
+struct SoftmaxRowStats {
+  T max, sum;
+};
+
+/// One row of n: v_j = x_j / divisor + mask[j·mask_cs] (no mask when null), then
+/// y = softmax(v) (x and y may be the same array). Returns the row's max and Σ exp(v − max); a
+/// row without a finite entry gives zeros (NaN when it holds a NaN) and max = −inf. Shared by
+/// scaled_masked_softmax and the fused attention kernels (backend/cpu/attention.hpp).
+template <class T>
+EMBER_ALWAYS_INLINE SoftmaxRowStats<T> masked_softmax_row(const T* x, T* y, int64_t n, T divisor,
+                                                          const T* mask, int64_t mask_cs) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T mx = ninf;
+  if (mask) {
+#pragma omp simd reduction(max : mx)
+    for (int64_t i = 0; i < n; ++i) {
+      const T v = x[i] / divisor + mask[i * mask_cs];
+      y[i] = v;
+      mx = v > mx ? v : mx;
+    }
+  } else {
+#pragma omp simd reduction(max : mx)
+    for (int64_t i = 0; i < n; ++i) {
+      const T v = x[i] / divisor;
+      y[i] = v;
+      mx = v > mx ? v : mx;
+    }
+  }
+  if (mx == ninf) {  // fully masked row, or only NaN and −inf: zeros (NaN stays NaN)
+    bool nan = false;
+    for (int64_t i = 0; i < n; ++i) nan = nan || y[i] != y[i];
+    const T fill = nan ? std::numeric_limits<T>::quiet_NaN() : T(0);
+    for (int64_t i = 0; i < n; ++i) y[i] = fill;
+    return {ninf, T(0)};
+  }
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) {
+    const T e = exp_of(T(y[i] - mx));
+    y[i] = e;
+    s += e;
+  }
+  const T inv = T(1) / s;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  return {mx, s};
+}
+
+template <class T>
+EMBER_ALWAYS_INLINE void masked_softmax_rows_body(const T* x, T* y, int64_t r0, int64_t r1,
+                                                  int64_t n, T divisor, const MaskRows<T>* mask) {
+  for (int64_t r = r0; r < r1; ++r)
+    masked_softmax_row(x + r * n, y + r * n, n, divisor, mask->row(r, n), int64_t(1));
+}
+EMBER_ISA_VERSIONS(masked_softmax_rows,
+                   (const T* x, T* y, int64_t r0, int64_t r1, int64_t n, T divisor,
+                    const MaskRows<T>* mask),
+                   (x, y, r0, r1, n, divisor, mask))
+
+template <class T>
+EMBER_ALWAYS_INLINE void masked_softmax_grad_rows_body(const T* y, const T* dy, T* dx, int64_t r0,
+                                                       int64_t r1, int64_t n, T divisor) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T *yr = y + r * n, *gr = dy + r * n;
+    T* dr = dx + r * n;
+    T s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - s) / divisor;
+  }
+}
+EMBER_ISA_VERSIONS(masked_softmax_grad_rows,
+                   (const T* y, const T* dy, T* dx, int64_t r0, int64_t r1, int64_t n, T divisor),
+                   (y, dy, dx, r0, r1, n, divisor))
+
+}  // namespace detail
+EMBER_KERNEL_MATH_END
 
 /// y[r] = softmax(x[r] / divisor + mask.row(r)) for `rows` contiguous rows of n elements
 /// (MaskRows in backend/types.hpp says where each row's additive mask is; none when null).
 template <class T>
 inline void scaled_masked_softmax_forward(const T* x, T* y, int64_t rows, int64_t n, T divisor,
                                           const MaskRows<T>& mask) {
-  using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-  using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-  const T ninf = -std::numeric_limits<T>::infinity();
-  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
-               [&](int64_t r) {
-                 ConstRow xr(x + r * n, n);
-                 Row yr(y + r * n, n);
-                 if (const T* m = mask.row(r, n))
-                   yr = xr / divisor + ConstRow(m, n);
-                 else
-                   yr = xr / divisor;
-                 const T mx = yr.maxCoeff();
-                 if (mx == ninf) {  // fully masked row (NaN stays NaN)
-                   const bool nan = (yr != yr).any();
-                   yr.setConstant(nan ? std::numeric_limits<T>::quiet_NaN() : T(0));
-                   return;
-                 }
-                 // Eigen's vectorized exp clamps its argument (to about −88 for float), so
-                 // exp of a masked score (≈ lowest()) would be ~1e-38 instead of 0; arguments
-                 // below the smallest normal's log give exactly 0, as the scalar exp does.
-                 const T lo = std::log(std::numeric_limits<T>::min());
-                 yr = (yr - mx < lo).select(T(0), (yr - mx).exp());
-                 yr *= T(1) / yr.sum();
-               });
+  const auto body = detail::masked_softmax_rows_for<T>(cpu_isa());
+  parallel_chunks(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+                  [&](int64_t r0, int64_t r1) { body(x, y, r0, r1, n, divisor, &mask); });
 }
 
 /// dx[r] = y[r] ⊙ (dy[r] − Σ dy[r]·y[r]) / divisor for `rows` contiguous rows of n elements.
 template <class T>
 inline void scaled_masked_softmax_backward(const T* y, const T* dy, T* dx, int64_t rows,
                                            int64_t n, T divisor) {
-  using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-  using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
-               [&](int64_t r) {
-                 ConstRow yr(y + r * n, n), gr(dy + r * n, n);
-                 Row dr(dx + r * n, n);
-                 const T s = (gr * yr).sum();
-                 dr = yr * (gr - s) / divisor;
-               });
+  const auto body = detail::masked_softmax_grad_rows_for<T>(cpu_isa());
+  parallel_chunks(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+                  [&](int64_t r0, int64_t r1) { body(y, dy, dx, r0, r1, n, divisor); });
 }
 
 }  // namespace ember::backend::cpu
