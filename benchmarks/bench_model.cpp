@@ -16,7 +16,9 @@
 // dims: bert_base = 768/12/3072 at batch 8 × seq 128; minilm = 384/12/1536 at batch 32 × seq 64.
 // Counters: tokens and GFLOP as rates per second (GFLOP counts matmul FLOPs only, see
 // bench_model_common.hpp), peak_rss_MB (process-wide, so far). Every case runs a fixed number
-// of iterations after one untimed warm-up iteration; time is wall time. Flag: --threads=N (default 2; ember::set_num_threads).
+// of iterations after one untimed warm-up iteration; time is wall time. Flags: --threads=N (default
+// 2; ember::set_num_threads); --bf16 (bf16 products: MatmulPrecision::medium, where the CPU has
+// AMX-BF16 or AVX512-BF16; the context line ember_matmul_precision says what ran).
 #include <ember/ember.hpp>
 
 #include "bench_model_common.hpp"
@@ -141,11 +143,23 @@ void bm_train_step(benchmark::State& state, int64_t batch, int64_t seq, int thre
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --bf16: bf16 products (MatmulPrecision::medium) where the CPU has AMX-BF16 / AVX512-BF16.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) != "--bf16") continue;
+    ember::set_float32_matmul_precision(ember::MatmulPrecision::medium, ember::Device::cpu());
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc;
+    break;
+  }
   const ember::CpuInfo& cpu = ember::cpu_info();
   benchmark::AddCustomContext("ember_cpu", cpu.features.model_name + " (family " +
                                                std::to_string(cpu.features.family) + " model " +
                                                std::to_string(cpu.features.model) + ")");
   benchmark::AddCustomContext("ember_products", cpu.gemm + ", kernels " + cpu.gemm_kernels);
   benchmark::AddCustomContext("ember_kernels", ember::to_string(cpu.kernels));
+  const bool bf16 = ember::get_float32_matmul_precision(ember::Device::cpu()) ==
+                    ember::MatmulPrecision::medium;
+  benchmark::AddCustomContext("ember_matmul_precision",
+                              !bf16 ? "fp32" : cpu.bf16_products ? "bf16 (medium)" : "fp32 (no bf16 on this CPU)");
   return bench_model::run_main(argc, argv, "ember", bm_bert_forward, bm_layer, bm_train_step);
 }

@@ -103,6 +103,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--max-train-examples", type=int, default=0)
+    ap.add_argument("--max-validation-examples", type=int, default=0,
+                    help="validate on the first N of validation.tsv (0: all), as ember's option")
     ap.add_argument("--evaluate", default="", help="a checkpoint directory to evaluate on dev.tsv")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
@@ -130,6 +132,8 @@ def main():
     if args.max_train_examples:
         train.items = train.items[: args.max_train_examples]
     val = Encoded(tok, os.path.join(args.data, "validation.tsv"), 64)
+    if args.max_validation_examples:
+        val.items = val.items[: args.max_validation_examples]
     dev = Encoded(tok, os.path.join(args.data, "dev.tsv"), 64)
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
 

@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c 'import torch, transformers' >/dev/null 2>&1; then
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q torch transformers numpy
+  "$venv/bin/pip" install -q torch transformers accelerate numpy
 fi
 "$venv/bin/python" - <<'PY'
 import torch, transformers

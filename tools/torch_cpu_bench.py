@@ -10,6 +10,9 @@ modules (sdpa attention), float32:
   minilm_train_step/B32xS64        BertForSequenceClassification (2 labels, dropout 0.1), train:
                                    forward + loss + backward + clip_grad_norm_(1.0) + AdamW step +
                                    linear schedule step
+  --bf16: every step under torch.autocast("cpu", dtype=torch.bfloat16) (bench_model --bf16's rival)
+  scaling_forward|scaling_fwd_bwd/bert_base/B8xS<s>   the BERT-base layer at batch 8, seq 64, 128,
+                                   256, 512 (only with --seq-scaling; bench_model's iteration counts)
 
 The layer cases pass no attention mask (ember's pass an all-ones mask): the rival's fastest path.
 Writes Google Benchmark-style JSON (run_name, real_time in ms per iteration, one entry per
@@ -100,6 +103,19 @@ CASES = [
     ("minilm_train_step/B32xS64", 3, lambda: train_step(32, 64)),
 ]
 
+# bench_model's scaling grid at batch 8 (iterations: clamp(20 GFLOP / the case's FLOPs, 1, 20)).
+def _scaling_iters(seq, backward):
+    h, i, b = 768, 3072, 8
+    flops = 2.0 * b * seq * (4 * h * h + 2 * h * i) + 4.0 * b * seq * seq * h
+    return max(1, min(20, int(20e9 / ((3.0 if backward else 1.0) * flops))))
+
+
+SCALING_CASES = [
+    (f"{'scaling_fwd_bwd' if bwd else 'scaling_forward'}/bert_base/B8xS{seq}",
+     _scaling_iters(seq, bwd), (lambda s=seq, w=bwd: layer(BERT_BASE, 8, s, w)))
+    for bwd in (False, True) for seq in (64, 128, 256, 512)
+]
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -107,13 +123,22 @@ def main():
     ap.add_argument("--repetitions", type=int, default=3)
     ap.add_argument("--filter", default=".")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--bf16", action="store_true",
+                    help="run every step under torch.autocast('cpu', dtype=torch.bfloat16)")
+    ap.add_argument("--seq-scaling", action="store_true",
+                    help="run the BERT-base layer at batch 8, seq 64..512 instead of the six cases")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     results = []
-    for name, iters, make in CASES:
+    for name, iters, make in (SCALING_CASES if args.seq_scaling else CASES):
         if not re.search(args.filter, name):
             continue
         step = make()
+        if args.bf16:
+            plain = step
+            def step(plain=plain):
+                with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                    plain()
         step()  # warm-up, as bench_model
         for _ in range(args.repetitions):
             t0 = time.perf_counter()
@@ -125,7 +150,7 @@ def main():
             print(f"{name}: {ms:.2f} ms", flush=True)
     context = {"library": "pytorch", "torch": torch.__version__,
                "transformers": transformers.__version__, "threads": args.threads,
-               "mkldnn": torch.backends.mkldnn.is_available(),
+               "mkldnn": torch.backends.mkldnn.is_available(), "autocast_bf16": args.bf16,
                "parallel_info": torch.__config__.parallel_info()}
     with open(args.out, "w") as f:
         json.dump({"context": context, "benchmarks": results}, f, indent=1)

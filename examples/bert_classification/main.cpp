@@ -113,8 +113,10 @@ ember::Device parse_device(const std::string& s) {
 /// Throws `ember::Error` on the CPU (whose products are always fp32) or without the CUDA backend.
 void set_matmul_precision(bool bf16, ember::Device dev) {
   if (!bf16) return;
-  EMBER_CHECK(dev.is_cuda(), "--bf16 needs --device cuda (on the CPU products are always fp32)");
-  ember::cuda::set_float32_matmul_precision(ember::cuda::MatmulPrecision::medium);
+  EMBER_CHECK(!dev.is_cpu() || ember::cpu_info().bf16_products,
+              "--bf16 on the CPU needs bf16 arithmetic (AMX-BF16 or AVX512-BF16) and ember built "
+              "with oneDNN; this machine: ", ember::cpu_info().features.flags());
+  ember::set_float32_matmul_precision(ember::MatmulPrecision::medium, dev);
 }
 
 // ---- evaluation --------------------------------------------------------------------------------
@@ -450,7 +452,8 @@ int main(int argc, char** argv) {
       ->check(kPositive);
   train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
   train->add_option("--device", t.device, "cpu, cuda or cuda:N");
-  train->add_flag("--bf16", t.bf16, "GPU: bf16 tensor-core matrix products (fp32 weights)");
+  train->add_flag("--bf16", t.bf16,
+                  "bf16 matrix products, fp32 weights (GPU tensor cores; CPU: AMX/AVX512-BF16)");
 
   std::string model_dir, data_file, input_file;
   DataArgs eval_data;
@@ -464,7 +467,7 @@ int main(int argc, char** argv) {
   eval->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   eval_data.add_to(eval);
   eval->add_option("--device", device, "cpu, cuda or cuda:N");
-  eval->add_flag("--bf16", bf16, "GPU: bf16 tensor-core matrix products");
+  eval->add_flag("--bf16", bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
 
   auto* predict = app.add_subcommand("predict", "label one text per line (stdin or --input)");
   predict->add_option("--model", model_dir, "fine-tuned model directory")->required();
@@ -472,7 +475,7 @@ int main(int argc, char** argv) {
   predict->add_flag("--json", json, "JSON lines output");
   predict->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
   predict->add_option("--device", device, "cpu, cuda or cuda:N");
-  predict->add_flag("--bf16", bf16, "GPU: bf16 tensor-core matrix products");
+  predict->add_flag("--bf16", bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
 
   CLI11_PARSE(app, argc, argv);
   if (verbose) std::fprintf(stderr, "%s", ember::cpu_info().summary().c_str());

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -285,4 +286,67 @@ TEST_CASE("matmul and linear: errors name the op and both shapes") {
   CHECK(e.find("linear") != std::string::npos);
   CHECK(e.find("bias") != std::string::npos);
   CHECK_THROWS_AS(linear(rnd<float>({2, 4}, 1), rnd<float>({5, 4, 1}, 2)), Error);
+}
+
+namespace {
+/// Restores fp32 products on the CPU however the scope ends.
+struct CpuPrecisionScope {
+  explicit CpuPrecisionScope(MatmulPrecision p) { set_float32_matmul_precision(p, Device::cpu()); }
+  ~CpuPrecisionScope() { set_float32_matmul_precision(MatmulPrecision::highest, Device::cpu()); }
+};
+
+/// A·B in double from the operands rounded to bf16 (what bf16 products compute, up to the fp32
+/// accumulation order).
+std::vector<double> bf16_reference(const Tensor<float>& a, const Tensor<float>& b) {
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  const auto va = a.contiguous().to_vector(), vb = b.contiguous().to_vector();
+  std::vector<double> out(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) {
+      const double x = float(bf16(va[size_t(i * k + p)]));
+      for (int64_t j = 0; j < n; ++j) out[size_t(i * n + j)] += x * float(bf16(vb[size_t(p * n + j)]));
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("matmul: MatmulPrecision::medium on the CPU runs bf16 products (fp32 accumulation)") {
+  Generator g(11);
+  // Large enough to be split across threads (m·n·k ≥ kSplitGemm), and a small one.
+  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{130, 70, 90}, {3, 5, 4}}) {
+    CAPTURE(m);
+    Tensor<float> a = randn<float>({m, k}, g), bt = randn<float>({n, k}, g), bias = randn<float>({n}, g);
+    const std::vector<float> fp32 = matmul(a, bt.t()).to_vector();
+    const std::vector<double> ref = bf16_reference(a, bt.t());
+    const std::vector<float> fp32_lin = linear(a, bt, bias).to_vector();
+    std::vector<float> got, got_t, got_lin;
+    {
+      CpuPrecisionScope scope(MatmulPrecision::medium);
+      CHECK(get_float32_matmul_precision(Device::cpu()) == MatmulPrecision::medium);
+      got = matmul(a, bt.t()).to_vector();                    // B column-major
+      got_t = matmul(a.t().contiguous().t(), bt.t().contiguous()).to_vector();  // A column-major
+      got_lin = linear(a, bt, bias).to_vector();              // bias rows + β = 1
+    }
+    CHECK(get_float32_matmul_precision(Device::cpu()) == MatmulPrecision::highest);
+    const std::vector<float> b = bias.to_vector();
+    double worst_ref = 0, worst_fp32 = 0, scale = 1;
+    for (size_t i = 0; i < ref.size(); ++i) scale = std::max(scale, std::fabs(ref[i]));
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double lin = double(got_lin[i]) - double(b[i % size_t(n)]);
+      worst_ref = std::max(worst_ref, std::fabs(double(got[i]) - ref[i]));
+      worst_ref = std::max(worst_ref, std::fabs(double(got_t[i]) - ref[i]));
+      worst_ref = std::max(worst_ref, std::fabs(lin - ref[i]));
+      worst_fp32 = std::max(worst_fp32, std::fabs(double(got[i]) - double(fp32[i])));
+    }
+    if (cpu_info().bf16_products) {
+      // Equal to the product of the bf16-rounded operands to fp32 accumulation error, and
+      // visibly different from the fp32 product (the inputs were rounded).
+      CHECK(worst_ref <= 1e-5 * scale);
+      if (m > 10) CHECK(worst_fp32 > 1e-4 * scale);
+    } else {
+      // No bf16 arithmetic here: the setting changes nothing.
+      CHECK(got == fp32);
+      CHECK(got_lin == fp32_lin);
+    }
+  }
 }

@@ -39,6 +39,21 @@
 
 namespace ember {
 
+using cuda::MatmulPrecision;  // highest, high, medium (backend/types.hpp)
+
+/// How fp32 matrix products compute on `device` (PyTorch's torch.set_float32_matmul_precision):
+/// `highest` (default) fp32; `high` TF32 on a GPU (fp32 on the CPU); `medium` bf16 inputs with
+/// fp32 accumulation — on the GPU's tensor cores, or on a CPU with AMX-BF16 / AVX512-BF16 through
+/// oneDNN (backend/cpu/gemm_bf16.hpp; a CPU without them, or a build without oneDNN, stays fp32:
+/// see ember::cpu_info().bf16_products). Inputs and outputs stay fp32 tensors. Process-wide.
+inline void set_float32_matmul_precision(MatmulPrecision precision, Device device) {
+  backend::runtime(device, "set_float32_matmul_precision").set_float32_matmul_precision(precision);
+}
+/// The current setting of set_float32_matmul_precision for `device`.
+inline MatmulPrecision get_float32_matmul_precision(Device device) {
+  return backend::runtime(device, "get_float32_matmul_precision").float32_matmul_precision();
+}
+
 namespace detail {
 
 /// backend::collapse_dims over Shapes: whether dims [first, last) read as one dim at one stride.

@@ -34,6 +34,7 @@ struct CpuInfo {
   std::string gemm_kernels;  ///< the kernel set / instruction set that library runs here
   bool gemm_generic = false;  ///< the products run pre-AVX2 code
   CpuIsa kernels = CpuIsa::generic;  ///< the version of ember's own kernels (cpu_isa())
+  bool bf16_products = false;  ///< MatmulPrecision::medium runs bf16 products (gemm_bf16.hpp)
 
   /// True when a CPU with AVX2 (or AVX-512) is served by a generic path, products or kernels.
   bool generic_fallback() const {
@@ -49,6 +50,9 @@ struct CpuInfo {
     s += "float products: " + gemm + ", kernels " + gemm_kernels +
          (gemm_generic ? " (generic)" : "") + "\n";
     s += std::string("ember kernels: ") + to_string(kernels) + "\n";
+    s += std::string("bf16 products (set_float32_matmul_precision medium): ") +
+         (bf16_products ? (features.amx_bf16 ? "yes, AMX-BF16" : "yes, AVX512-BF16")
+                        : "no (fp32)") + "\n";
     return s;
   }
 };
@@ -85,6 +89,7 @@ inline CpuInfo detect_cpu_info() {
   CpuInfo info;
   info.features = cpu_features();
   info.kernels = cpu_isa();
+  info.bf16_products = backend::cpu::bf16_products_available();
 #if defined(EMBER_HAVE_DNNL)
   const dnnl_version_t* v = dnnl_version();
   info.gemm = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +

@@ -51,6 +51,7 @@
 // overlap inputs or each other. Indices handed to a BLAS must fit in int.
 #pragma once
 
+#include <ember/backend/cpu/gemm_bf16.hpp>
 #include <ember/backend/cpu/strided.hpp>
 #include <ember/core/shape.hpp>
 
@@ -212,6 +213,39 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
     gemm_dispatch_b<T, Eigen::ColMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
 }
 
+#ifdef EMBER_HAVE_DNNL
+/// One float product with bf16 inputs (gemm_bf16.hpp): A and B rounded into dense buffers once,
+/// then C's rows split across the OpenMP threads as `gemm` does, each block one single-threaded
+/// oneDNN matmul. Returns false (nothing done) for a column-major C.
+inline bool gemm_bf16(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t a_rs,
+                      int64_t a_cs, const float* b, int64_t b_rs, int64_t b_cs, float beta,
+                      float* c, int64_t c_rs, int64_t c_cs) {
+  GemmLayout la, lb, lc;
+  gemm_layout(m, n, c_rs, c_cs, &lc);
+  if (!lc.row_major) return false;
+  gemm_layout(m, k, a_rs, a_cs, &la);
+  gemm_layout(k, n, b_rs, b_cs, &lb);
+  ScratchBuffer<uint16_t> a16(static_cast<std::size_t>(m * k)), b16(static_cast<std::size_t>(k * n));
+  to_bf16(a, m, k, la, a16.data());
+  to_bf16(b, k, n, lb, b16.data());
+  const int64_t lda = la.row_major ? k : m, ldb = lb.row_major ? n : k;
+  const int nt = gemm_threads();
+  if (nt > 1 && m * n * k >= kSplitGemm && m >= 2 * nt) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t lo = m * t / nt, hi = m * (t + 1) / nt;
+      const uint16_t* ab = a16.data() + (la.row_major ? lo * lda : lo);
+      detail::bf16_matmul(hi - lo, n, k, alpha, ab, la.row_major, lda, b16.data(), lb.row_major,
+                          ldb, beta, c + lo * lc.ld, lc.ld);
+    }
+  } else {
+    detail::bf16_matmul(m, n, k, alpha, a16.data(), la.row_major, lda, b16.data(), lb.row_major,
+                        ldb, beta, c, lc.ld);
+  }
+  return true;
+}
+#endif
+
 /// Element offset of batch entry `idx` (row-major over `batch_shape`) under `strides`.
 inline int64_t batch_offset(int64_t idx, const Shape& batch_shape, const Shape& strides) {
   return backend::batch_offset(idx, batch_shape.size(), batch_shape.begin(), strides.begin());
@@ -230,6 +264,14 @@ inline int64_t batch_offset(int64_t idx, const Shape& batch_shape, const Shape& 
 template <class T>
 inline void gemm(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs, int64_t a_cs,
                  const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_rs, int64_t c_cs) {
+#ifdef EMBER_HAVE_DNNL
+  if constexpr (std::is_same_v<T, float>) {
+    if (m > 0 && n > 0 && k > 0 && use_bf16_products() && detail::gemm_bf16(m, n, k, alpha, a, a_rs,
+                                                                              a_cs, b, b_rs, b_cs,
+                                                                              beta, c, c_rs, c_cs))
+      return;
+  }
+#endif
 #if defined(_OPENMP) && !(defined(EIGEN_USE_BLAS) && !EMBER_GEMM_OPENBLAS_THREADS)
   const int nt = gemm_threads();
   if (!omp_in_parallel()) set_blas_threads(1);  // one pool: OpenMP's (see the header comment)

@@ -95,8 +95,14 @@ class CpuRuntime final : public DeviceRuntime {
   }
   void free_pinned(void*) noexcept override {}
   void empty_cache() override {}
-  void set_float32_matmul_precision(MatmulPrecision) override {}
-  MatmulPrecision float32_matmul_precision() override { return MatmulPrecision::highest; }
+  // `medium`: bf16 products where the CPU has bf16 arithmetic (backend/cpu/gemm_bf16.hpp);
+  // `high` (TF32 on a GPU) is fp32 here.
+  void set_float32_matmul_precision(MatmulPrecision precision) override {
+    matmul_precision_flag().store(int(precision));
+  }
+  MatmulPrecision float32_matmul_precision() override {
+    return MatmulPrecision(matmul_precision_flag().load());
+  }
 
  private:
   template <class F>
