@@ -130,25 +130,30 @@ EMBER_KERNEL_MATH_END
 
 namespace detail {
 
-/// Applies inverted dropout to the probability block x [rows, sk] of rows i0.. of head (b, h):
-/// x ← keep ? x · scale : 0, with the word of flat index ((b·H + h)·sq + i)·sk + j.
+/// The dropout decisions of the probability block of rows i0.. of head (b, h): keep[f'] = 1 when
+/// the element survives, from the word of flat index ((b·H + h)·sq + i)·sk + j.
 template <class T>
-inline void attn_dropout_rows(const AttentionParams<T>& p, int64_t b, int64_t h, int64_t i0,
-                              int64_t rows, T* x) {
+inline void attn_dropout_keep(const AttentionParams<T>& p, int64_t b, int64_t h, int64_t i0,
+                              int64_t rows, uint8_t* keep) {
   const uint32_t threshold = dropout_threshold(p.dropout_p);
-  const T scale = T(1.0 / (1.0 - p.dropout_p));
   const Generator gen(p.seed);
   const int64_t sk = p.seq_k;
   const uint64_t first = uint64_t(((b * p.heads + h) * p.seq_q + i0) * sk);
   const uint64_t n = uint64_t(rows * sk);
   uint64_t f = first;
-  T* out = x;
+  uint8_t* out = keep;
   while (f < first + n) {
     const auto words = gen.block(p.base + f / 4);
     const uint64_t w0 = f % 4, stop = std::min<uint64_t>(4, w0 + (first + n - f));
-    for (uint64_t w = w0; w < stop; ++w, ++f, ++out)
-      *out = dropout_keep(words[w], threshold) ? T(*out * scale) : T(0);
+    for (uint64_t w = w0; w < stop; ++w, ++f, ++out) *out = dropout_keep(words[w], threshold);
   }
+}
+
+/// x ← keep ? x · scale : 0 over n elements (inverted dropout with decisions already drawn).
+template <class T>
+inline void attn_dropout_apply(const AttentionParams<T>& p, const uint8_t* keep, int64_t n, T* x) {
+  const T scale = T(1.0 / (1.0 - p.dropout_p));
+  for (int64_t i = 0; i < n; ++i) x[i] = keep[i] ? T(x[i] * scale) : T(0);
 }
 
 /// Row r of head (b, h) of an operand as a GEMM-ready matrix: its rows at stride `ss` when that
@@ -213,7 +218,7 @@ inline void attention_forward(const AttentionParams<T>& p, const AttentionOperan
   const int64_t H = p.heads, sq = p.seq_q, sk = p.seq_k, d = p.head_dim;
   const int64_t tasks = p.batch * H;
   if (tasks == 0 || sq == 0) return;
-  detail::AttnPlan<T> plan(p, 4);  // per thread: scores, and copies of q rows, k, v if needed
+  detail::AttnPlan<T> plan(p, 5);  // per thread: scores, copies of q rows, k, v if needed, keep
   const int64_t bq = plan.bq;
   const auto softmax_rows = detail::attn_softmax_rows_for<T>(cpu_isa());
   const bool drop = p.dropout_p > 0.0;
@@ -237,7 +242,11 @@ inline void attention_forward(const AttentionParams<T>& p, const AttentionOperan
       const int64_t stat = (b * H + h) * sq + i0;
       softmax_rows(s, rows, sk, p.divisor, mask, p.mask_strides[2], p.mask_strides[3],
                    row_max + stat, row_logsum + stat);
-      if (drop) detail::attn_dropout_rows(p, b, h, i0, rows, s);
+      if (drop) {
+        uint8_t* keep = reinterpret_cast<uint8_t*>(plan.at(tid, 4));
+        detail::attn_dropout_keep(p, b, h, i0, rows, keep);
+        detail::attn_dropout_apply(p, keep, rows * sk, s);
+      }
       // O_i = P̃ · V
       T* o = out.data + b * out.sb + h * out.sh + i0 * out.ss;
       detail::gemm_impl<T>(rows, d, sk, T(1), s, sk, 1, vh, ldv, 1, T(0), o, out.ss, 1);
@@ -255,7 +264,7 @@ inline void attention_backward(const AttentionParams<T>& p, const AttentionOpera
   const int64_t H = p.heads, sq = p.seq_q, sk = p.seq_k, d = p.head_dim;
   const int64_t tasks = p.batch * H;
   if (tasks == 0) return;
-  detail::AttnPlan<T> plan(p, 7);  // per thread: P, dP, P̃, copies of k, v, q rows, dO rows
+  detail::AttnPlan<T> plan(p, 8);  // per thread: P, dP, P̃, copies of k, v, q rows, dO rows, keep
   const int64_t bq = plan.bq;
   const auto probs_rows = detail::attn_probs_rows_for<T>(cpu_isa());
   const auto dscores_rows = detail::attn_dscores_rows_for<T>(cpu_isa());
@@ -302,16 +311,18 @@ inline void attention_backward(const AttentionParams<T>& p, const AttentionOpera
       probs_rows(pm, rows, sk, p.divisor, mask, p.mask_strides[2], p.mask_strides[3],
                  row_max + stat, row_logsum + stat);
       const T* pt = pm;  // P̃
+      uint8_t* keep = reinterpret_cast<uint8_t*>(plan.at(tid, 7));  // drawn once, used twice
       if (drop) {
+        detail::attn_dropout_keep(p, b, h, i0, rows, keep);
         std::copy(pm, pm + rows * sk, pd);
-        detail::attn_dropout_rows(p, b, h, i0, rows, pd);
+        detail::attn_dropout_apply(p, keep, rows * sk, pd);
         pt = pd;
       }
       // dV += P̃ᵀ · dO_i   (P̃ᵀ: P̃'s rows read as columns)
       detail::gemm_impl<T>(sk, d, rows, T(1), pt, 1, sk, goh, ldgo, 1, beta, dvh, dv.ss, 1);
       // dP̃ = dO_i · Vᵀ; dP = dP̃ ⊙ keep · scale (dropout's backward: the same mask)
       detail::gemm_impl<T>(rows, sk, d, T(1), goh, ldgo, 1, vh, 1, ldv, T(0), dpm, sk, 1);
-      if (drop) detail::attn_dropout_rows(p, b, h, i0, rows, dpm);
+      if (drop) detail::attn_dropout_apply(p, keep, rows * sk, dpm);
       // dS = P ⊙ (dP − δ) / divisor
       dscores_rows(pm, dpm, rows, sk, delta + stat, p.divisor);
       // dQ_i = dS · K;  dK += dSᵀ · Q_i
