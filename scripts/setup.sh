@@ -9,6 +9,8 @@ packages=(
   libeigen3-dev          # CPU tensors and GEMM
   libopenblas-dev        # double GEMM behind Eigen (EMBER_USE_BLAS)
   libdnnl-dev            # oneDNN: float GEMM with kernels picked by the CPU (EMBER_USE_DNNL)
+  ocl-icd-opencl-dev     # OpenCL headers + libOpenCL.so: oneDNN's CMake config requires them
+                         # (only "recommended" by libdnnl-dev, and we install without recommends)
   nlohmann-json3-dev     # config.json, safetensors headers
   libutf8proc-dev        # tokenizer: Unicode normalization and categories
   libcli11-dev           # command-line examples
