@@ -34,6 +34,7 @@
 #include <ember/io/checkpoint.hpp>
 #include <ember/models/bert/config.hpp>
 #include <ember/models/bert/bert.hpp>
+#include <ember/models/bert/masked_lm.hpp>
 #include <ember/models/bert/pretrained.hpp>
 #include <ember/train/metrics.hpp>
 #include <ember/train/progress.hpp>

@@ -162,6 +162,20 @@ TEST_CASE("Module: tied weights appear once in parameters(), under every name in
   CHECK(names_of(t.named_parameters()) == std::vector<std::string>{"embed.weight"});
   CHECK(t.num_parameters() == 15);
   CHECK(names_of(t.state_dict()) == std::vector<std::string>{"embed.weight", "decoder.weight"});
+  CHECK(t.tied_state_keys() == std::map<std::string, std::string>{{"decoder.weight", "embed.weight"}});
+
+  // A dict that stores the shared matrix once (as Hugging Face saves it) loads strictly with
+  // nothing missing; given both names, the first one's value is kept (HF ties after loading).
+  Tensor<float> w = arange<float>(15).view({5, 3});
+  auto result = t.load_state_dict(nn::StateDict<float>{{"embed.weight", w}});
+  CHECK(result.ok());
+  CHECK(t.decoder->named_parameters()[0].second.to_vector() == w.to_vector());
+  result = t.load_state_dict(nn::StateDict<float>{{"embed.weight", w * 2.0f}, {"decoder.weight", w}});
+  CHECK(result.ok());
+  CHECK(t.embed->weight.to_vector() == (w * 2.0f).to_vector());
+  // Only the later name given: it still fills the one tensor.
+  result = t.load_state_dict(nn::StateDict<float>{{"decoder.weight", w}}, /*strict=*/false);
+  CHECK(t.embed->weight.to_vector() == w.to_vector());
 }
 
 TEST_CASE("ModuleList: children named 0, 1, ... and typed access") {

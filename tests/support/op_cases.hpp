@@ -617,6 +617,16 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
         [](const auto& a) { return embedding(a.id(0), a[0]).transpose(0, 2); },
         {{ids24, normal({6, 3})}});
 
+  // index_select: repeated indices (gradients add up), dims 0 / 1 / -1, a transposed input.
+  t.add("index_select(x, 0, idx)", [](const auto& a) { return index_select(a[0], 0, a.id(0)); },
+        {{ids({5}, {3, 0, 3, 1, 4}), normal({6, 3})},
+         {ids({4}, {2, 2, 0, 1}), normal({3, 2, 5})},
+         {ids({0}, 3), normal({3, 4})}});
+  t.add("index_select(x, 1, idx)", [](const auto& a) { return index_select(a[0], 1, a.id(0)); },
+        {{ids({3}, {1, 1, 0}), normal({4, 2, 3})}, {ids({2}, {2, 0}), normal({5, 3}).t()}});
+  t.add("index_select(x, -1, idx)", [](const auto& a) { return index_select(a[0], -1, a.id(0)); },
+        {{ids({4}, {0, 2, 2, 1}), normal({2, 3, 3})}});
+
   // dropout: p = 0 (the input itself), p > 0 with a fixed generator (the same mask on every call
   // and on both devices: Philox).
   t.add("dropout(x, 0)", [](const auto& a) { return dropout(a[0], 0.0, true) * 1.0; },

@@ -2,7 +2,7 @@
 // atomically.
 //
 // A checkpoint is a directory:
-//   model.safetensors        the module's state_dict (F32, Hugging Face names)
+//   model.safetensors        the module's state_dict (F32, Hugging Face names, tied tensors once)
 //   optimizer.safetensors    the optimizer's state tensors (exp_avg, exp_avg_sq, momentum, ...)
 //   trainer_state.json       step counters, the optimizer's scalars and hyperparameters, the LR
 //                            scheduler's state, the Generator's (seed, offset), user metadata
@@ -26,6 +26,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -55,6 +56,19 @@ inline void write_text_atomic(const std::string& path, const std::string& text) 
 }
 }  // namespace detail
 
+/// Writes `model.state_dict()` to `path` as F32 safetensors under its Hugging Face names
+/// (metadata format "pt"), each tied tensor once, under its first name, as Hugging Face saves
+/// tied weights (`Module::tied_state_keys()`); `load_state_dict` ties the others back.
+/// Atomic (temporary file, then rename); throws `ember::Error` on I/O failure.
+template <class T>
+void save_state_dict(const nn::Module<T>& model, const std::string& path) {
+  const std::map<std::string, std::string> tied = model.tied_state_keys();
+  std::vector<std::pair<std::string, TensorVariant>> tensors;
+  for (auto& [name, t] : model.state_dict())
+    if (!tied.count(name)) tensors.emplace_back(name, t.template to<float>());
+  save_safetensors(path, tensors, {{"format", "pt"}});
+}
+
 /// Writes a checkpoint of `model`, `optimizer`, `scheduler` (may be null), `gen` and `state`
 /// into `dir` atomically (see the header comment); `write_extra(tmp_dir)` may add files.
 /// Throws `ember::Error` on I/O failure; `dir` is then left as it was.
@@ -72,9 +86,7 @@ void save_checkpoint(const std::string& dir, const nn::Module<T>& model,
   fs::create_directories(tmp, ec);
   EMBER_CHECK(!ec, "save_checkpoint: cannot create ", tmp.string(), ": ", ec.message());
   try {
-    std::vector<std::pair<std::string, TensorVariant>> weights;
-    for (auto& [name, t] : model.state_dict()) weights.emplace_back(name, t.template to<float>());
-    save_safetensors((tmp / "model.safetensors").string(), weights, {{"format", "pt"}});
+    save_state_dict(model, (tmp / "model.safetensors").string());
 
     optim::OptimizerState<T> os = optimizer.state_dict();
     std::vector<std::pair<std::string, TensorVariant>> opt_tensors;

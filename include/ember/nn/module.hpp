@@ -14,7 +14,8 @@
 //    buffers, then recurses into the children (PyTorch's `Module.state_dict`).
 //  * A tensor registered twice (weight tying, e.g. BERT's MLM decoder sharing the word embedding
 //    matrix) appears once in `parameters()` / `named_parameters()` (so an optimizer updates it
-//    once) but under every name in `state_dict()` (as PyTorch).
+//    once) but under every name in `state_dict()` (as PyTorch); `tied_state_keys()` names the
+//    later names, which savers skip and `load_state_dict` fills from the first (as Hugging Face).
 //  * There is no virtual `forward`: each module has its own typed `forward(...)`, so calls are
 //    direct and arguments keep their types (LibTorch does the same).
 //
@@ -36,6 +37,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -251,7 +253,25 @@ class Module {
   StateDict state_dict() const {
     StateDict out;
     collect_state("", out);
+    for (auto& [name, t] : out) t = t.detach();
     return out;
+  }
+
+  /// Tied weights: each `state_dict()` key whose tensor an earlier key already holds (one tensor
+  /// registered under several names, e.g. BERT's MLM decoder sharing the word-embedding matrix),
+  /// mapped to that first key. Empty for a model without ties. Hugging Face saves a tied tensor
+  /// once, under its first name, and ties the others to it on load (`_tied_weights_keys`):
+  /// `load_state_dict` accepts such a dict, and savers skip these keys.
+  std::map<std::string, std::string> tied_state_keys() const {
+    StateDict own;
+    collect_state("", own);
+    std::map<std::string, std::string> tied;
+    std::unordered_map<const void*, std::string> first;
+    for (const auto& [name, t] : own) {
+      auto [it, inserted] = first.emplace(t.impl_ptr().get(), name);
+      if (!inserted) tied.emplace(name, it->second);
+    }
+    return tied;
   }
 
   /// Copies the values of `dict` (any iterable of (name, Tensor<U>) pairs: a `StateDict`, a
@@ -265,10 +285,14 @@ class Module {
   ///  * when `strict` and keys are missing from `dict` or `dict` has keys the module lacks (the
   ///    message lists both);
   ///  * for a key that appears twice in `dict`.
+  /// Tied weights (`tied_state_keys()`): a key whose tensor is tied to an earlier key is not
+  /// missing when that key is given (Hugging Face stores a tied matrix once); when both are
+  /// given, the first key's value is kept (HF ties after loading).
   /// Returns the missing and unexpected keys (useful with `strict = false`).
   template <class Dict>
   LoadResult load_state_dict(const Dict& dict, bool strict = true) {
     StateDict own = state_dict();
+    const std::map<std::string, std::string> tied = tied_state_keys();
     std::unordered_map<std::string, std::size_t> own_index;
     for (std::size_t i = 0; i < own.size(); ++i) own_index.emplace(own[i].first, i);
 
@@ -291,8 +315,13 @@ class Module {
                                                     value.shape(), ", the module has shape ",
                                                     dst.shape()));
     }
+    // A tied key is loaded through its first key: skip it when that key is given.
+    auto through_tie = [&](const std::string& key) {
+      auto t = tied.find(key);
+      return t != tied.end() && given.count(t->second) > 0;
+    };
     for (const auto& [key, t] : own)
-      if (!given.count(key)) result.missing_keys.push_back(key);
+      if (!given.count(key) && !through_tie(key)) result.missing_keys.push_back(key);
 
     EMBER_CHECK(mismatches.empty(), "load_state_dict: size mismatch for ", mismatches.size(),
                 " key(s) in ", type_name_, ": ", detail::join_names(mismatches));
@@ -309,7 +338,7 @@ class Module {
     NoGradGuard no_grad;
     for (const auto& [key_in, value] : dict) {
       auto it = own_index.find(std::string(key_in));
-      if (it == own_index.end()) continue;
+      if (it == own_index.end() || through_tie(it->first)) continue;
       Tensor<T> dst = own[it->second].second;  // detached handle sharing the module's storage
       dst.copy_(value);
     }
@@ -408,11 +437,11 @@ class Module {
       collect_modules(detail::dotted(prefix, name), c.get(), out, seen);
   }
 
+  /// The registered tensors (not detached: their identity tells tied weights apart).
   void collect_state(const std::string& prefix, StateDict& out) const {
-    for (const auto& [name, p] : parameters_)
-      out.emplace_back(detail::dotted(prefix, name), p.detach());
+    for (const auto& [name, p] : parameters_) out.emplace_back(detail::dotted(prefix, name), p);
     for (const auto& b : buffers_)
-      if (b.persistent) out.emplace_back(detail::dotted(prefix, b.name), b.tensor.detach());
+      if (b.persistent) out.emplace_back(detail::dotted(prefix, b.name), b.tensor);
     for (const auto& [name, c] : children_) c->collect_state(detail::dotted(prefix, name), out);
   }
 

@@ -1,5 +1,6 @@
-// ember/ops/embedding.hpp — `embedding`: look up rows of a weight table by integer ids
-// (PyTorch's F.embedding), with its backward.
+// ember/ops/embedding.hpp — row lookups by integer ids, with their backward: `embedding`
+// (PyTorch's F.embedding) and `index_select` (the same lookup along any dim of any tensor, e.g.
+// the masked positions of a batch's hidden states before an MLM head).
 //
 //   out[..., :] = weight[ids[...], :]          ids [...] int64, weight [num_embeddings, dim]
 //
@@ -74,6 +75,30 @@ Tensor<T> embedding(const Tensor<int64_t>& ids, const Tensor<T>& weight, int64_t
                      });
   }
   return out;
+}
+
+/// The slices of `x` at `index` [n] (int64) along `dim` (PyTorch's `torch.index_select`): the
+/// result has x's shape with size n at `dim`; an index may repeat (its gradients add up).
+/// The embedding lookup with x, seen as [size(dim), rest], as the table (a transposed copy
+/// for dim != 0). Throws `ember::Error` for a dim out of range, an index that is not 1-D, or an
+/// index outside [0, x.size(dim)).
+template <class T>
+Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const Tensor<int64_t>& index) {
+  EMBER_CHECK(x.dim() >= 1, "index_select: expected a tensor with at least one dim, found ",
+              x.shape());
+  const int64_t d = dim < 0 ? dim + x.dim() : dim;
+  EMBER_CHECK(d >= 0 && d < x.dim(), "index_select: dim ", dim, " is out of range for shape ",
+              x.shape());
+  EMBER_CHECK(index.dim() == 1, "index_select: expected a 1-D index, found shape ",
+              index.shape());
+  Tensor<T> front = d == 0 ? x : x.transpose(0, d);
+  int64_t row = 1;
+  for (int i = 1; i < front.dim(); ++i) row *= front.size(i);
+  Tensor<T> rows = embedding(index, front.reshape({front.size(0), row}));  // [n, row]
+  Shape out = front.shape();
+  out[0] = index.size(0);
+  Tensor<T> picked = rows.view(out);
+  return d == 0 ? picked : picked.transpose(0, d);
 }
 
 }  // namespace ember

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +38,8 @@ struct BertConfig {
   int64_t pad_token_id = 0;
   std::string position_embedding_type = "absolute";
   std::string problem_type;                 ///< "" or "single_label_classification"
+  /// The MLM decoder shares the word-embedding matrix (HF's default, `tie_word_embeddings`).
+  bool tie_word_embeddings = true;
   std::map<int64_t, std::string> id2label;  ///< class id -> name; its size is num_labels
   /// Everything else in the file, kept so that save writes it back unchanged.
   nlohmann::json extra = nlohmann::json::object();
@@ -97,6 +101,15 @@ struct BertConfig {
     BertConfig c;
     auto get = [&](const char* key, auto& field) {
       if (!j.contains(key) || j[key].is_null()) return;
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, int64_t>) {
+        // nlohmann would cast 1e20 (undefined behaviour), 2.5 or 2^64-1 to int64_t silently.
+        const nlohmann::json& v = j[key];
+        EMBER_CHECK(v.is_number_integer() &&
+                        !(v.is_number_unsigned() &&
+                          v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())),
+                    source, ": field \"", key, "\" must be an integer (64-bit), found ",
+                    v.is_number() ? v.dump() : std::string(v.type_name()));
+      }
       try {
         j.at(key).get_to(field);
       } catch (const nlohmann::json::exception& e) {
@@ -119,6 +132,7 @@ struct BertConfig {
     get("pad_token_id", c.pad_token_id);
     get("position_embedding_type", c.position_embedding_type);
     get("problem_type", c.problem_type);
+    get("tie_word_embeddings", c.tie_word_embeddings);
     if (j.contains("model_type") && j["model_type"].is_string()) {
       std::string mt = j["model_type"];
       EMBER_CHECK(mt == "bert", source, ": model_type is \"", mt, "\", expected \"bert\"");
@@ -138,7 +152,13 @@ struct BertConfig {
         EMBER_CHECK(c.id2label.count(i), source, ": id2label must have ids 0..",
                     c.id2label.size() - 1, "; id ", i, " is missing");
     } else if (j.contains("num_labels")) {
-      c.set_num_labels(j["num_labels"].get<int64_t>());
+      int64_t n = 2;
+      get("num_labels", n);
+      // set_num_labels makes n names: bound it, so that a corrupt file cannot ask for 10^18.
+      constexpr int64_t kMaxLabels = 100000;
+      EMBER_CHECK(n >= 1 && n <= kMaxLabels, source, ": num_labels must be in [1, ", kMaxLabels,
+                  "], found ", n);
+      c.set_num_labels(n);
     }
     static const char* known[] = {"vocab_size", "hidden_size", "num_hidden_layers",
                                   "num_attention_heads", "intermediate_size", "hidden_act",
@@ -146,6 +166,7 @@ struct BertConfig {
                                   "max_position_embeddings", "type_vocab_size",
                                   "initializer_range", "layer_norm_eps", "pad_token_id",
                                   "position_embedding_type", "problem_type", "id2label",
+                                  "tie_word_embeddings",
                                   "label2id", "num_labels"};
     for (auto& [k, v] : j.items()) {
       bool is_known = false;
@@ -189,6 +210,7 @@ struct BertConfig {
     j["pad_token_id"] = pad_token_id;
     j["position_embedding_type"] = position_embedding_type;
     if (!problem_type.empty()) j["problem_type"] = problem_type;
+    if (!tie_word_embeddings) j["tie_word_embeddings"] = false;
     nlohmann::json id2 = nlohmann::json::object(), l2i = nlohmann::json::object();
     for (auto& [id, name] : id2label) {
       id2[std::to_string(id)] = name;

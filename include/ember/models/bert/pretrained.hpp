@@ -8,8 +8,12 @@
 //  * legacy LayerNorm names `gamma`/`beta` (TensorFlow-converted checkpoints) → `weight`/`bias`;
 //  * `embeddings.position_ids` (a non-trainable buffer older transformers saved) is a known
 //    buffer: checked to be 0, 1, ..., n − 1 (anything else is an error) and not reported;
-//    pretraining heads (`cls.*`) are skipped and reported as unused;
-//  * a missing pooler or classifier keeps its fresh initialization and is reported as missing.
+//    a head the model lacks (`cls.*` in a classifier, `classifier.*` or the next-sentence
+//    `cls.seq_relationship.*` in an MLM) is skipped and reported as unused;
+//  * a missing pooler or head keeps its fresh initialization and is reported as missing;
+//  * tied weights (the MLM decoder shares the word-embedding matrix) load through their first
+//    name, so a checkpoint that stores the shared matrix once — as Hugging Face saves it — is
+//    complete; saving writes it once too.
 // Any other missing parameter is an error (strict), as is a shape that disagrees with the config:
 // the message names the parameter and both shapes. Tensors stored as F16/BF16/F64 are converted.
 // `save_pretrained` writes F32 safetensors with Hugging Face's names and a config.json that
@@ -18,8 +22,10 @@
 #pragma once
 
 #include <ember/data/wordpiece_tokenizer.hpp>
+#include <ember/io/checkpoint.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/models/bert/bert.hpp>
+#include <ember/models/bert/masked_lm.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -72,7 +78,6 @@ inline std::string map_key(const std::string& original, const std::string& prefi
   if (ends_with(key, ".gamma")) key = key.substr(0, key.size() - 6) + ".weight", legacy = true;
   if (ends_with(key, ".beta")) key = key.substr(0, key.size() - 5) + ".bias", legacy = true;
   if (starts_with(key, "bert.")) key = key.substr(5);
-  if (starts_with(key, "cls.")) return "";
   bool body = starts_with(key, "embeddings.") || starts_with(key, "encoder.") ||
               starts_with(key, "pooler.");
   if (body) key = prefix + key;  // otherwise a head parameter such as classifier.weight
@@ -97,14 +102,21 @@ inline void check_position_ids(const io::SafetensorsFile& file, const std::strin
                 "the positions itself and cannot use another order)");
 }
 
+/// Loads the checkpoint at `path` into `model`, whose BERT body sits under `prefix` ("" for
+/// BertModel, "bert." for a model with a head). Optional, i.e. left at their fresh
+/// initialization and reported missing: the pooler, and with a prefix every head parameter (the
+/// names outside it: a plain BERT checkpoint gets a fresh head, as in HF). Tied weights
+/// (`Module::tied_state_keys()`, e.g. the MLM decoder) load through their first name: a
+/// checkpoint storing the shared matrix once is complete, as Hugging Face saves it.
+/// `skip_head`: the checkpoint's `classifier.*` is not used (another number of classes).
 template <class T>
 void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::string& prefix,
                      LoadReport& report, bool skip_head = false) {
   io::SafetensorsFile file = io::SafetensorsFile::open(path);
   nn::StateDict<T> own = model.state_dict();
+  const std::map<std::string, std::string> tied = model.tied_state_keys();
   std::map<std::string, Tensor<T>> own_by_name(own.begin(), own.end());
-  std::set<std::string> loaded;
-  NoGradGuard no_grad;
+  std::map<std::string, std::string> name_of;  // checkpoint key -> ember name (used keys)
   for (const std::string& key : file.keys()) {
     if (key == "embeddings.position_ids" || key == "bert.embeddings.position_ids") {
       check_position_ids(file, key, path);  // a known buffer: ember computes positions itself
@@ -112,11 +124,19 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
     }
     std::string name = map_key(key, prefix, report);
     if (skip_head && starts_with(name, "classifier.")) name.clear();  // re-initialized head
-    auto it = name.empty() ? own_by_name.end() : own_by_name.find(name);
-    if (it == own_by_name.end()) {
+    if (!own_by_name.count(name))
       report.unexpected_keys.push_back(key);
-      continue;
-    }
+    else
+      name_of[key] = name;
+  }
+  std::set<std::string> given;
+  for (auto& [key, name] : name_of) given.insert(name);
+  std::set<std::string> loaded;
+  NoGradGuard no_grad;
+  for (const auto& [key, name] : name_of) {
+    auto tie = tied.find(name);
+    if (tie != tied.end() && given.count(tie->second)) continue;  // loaded under its first name
+    auto it = own_by_name.find(name);
     const io::TensorInfo& info = file.info(key);
     EMBER_CHECK(info.shape == it->second.shape(), "from_pretrained: parameter ", name,
                 " has shape ", info.shape, " in ", path, " but the config gives ",
@@ -125,9 +145,14 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
                 " appears twice in ", path, " (e.g. with and without the bert. prefix)");
     it->second.copy_(file.get<T>(key));
   }
+  for (auto& [alias, first] : tied)
+    if (loaded.count(alias)) loaded.insert(first);  // the shared tensor was loaded either way
   for (auto& [name, t] : own) {
-    if (loaded.count(name)) continue;
-    bool optional = starts_with(name, prefix + "pooler.") || starts_with(name, "classifier.");
+    auto tie = tied.find(name);
+    if (loaded.count(name) || (tie != tied.end() && loaded.count(tie->second))) continue;
+    if (tie != tied.end()) continue;  // reported under its first name
+    bool optional = starts_with(name, prefix + "pooler.") ||
+                    (!prefix.empty() && !starts_with(name, prefix));
     EMBER_CHECK(optional, "from_pretrained: ", path, " has no tensor for parameter ", name,
                 " (nor its legacy or prefixed variants)");
     report.missing_keys.push_back(name);
@@ -142,12 +167,6 @@ inline void write_json_atomic(const std::string& path, const nlohmann::json& j) 
   w.commit();
 }
 
-template <class T>
-void save_weights(const nn::Module<T>& model, const std::string& path) {
-  std::vector<std::pair<std::string, io::TensorVariant>> tensors;
-  for (auto& [name, t] : model.state_dict()) tensors.emplace_back(name, t.template to<float>());
-  io::save_safetensors(path, tensors, {{"format", "pt"}});
-}
 }  // namespace detail
 
 /// Options of `bert_model_from_pretrained` / `bert_classifier_from_pretrained`, in the spirit of
@@ -242,12 +261,31 @@ std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretraine
   return model;
 }
 
+/// Loads a `BertForMaskedLM` from a Hugging Face-layout directory: a `BertForMaskedLM` or
+/// `BertForPreTraining` checkpoint (its next-sentence head `cls.seq_relationship.*` and pooler are
+/// reported as unused), or a plain `BertModel` / classifier one (the MLM head is freshly
+/// initialized, as HF does, and reported as missing). The decoder is tied to the word
+/// embeddings (unless config.json says `tie_word_embeddings: false`), so a checkpoint that stores
+/// the matrix once is complete. Same errors as `bert_model_from_pretrained`.
+template <class T>
+std::shared_ptr<BertForMaskedLM<T>> bert_masked_lm_from_pretrained(
+    const std::string& dir, const FromPretrainedOptions& options = {}) {
+  BertConfig config = detail::read_config(dir);
+  detail::apply_label_options(config, options);
+  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
+  auto model = std::make_shared<BertForMaskedLM<T>>(config, options.generator());
+  LoadReport local;
+  detail::load_checkpoint(*model, weights, "bert.",
+                          options.loading_info() ? *options.loading_info() : local);
+  return model;
+}
+
 /// Writes `config.json` and `model.safetensors` (F32, Hugging Face names) into `dir` (created if
 /// needed). Hugging Face transformers' `AutoModel.from_pretrained(dir)` loads the result.
 template <class T>
 void save_pretrained(const BertModel<T>& model, const std::string& dir) {
   std::filesystem::create_directories(dir);
-  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
                             model.config().to_json("BertModel"));
 }
@@ -257,11 +295,22 @@ void save_pretrained(const BertModel<T>& model, const std::string& dir) {
 template <class T>
 void save_pretrained(const BertForSequenceClassification<T>& model, const std::string& dir) {
   std::filesystem::create_directories(dir);
-  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
   BertConfig c = model.config();
   if (c.problem_type.empty()) c.problem_type = "single_label_classification";
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
                             c.to_json("BertForSequenceClassification"));
+}
+
+/// Writes `config.json` and `model.safetensors` for a masked-LM model, the tied decoder stored
+/// once (as Hugging Face saves it). `AutoModelForMaskedLM.from_pretrained(dir)` loads it and
+/// gives the same logits.
+template <class T>
+void save_pretrained(const BertForMaskedLM<T>& model, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
+                            model.config().to_json("BertForMaskedLM"));
 }
 
 /// Writes the tokenizer's `vocab.txt` (one token per line, id = line number) and a
