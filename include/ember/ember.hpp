@@ -28,8 +28,11 @@
 #include <ember/nn.hpp>
 #include <ember/optim.hpp>
 #include <ember/data/wordpiece_tokenizer.hpp>
+#include <ember/data/wordpiece_trainer.hpp>
 #include <ember/data/text_dataset.hpp>
 #include <ember/data/data_loader.hpp>
+#include <ember/data/text_corpus.hpp>
+#include <ember/data/mlm_collator.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/io/checkpoint.hpp>
 #include <ember/models/bert/config.hpp>

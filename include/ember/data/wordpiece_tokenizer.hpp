@@ -601,6 +601,24 @@ inline void bert_normalize(const char32_t* begin, const char32_t* end, bool lowe
   }
 }
 
+/// BertPreTokenizer over normalized code points [begin, end): calls on_word(first, last) for each
+/// word. Whitespace separates words; each punctuation character is a word of its own. (Also used
+/// by the vocabulary trainer, data/wordpiece_trainer.hpp, so both split text the same way.)
+template <class F>
+inline void for_each_bert_word(const char32_t* begin, const char32_t* end, F&& on_word) {
+  const char32_t* word = begin;
+  for (const char32_t* p = begin; p != end; ++p) {
+    const char32_t cp = *p;
+    const bool ws = cp == ' ' || (cp >= 0x80 && is_whitespace(cp));
+    if (ws || is_punctuation(cp)) {
+      if (word != p) on_word(word, p);
+      if (!ws) on_word(p, p + 1);
+      word = p + 1;
+    }
+  }
+  if (word != end) on_word(word, end);
+}
+
 /// Transformers' Python clean_up_tokenization (also the per-token cleanup of the tokenizers
 /// WordPiece decoder, which adds " do not" → " don't").
 inline void replace_all(std::string& s, std::string_view from, std::string_view to) {
@@ -790,20 +808,8 @@ inline void WordPieceTokenizer::normalized_words_(std::string_view piece, std::v
   detail::bert_normalize(s.cps.data(), s.cps.data() + s.cps.size(), options_.do_lower_case(),
                          options_.effective_strip_accents(), options_.tokenize_chinese_chars(),
                          s.norm, s.tmp);
-  // BertPreTokenizer: whitespace separates words; each punctuation character is a word.
-  const char32_t* p = s.norm.data();
-  const char32_t* end = p + s.norm.size();
-  const char32_t* word = p;
-  for (; p != end; ++p) {
-    const char32_t cp = *p;
-    const bool ws = cp == ' ' || (cp >= 0x80 && detail::is_whitespace(cp));
-    if (ws || detail::is_punctuation(cp)) {
-      if (word != p) wordpiece_(word, p, out, s);
-      if (!ws) wordpiece_(p, p + 1, out, s);
-      word = p + 1;
-    }
-  }
-  if (word != end) wordpiece_(word, end, out, s);
+  detail::for_each_bert_word(s.norm.data(), s.norm.data() + s.norm.size(),
+                             [&](const char32_t* b, const char32_t* e) { wordpiece_(b, e, out, s); });
 }
 
 // Greedy longest-match-first over the code points [begin, end) of one word.

@@ -1,0 +1,25 @@
+# Checks that two metrics.jsonl files hold identical training lines (loss printed in full
+# precision, so equal text = bit-identical losses) for the steps both logged from FROM_STEP on:
+# a resumed run must reproduce the uninterrupted one exactly.
+# Usage: cmake -DA=<metrics.jsonl> -DB=<metrics.jsonl> -DFROM_STEP=7 -P same_train_log.cmake
+function(train_lines file out)
+  file(STRINGS "${file}" lines REGEX "\"type\":\"train\"")
+  set(kept "")
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "\"step\":([0-9]+)" _ "${line}")
+    if(CMAKE_MATCH_1 GREATER_EQUAL FROM_STEP)
+      list(APPEND kept "${line}")
+    endif()
+  endforeach()
+  set(${out} "${kept}" PARENT_SCOPE)
+endfunction()
+train_lines("${A}" a)
+train_lines("${B}" b)
+list(LENGTH a n)
+if(n EQUAL 0)
+  message(FATAL_ERROR "no training lines from step ${FROM_STEP} in ${A}")
+endif()
+if(NOT a STREQUAL b)
+  message(FATAL_ERROR "the runs differ from step ${FROM_STEP}:\n${A}:\n${a}\n${B}:\n${b}")
+endif()
+message(STATUS "${n} training steps identical from step ${FROM_STEP}")
