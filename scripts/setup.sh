@@ -16,6 +16,8 @@ packages=(
   libcli11-dev           # command-line examples
   doctest-dev            # tests
   libbenchmark-dev       # benchmarks
+  clang libomp-dev       # fuzz targets (scripts/fuzz.sh): clang, and LLVM's OpenMP runtime for it
+  libclang-rt-14-dev     # libFuzzer + clang's ASan/UBSan runtimes (only "recommended" by clang)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ember's test command (the README's and CI's): installs the system packages, fetches the real
 # checkpoint used by the parity tests (skipped with a clear message if that fails), builds the
-# Release tests and runs them, then does the same under AddressSanitizer + UBSan.
-#   scripts/test.sh            Release + sanitizer builds
-#   EMBER_SKIP_ASAN=1 scripts/test.sh   Release only (quicker local runs)
+# Release tests and runs them, then does the same under AddressSanitizer + UBSan, then builds the
+# libFuzzer targets and runs each briefly on its seed corpus (scripts/fuzz.sh --smoke).
+#   scripts/test.sh            Release + sanitizer builds + fuzz smoke run
+#   EMBER_SKIP_ASAN=1 scripts/test.sh   no sanitizer build (quicker local runs)
+#   EMBER_SKIP_FUZZ=1 scripts/test.sh   no fuzz smoke run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -34,5 +36,10 @@ if [ "${EMBER_SKIP_ASAN:-0}" != "1" ]; then
   cmake --build --preset asan -j "$jobs"
   step "asan+ubsan: test"
   ctest --preset asan -j "$jobs" -E ember_consumer_package
+fi
+
+if [ "${EMBER_SKIP_FUZZ:-0}" != "1" ]; then
+  step "fuzz: build the libFuzzer targets + smoke run (about 60 s; docs/fuzzing.md)"
+  bash scripts/fuzz.sh --smoke
 fi
 step "done"

@@ -2,9 +2,13 @@
 // predict with it. The training loop below is the one a user would write by hand with ember:
 // forward, loss, backward, clip, optimizer step, schedule step, evaluate, keep the best.
 //
-//   bert_classification train   --model DIR --train FILE --validation FILE [--test FILE] --output DIR
-//   bert_classification eval    --model DIR --data FILE
-//   bert_classification predict --model DIR [--input FILE] [--json]
+//   bert_classification train   --model DIR --train FILE (--validation FILE | --validation-split F)
+//                               [--test FILE] --output DIR
+//   bert_classification eval    --model DIR --data FILE [--batch-size N] [--threads N]
+//   bert_classification predict --model DIR [--input FILE] [--json] [--batch-size N] [--threads N]
+//   (each takes the column options: --text-column/--label-column by header name,
+//    --text-index/--label-index by position, --no-header, --format tsv|csv|jsonl; `--help` shows
+//    every option with its default)
 //   (each takes --device cpu|cuda|cuda:N and, with cuda, --bf16; CUDA needs the
 //    bert_classification_cuda build, which links the CUDA backend: see docs/gpu.md)
 //
@@ -13,13 +17,17 @@
 #include <ember/ember.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +36,8 @@ namespace fs = std::filesystem;
 using ember::Tensor;
 using Model = ember::models::bert::BertForSequenceClassification<float>;
 
-// ---- command-line checks -------------------------------------------------------------------------
+// ---- command-line checks
+// -------------------------------------------------------------------------
 
 /// A CLI11 check that a number is > 0 (`strict`) or >= 0, with a plain message ("--threads:
 /// expected a number >= 0, found -1") rather than CLI11's range up to the largest double.
@@ -51,40 +60,150 @@ CLI::Validator number_above_zero(bool strict) {
 const CLI::Validator kPositive = number_above_zero(true);
 const CLI::Validator kNonNegative = number_above_zero(false);
 
-// ---- data options shared by the subcommands ------------------------------------------------------
+// ---- data options shared by the subcommands
+// ------------------------------------------------------
 
+/// How every subcommand finds its columns: by header name (--text-column, ...), by index
+/// (--text-index, ...; always without a header), or, when a header has exactly two columns and
+/// none is named, by looking at the values (the label column is the one with few, short values).
 struct DataArgs {
+  std::string format = "auto";
   std::string text_column = "sentence";
   std::string text_pair_column;
   std::string label_column = "label";
+  int64_t text_index = -1, text_pair_index = -1, label_index = -1;
   bool no_header = false;
+  std::vector<CLI::Option*> column_options;  // whether the user chose the columns
 
-  void add_to(CLI::App* app) {
-    app->add_option("--text-column", text_column, "column holding the text (header name)");
-    app->add_option("--text-pair-column", text_pair_column,
-                    "column holding the second text of sentence-pair tasks");
-    app->add_option("--label-column", label_column, "column holding the label");
+  void add_to(CLI::App* app, bool labelled = true) {
+    app->add_option("--format", format, "file format when the extension does not tell it")
+        ->check(CLI::IsMember({"auto", "tsv", "csv", "jsonl"}));
+    column_options.push_back(app->add_option("--text-column", text_column,
+                                             "header name of the text column (a two-column header "
+                                             "is detected when no column is named)"));
+    column_options.push_back(app->add_option(
+        "--text-pair-column", text_pair_column,
+        "header name of the second text of sentence-pair tasks (empty: single texts)"));
+    column_options.push_back(
+        app->add_option("--text-index", text_index,
+                        "0-based index of the text column, with or without a header (-1: by name "
+                        "with a header, else the first free index)")
+            ->check(CLI::Range(int64_t(-1), int64_t(1) << 20)));
+    column_options.push_back(
+        app->add_option("--text-pair-index", text_pair_index,
+                        "0-based index of the second text (-1: none, or the next free index "
+                        "with --text-pair-column)")
+            ->check(CLI::Range(int64_t(-1), int64_t(1) << 20)));
+    if (labelled) {
+      column_options.push_back(
+          app->add_option("--label-column", label_column, "header name of the label column"));
+      column_options.push_back(
+          app->add_option("--label-index", label_index,
+                          "0-based index of the label column (-1: by name with a header, else "
+                          "the first free index: 1 after the text)")
+              ->check(CLI::Range(int64_t(-1), int64_t(1) << 20)));
+    }
     app->add_flag("--no-header", no_header,
-                  "the file has no header: columns are then 0 (text), 1 (label) or 0, 1, 2 (pair)");
+                  "the first row is data: columns by index, text 0 and label 1 (pair: 0, 1, 2) "
+                  "unless --text-index/--label-index say otherwise");
   }
+  bool columns_named() const {
+    return std::any_of(column_options.begin(), column_options.end(),
+                       [](const CLI::Option* o) { return o->count() > 0; });
+  }
+  bool by_index() const {
+    return no_header || text_index >= 0 || text_pair_index >= 0 || label_index >= 0;
+  }
+  bool has_pair() const { return !text_pair_column.empty() || text_pair_index >= 0; }
+  ember::data::TextFormat text_format() const {
+    if (format == "tsv") return ember::data::TextFormat::tsv;
+    if (format == "csv") return ember::data::TextFormat::csv;
+    if (format == "jsonl") return ember::data::TextFormat::jsonl;
+    return ember::data::TextFormat::auto_detect;
+  }
+
+  /// The column indices when columns are picked by index: the ones given, then text, pair and
+  /// label each take the lowest index not yet taken (no header, nothing given: 0, 1 / 0, 1, 2).
+  std::array<int64_t, 3> indices() const {
+    std::array<int64_t, 3> idx = {text_index, has_pair() ? text_pair_index : -2, label_index};
+    const char* names[3] = {"--text-index", "--text-pair-index", "--label-index"};
+    for (int i = 0; i < 3; ++i)
+      for (int j = i + 1; j < 3; ++j)
+        EMBER_CHECK(idx[i] < 0 || idx[i] != idx[j], names[i], " and ", names[j],
+                    " name the same column ", idx[i]);
+    for (int64_t& v : idx) {
+      if (v != -1) continue;
+      int64_t free = 0;
+      while (std::find(idx.begin(), idx.end(), free) != idx.end()) ++free;
+      v = free;
+    }
+    return idx;
+  }
+
   ember::data::TextDatasetOptions options() const {
     auto o = ember::data::TextDatasetOptions()
+                 .format(text_format())
                  .has_header(!no_header)
                  .text_column(text_column)
+                 .text_pair_column(text_pair_column)
                  .label_column(label_column);
-    if (!text_pair_column.empty()) o.text_pair_column(text_pair_column);
-    if (no_header) {
-      o.text_index(0);
-      if (!text_pair_column.empty()) {
-        o.text_pair_index(1);
-        o.label_index(2);
-      } else {
-        o.label_index(1);
-      }
+    if (by_index()) {
+      const std::array<int64_t, 3> idx = indices();
+      o.columns_by_index(true).text_index(idx[0]).text_pair_index(has_pair() ? idx[1] : -1);
+      o.label_index(idx[2]);
     }
     return o;
   }
+
+  /// With a header, no column chosen and exactly two columns in a TSV/CSV file: picks the text
+  /// and label columns from their values and says so. Throws `ember::Error` when neither column
+  /// looks like labels and the default names are not in the header.
+  void detect_columns(const std::string& path) {
+    if (by_index() || columns_named()) return;
+    const ember::data::TextFormat fmt = ember::data::text_format_of(path, text_format());
+    if (fmt == ember::data::TextFormat::jsonl) return;
+    detect_columns(ember::data::read_text_table(path, fmt, true));
+  }
+  void detect_columns(const ember::data::TextTable& table) {
+    if (by_index() || columns_named() || table.columns.size() != 2) return;
+    const auto cols = ember::data::detect_text_label_columns(table);
+    const bool defaults_present =
+        std::count(table.columns.begin(), table.columns.end(), text_column) +
+            std::count(table.columns.begin(), table.columns.end(), label_column) ==
+        2;
+    if (!cols) {
+      EMBER_CHECK(defaults_present, table.path, ": cannot tell which of the columns '",
+                  table.columns[0], "' and '", table.columns[1],
+                  "' holds the text and which the label (neither or both look like labels); "
+                  "name them with --text-column and --label-column");
+      return;
+    }
+    text_column = table.columns[std::size_t(cols->first)];
+    label_column = table.columns[std::size_t(cols->second)];
+    std::printf(
+        "columns: text = %s, label = %s (detected; use --text-column/--label-column to "
+        "choose)\n",
+        text_column.c_str(), label_column.c_str());
+  }
 };
+
+/// What to do when the training labels look like text (check_label_set).
+const char* const kLabelAdvice =
+    "If the file holds the label first (label<TAB>text), pass --text-index 1 --label-index 0 "
+    "(with --no-header when it has no header); or name the columns with --text-column and "
+    "--label-column. If these really are the labels, pass --allow-many-labels";
+
+/// Evaluation batches: the whole file sorted by token count (one bucket), so each batch is
+/// padded only to rows of about its own length. The order does not change a confusion matrix,
+/// and predict puts each result back at its row (Batch::indices).
+ember::data::DataLoaderOptions eval_loader_options(int64_t examples, int64_t batch_size,
+                                                   int64_t max_length) {
+  return ember::data::DataLoaderOptions()
+      .batch_size(batch_size)
+      .max_length(max_length)
+      .bucket_by_length(true)
+      .bucket_size(std::max<int64_t>(1, (examples + batch_size - 1) / batch_size));
+}
 
 // ---- devices -----------------------------------------------------------------------------------
 
@@ -101,9 +220,12 @@ ember::Device parse_device(const std::string& s) {
   } else {
     EMBER_FAIL("--device: expected cpu, cuda or cuda:N, found \"", s, "\"");
   }
-  EMBER_CHECK(ember::cuda::is_built(), "--device ", s, ": this program was built without ember's "
-              "CUDA backend; use bert_classification_cuda (built when CMake finds nvcc, docs/gpu.md)");
-  EMBER_CHECK(ember::cuda::is_available(), "--device ", s, ": no usable CUDA device (no NVIDIA GPU, "
+  EMBER_CHECK(
+      ember::cuda::is_built(), "--device ", s,
+      ": this program was built without ember's "
+      "CUDA backend; use bert_classification_cuda (built when CMake finds nvcc, docs/gpu.md)");
+  EMBER_CHECK(ember::cuda::is_available(), "--device ", s,
+              ": no usable CUDA device (no NVIDIA GPU, "
               "or no driver for it)");
   return dev;
 }
@@ -115,15 +237,21 @@ void set_matmul_precision(bool bf16, ember::Device dev) {
   if (!bf16) return;
   EMBER_CHECK(!dev.is_cpu() || ember::cpu_info().bf16_products,
               "--bf16 on the CPU needs bf16 arithmetic (AMX-BF16 or AVX512-BF16) and ember built "
-              "with oneDNN; this machine: ", ember::cpu_info().features.flags());
+              "with oneDNN; this machine: ",
+              ember::cpu_info().features.flags());
   ember::set_float32_matmul_precision(ember::MatmulPrecision::medium, dev);
 }
 
 // ---- evaluation --------------------------------------------------------------------------------
 
+/// Tokens and padding seen by evaluate(), for the throughput line of `eval`.
+struct EvalStats {
+  int64_t examples = 0, batches = 0, tokens = 0, padded = 0;
+};
+
 /// Runs the model over `loader` without gradients; returns the confusion matrix.
 ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoader& loader,
-                                       ember::Device dev) {
+                                       ember::Device dev, EvalStats* stats = nullptr) {
   ember::NoGradGuard no_grad;
   model.eval();
   ember::train::ConfusionMatrix cm(model.num_labels());
@@ -132,6 +260,14 @@ ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoad
     Tensor<float> logits =
         model.forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
     cm.update(ember::argmax(logits, -1).to(ember::Device::cpu()), cpu_batch.labels);
+    if (stats) {
+      const std::vector<int64_t> mask = cpu_batch.attention_mask.to_vector();
+      const int64_t real = std::accumulate(mask.begin(), mask.end(), int64_t(0));
+      stats->examples += cpu_batch.size();
+      stats->batches += 1;
+      stats->tokens += real;
+      stats->padded += int64_t(mask.size()) - real;
+    }
   }
   model.train();
   return cm;
@@ -164,8 +300,10 @@ void print_labels(const ember::data::TextClassificationDataset& set) {
   }
   std::printf("labels (examples): %s\n", line.c_str());
   if (integers > 0 && integers < counts.size())
-    std::fprintf(stderr, "warning: the labels mix integers and other names (%s); check the label "
-                         "column for typos\n", names.c_str());
+    std::fprintf(stderr,
+                 "warning: the labels mix integers and other names (%s); check the label "
+                 "column for typos\n",
+                 names.c_str());
 }
 
 // ---- train -------------------------------------------------------------------------------------
@@ -177,8 +315,9 @@ struct TrainArgs {
   int64_t max_train_examples = 0, max_validation_examples = 0, eval_every = 0, patience = 0;
   int64_t log_every = 50;
   double lr = 5e-5, warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0;
+  double validation_split = 0;
   uint64_t seed = 42;
-  bool resume = false, bf16 = false;
+  bool resume = false, bf16 = false, allow_many_labels = false;
   std::string device = "cpu";
 };
 
@@ -190,11 +329,32 @@ int run_train(const TrainArgs& a) {
 
   // Data: the label set comes from the training file and is saved with the model. Every file
   // is read (and every error raised) before anything is written: the test file too.
-  auto train_set = ember::data::TextClassificationDataset(a.train_file, a.data.options());
-  auto val_opts = a.data.options().label2id(train_set.label2id());
-  auto val_set = ember::data::TextClassificationDataset(a.validation_file, val_opts);
-  const std::string report_file = a.test_file.empty() ? a.validation_file : a.test_file;
-  auto test_set = ember::data::TextClassificationDataset(report_file, val_opts);
+  EMBER_CHECK(!a.validation_file.empty() || a.validation_split > 0,
+              "train: give --validation FILE, or --validation-split F to hold out a seeded, "
+              "stratified fraction F (e.g. 0.1) of the training file");
+  DataArgs data = a.data;
+  data.detect_columns(a.train_file);
+  auto train_set = ember::data::TextClassificationDataset(a.train_file, data.options());
+  if (!a.allow_many_labels) train_set.check_label_set({}, kLabelAdvice);
+  auto val_opts = data.options().label2id(train_set.label2id());
+  std::optional<ember::data::TextClassificationDataset> val_set;
+  std::string report_file = a.test_file.empty() ? a.validation_file : a.test_file;
+  if (a.validation_split > 0) {
+    auto [rest, held_out] = train_set.stratified_split(a.validation_split, a.seed);
+    std::printf(
+        "validation: %lld of %lld examples of %s held out (--validation-split %g, "
+        "stratified, seed %llu)\n",
+        (long long)held_out.size(), (long long)train_set.size(), a.train_file.c_str(),
+        a.validation_split, (unsigned long long)a.seed);
+    train_set = std::move(rest);
+    val_set = std::move(held_out);
+    if (a.test_file.empty()) report_file = "the validation split";
+  } else {
+    val_set = ember::data::TextClassificationDataset(a.validation_file, val_opts);
+  }
+  auto test_set = a.test_file.empty()
+                      ? *val_set
+                      : ember::data::TextClassificationDataset(a.test_file, val_opts);
   print_labels(train_set);
   auto loader_opts = ember::data::DataLoaderOptions()
                          .batch_size(a.batch_size)
@@ -204,8 +364,8 @@ int run_train(const TrainArgs& a) {
                          .seed(a.seed);
   if (a.max_train_examples > 0 && a.max_train_examples < train_set.size())
     train_set = train_set.subset(a.max_train_examples, a.seed);
-  if (a.max_validation_examples > 0 && a.max_validation_examples < val_set.size())
-    val_set = val_set.subset(a.max_validation_examples, a.seed);
+  if (a.max_validation_examples > 0 && a.max_validation_examples < val_set->size())
+    val_set = val_set->subset(a.max_validation_examples, a.seed);
 
   // Model: pretrained body, fresh classifier with our labels.
   ember::models::bert::LoadReport report;
@@ -221,18 +381,14 @@ int run_train(const TrainArgs& a) {
 
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
-  ember::data::DataLoader val_loader(val_set, tokenizer,
-                                     ember::data::DataLoaderOptions()
-                                         .batch_size(64)
-                                         .max_length(a.max_length)
-                                         .bucket_by_length(true));
+  ember::data::DataLoader val_loader(*val_set, tokenizer,
+                                     eval_loader_options(val_set->size(), 64, a.max_length));
 
   // Optimizer: AdamW without decay on biases and LayerNorm weights; linear warmup and decay.
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
   const int64_t total_steps = steps_per_epoch * a.epochs;
-  ember::optim::AdamW<float> optimizer(
-      ember::optim::bert_param_groups(*model, a.weight_decay),
-      ember::optim::AdamWOptions(a.lr));
+  ember::optim::AdamW<float> optimizer(ember::optim::bert_param_groups(*model, a.weight_decay),
+                                       ember::optim::AdamWOptions(a.lr));
   ember::optim::LinearWarmupDecay<float> scheduler(
       optimizer, int64_t(std::llround(a.warmup_ratio * double(total_steps))), total_steps);
   std::vector<Tensor<float>> params = model->parameters();
@@ -251,8 +407,8 @@ int run_train(const TrainArgs& a) {
               (long long)total_steps, (long long)a.epochs, (long long)a.batch_size,
               (long long)a.grad_accum);
 
-  ember::train::ProgressBar progress(total_steps, std::cerr,
-                                     ember::train::ProgressOptions().initial_step(state.global_step));
+  ember::train::ProgressBar progress(
+      total_steps, std::cerr, ember::train::ProgressOptions().initial_step(state.global_step));
   auto start = std::chrono::steady_clock::now();
   int64_t examples_seen = 0;
   bool stop = false;
@@ -288,11 +444,12 @@ int run_train(const TrainArgs& a) {
       ++state.global_step;
       examples_seen += step_examples;
       progress.update(step_loss, lr, step_examples);
-      if (state.global_step % a.log_every == 0) log.log_train(state.global_step, step_loss, lr, epoch);
+      if (state.global_step % a.log_every == 0)
+        log.log_train(state.global_step, step_loss, lr, epoch);
 
       const bool end_of_epoch = end == nb;
-      const bool eval_now = a.eval_every > 0 ? state.global_step % a.eval_every == 0 || end_of_epoch
-                                             : end_of_epoch;
+      const bool eval_now =
+          a.eval_every > 0 ? state.global_step % a.eval_every == 0 || end_of_epoch : end_of_epoch;
       if (eval_now) {
         auto cm = evaluate(*model, val_loader, dev);
         double acc = cm.accuracy(), f1 = cm.macro_f1();
@@ -307,8 +464,7 @@ int run_train(const TrainArgs& a) {
       }
       state.epoch = end_of_epoch ? epoch + 1 : epoch;
       state.batch_in_epoch = end_of_epoch ? 0 : end;
-      if (eval_now)
-        ember::io::save_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen, state);
+      if (eval_now) ember::io::save_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen, state);
     }
     state.batch_in_epoch = 0;
   }
@@ -321,8 +477,8 @@ int run_train(const TrainArgs& a) {
   // Final report: the best checkpoint on the test file (if given), else on validation.
   auto best = ember::models::bert::bert_classifier_from_pretrained<float>(best_dir);
   best->to(dev);
-  ember::data::DataLoader test_loader(
-      test_set, tokenizer, ember::data::DataLoaderOptions().batch_size(64).max_length(a.max_length));
+  ember::data::DataLoader test_loader(test_set, tokenizer,
+                                      eval_loader_options(test_set.size(), 64, a.max_length));
   auto cm = evaluate(*best, test_loader, dev);
   std::printf("\nbest model (%s) on %s:\n%s", best_dir.c_str(), report_file.c_str(),
               cm.report(train_set.id2label()).c_str());
@@ -334,72 +490,250 @@ int run_train(const TrainArgs& a) {
 
 // ---- eval --------------------------------------------------------------------------------------
 
-int run_eval(const std::string& model_dir, const std::string& data_file, const DataArgs& data,
-             int64_t batch_size, int64_t max_length, const std::string& device, bool bf16) {
-  const ember::Device dev = parse_device(device);
-  set_matmul_precision(bf16, dev);
-  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
+struct RunArgs {  // what eval and predict share
+  std::string model_dir, data_file, input_file, device = "cpu";
+  DataArgs data;
+  int64_t batch_size = 64, max_length = 128, threads = 0;
+  bool json = false, bf16 = false;
+};
+
+int run_eval(RunArgs& a) {
+  if (a.threads > 0) ember::set_num_threads(int(a.threads));
+  const ember::Device dev = parse_device(a.device);
+  set_matmul_precision(a.bf16, dev);
+  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(a.model_dir);
   model->to(dev);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
   // Labels map through the model's own label2id: a label it was not trained on is an error.
+  a.data.detect_columns(a.data_file);
   auto set = ember::data::TextClassificationDataset(
-      data_file, data.options().label2id(model->config().label2id()));
-  ember::data::DataLoader loader(
-      set, tokenizer, ember::data::DataLoaderOptions().batch_size(batch_size).max_length(max_length));
-  auto cm = evaluate(*model, loader, dev);
+      a.data_file, a.data.options().label2id(model->config().label2id()));
+  const auto start = std::chrono::steady_clock::now();
+  ember::data::DataLoader loader(set, tokenizer,
+                                 eval_loader_options(set.size(), a.batch_size, a.max_length));
+  EvalStats stats;
+  auto cm = evaluate(*model, loader, dev, &stats);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<std::string> names;
   for (auto& [id, name] : model->config().id2label) names.push_back(name);
   std::printf("%s", cm.report(names).c_str());
+  std::printf(
+      "eval: %lld examples in %lld batches (padding: %.1f%% of %lld tokens), %.2f s, "
+      "%.1f examples/s, %d threads\n",
+      (long long)stats.examples, (long long)stats.batches,
+      100.0 * double(stats.padded) / double(std::max<int64_t>(1, stats.tokens + stats.padded)),
+      (long long)(stats.tokens + stats.padded), seconds,
+      double(stats.examples) / std::max(seconds, 1e-9), ember::get_num_threads());
   std::printf("accuracy: %.4f\nmacro_f1: %.4f\n", cm.accuracy(), cm.macro_f1());
   return 0;
 }
 
 // ---- predict -----------------------------------------------------------------------------------
 
-int run_predict(const std::string& model_dir, const std::string& input_file, bool json,
-                int64_t max_length, const std::string& device, bool bf16) {
-  const ember::Device dev = parse_device(device);
-  set_matmul_precision(bf16, dev);
-  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(model_dir);
-  model->to(dev);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
-  model->eval();
-  std::ifstream file;
-  if (!input_file.empty()) {
-    file.open(input_file);
-    EMBER_CHECK(file.good(), "predict: cannot open ", input_file);
-  }
-  std::istream& in = input_file.empty() ? std::cin : file;
-  ember::NoGradGuard no_grad;
-  std::string line;
-  int64_t predicted = 0;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank: nothing to classify
-    ++predicted;
-    auto enc = tokenizer.encode_batch({line}, size_t(max_length));
-    auto ids = ember::from_vector(enc.input_ids, {enc.batch, enc.seq}).to(dev);
-    auto types = ember::from_vector(enc.token_type_ids, {enc.batch, enc.seq}).to(dev);
-    auto mask = ember::from_vector(enc.attention_mask, {enc.batch, enc.seq}).to(dev);
-    Tensor<float> logits = model->forward(ids, mask, types).logits;  // [1, num_labels]
-    std::vector<float> probs = ember::softmax(logits, -1).to_vector();
-    int64_t best = std::max_element(probs.begin(), probs.end()) - probs.begin();
-    const auto& names = model->config().id2label;
-    if (json) {
-      nlohmann::json j = {{"text", line}, {"label", names.at(best)}};
-      for (std::size_t c = 0; c < probs.size(); ++c) j["probabilities"][names.at(int64_t(c))] = probs[c];
-      j["logits"] = logits.to_vector();
-      std::cout << j.dump() << "\n";
+/// What predict reads: the texts to classify, and the rows to write back with the predictions.
+struct PredictInput {
+  enum class Kind { lines, table, jsonl } kind = Kind::lines;
+  std::vector<std::string> texts, text_pairs;
+  ember::data::TextTable table;                 // Kind::table
+  std::vector<nlohmann::ordered_json> objects;  // Kind::jsonl (key order kept)
+  std::string source;
+};
+
+/// Reads `--input` (or stdin): a TSV/CSV/JSONL file (by extension or --format) with the column
+/// options, else one text per line (blank lines skipped). Throws `ember::Error` naming the file.
+PredictInput read_predict_input(const std::string& input_file, DataArgs& data) {
+  PredictInput in;
+  in.source = input_file.empty() ? std::string("standard input") : input_file;
+  const std::string path = input_file.empty() ? std::string("/dev/stdin") : input_file;
+  std::optional<ember::data::TextFormat> fmt;
+  if (data.text_format() != ember::data::TextFormat::auto_detect)
+    fmt = data.text_format();
+  else if (!input_file.empty())
+    fmt = ember::data::text_format_from_extension(input_file);
+
+  if (!fmt) {  // one text per line
+    std::ifstream file;
+    if (!input_file.empty()) {
+      file.open(input_file);
+      EMBER_CHECK(file.good(), "predict: cannot open ", input_file);
+    }
+    std::istream& is = input_file.empty() ? std::cin : file;
+    std::string line;
+    while (std::getline(is, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();         // CRLF files
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank: nothing to do
+      in.texts.push_back(line);
+    }
+  } else if (*fmt == ember::data::TextFormat::jsonl) {
+    in.kind = PredictInput::Kind::jsonl;
+    std::ifstream file(path, std::ios::binary);
+    EMBER_CHECK(file.good(), "predict: cannot open ", path);
+    std::string line;
+    for (int64_t n = 1; std::getline(file, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      nlohmann::ordered_json obj =
+          nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+      EMBER_CHECK(obj.is_object(), "predict: ", in.source, ":", n,
+                  ": expected one JSON object per line");
+      auto field = [&](const std::string& name) {
+        auto it = obj.find(name);
+        EMBER_CHECK(it != obj.end() && it->is_string(), "predict: ", in.source, ":", n,
+                    ": no string field '", name, "' in this object (", obj.dump().substr(0, 80),
+                    "); name the text field with --text-column");
+        return it->get<std::string>();
+      };
+      in.texts.push_back(field(data.text_column));
+      if (!data.text_pair_column.empty()) in.text_pairs.push_back(field(data.text_pair_column));
+      in.objects.push_back(std::move(obj));
+    }
+  } else {
+    in.kind = PredictInput::Kind::table;
+    in.table = ember::data::read_text_table(path, *fmt, !data.no_header);
+    const ember::data::TextTable& t = in.table;
+    int64_t text = -1, pair = -1;
+    if (data.by_index()) {
+      const std::array<int64_t, 3> idx = data.indices();
+      text = idx[0];
+      pair = data.has_pair() ? idx[1] : -1;
+      for (int64_t i : {text, pair})
+        EMBER_CHECK(i < t.num_columns(), "predict: ", in.source, ": column index ", i,
+                    " is out of range: the rows have ", t.num_columns(), " fields");
+    } else if (!data.columns_named() &&
+               std::find(t.columns.begin(), t.columns.end(), data.text_column) == t.columns.end()) {
+      // No text column named and no 'sentence': the column with the longest values.
+      std::vector<std::size_t> total(t.columns.size(), 0);
+      for (const auto& row : t.rows)
+        for (std::size_t k = 0; k < row.size(); ++k) total[k] += row[k].size();
+      text = std::max_element(total.begin(), total.end()) - total.begin();
+      std::fprintf(stderr,
+                   "columns: text = %s (detected: the longest values; use --text-column "
+                   "to choose)\n",
+                   t.columns[std::size_t(text)].c_str());
     } else {
-      std::cout << names.at(best);
-      for (std::size_t c = 0; c < probs.size(); ++c)
-        std::printf("\t%s=%.4f", names.at(int64_t(c)).c_str(), probs[c]);
-      std::cout << "\t" << line << "\n";
+      text = t.column_index(data.text_column);
+      if (!data.text_pair_column.empty()) pair = t.column_index(data.text_pair_column);
+    }
+    for (const auto& row : t.rows) {
+      in.texts.push_back(row[std::size_t(text)]);
+      if (pair >= 0) in.text_pairs.push_back(row[std::size_t(pair)]);
     }
   }
-  EMBER_CHECK(predicted > 0, "predict: no text to classify in ",
-              input_file.empty() ? std::string("standard input") : input_file,
-              " (expected one text per line; blank lines are skipped)");
+  EMBER_CHECK(!in.texts.empty(), "predict: no text to classify in ", in.source,
+              " (expected one text per line, blank lines skipped, or a .tsv/.csv/.jsonl file)");
+  return in;
+}
+
+/// `field` as one CSV field (RFC 4180: quoted when it holds a comma, quote or line end).
+std::string csv_field(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int run_predict(RunArgs& a) {
+  if (a.threads > 0) ember::set_num_threads(int(a.threads));
+  const ember::Device dev = parse_device(a.device);
+  set_matmul_precision(a.bf16, dev);
+  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(a.model_dir);
+  model->to(dev);
+  model->eval();
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  PredictInput in = read_predict_input(a.input_file, a.data);
+
+  // Batches sorted by length; each row's logits go back to its place, so the output keeps the
+  // input's order.
+  const int64_t n = int64_t(in.texts.size());
+  auto set = ember::data::TextClassificationDataset::from_rows(
+      in.texts, std::vector<std::string>(std::size_t(n), "0"), in.text_pairs);
+  ember::data::DataLoader loader(set, tokenizer,
+                                 eval_loader_options(n, a.batch_size, a.max_length));
+  const int64_t c = model->num_labels();
+  std::vector<float> logits(std::size_t(n * c)), probs(std::size_t(n * c));
+  {
+    ember::NoGradGuard no_grad;
+    for (auto& cpu_batch : loader) {
+      ember::data::Batch batch = cpu_batch.to(dev);
+      Tensor<float> out =
+          model->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
+      const std::vector<float> l = out.to(ember::Device::cpu()).to_vector();
+      const std::vector<float> p = ember::softmax(out, -1).to(ember::Device::cpu()).to_vector();
+      for (int64_t r = 0; r < cpu_batch.size(); ++r) {
+        const std::size_t row = std::size_t(cpu_batch.indices[std::size_t(r)]);
+        std::copy_n(l.begin() + r * c, c, logits.begin() + std::ptrdiff_t(row) * c);
+        std::copy_n(p.begin() + r * c, c, probs.begin() + std::ptrdiff_t(row) * c);
+      }
+    }
+  }
+
+  const auto& names = model->config().id2label;
+  auto best = [&](int64_t i) {
+    auto first = probs.begin() + i * c;
+    return names.at(std::max_element(first, first + c) - first);
+  };
+  auto probabilities = [&](int64_t i) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (int64_t k = 0; k < c; ++k) j[names.at(k)] = probs[std::size_t(i * c + k)];
+    return j;
+  };
+  if (in.kind == PredictInput::Kind::lines) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (a.json) {
+        nlohmann::ordered_json j = {{"text", in.texts[std::size_t(i)]}, {"label", best(i)}};
+        j["probabilities"] = probabilities(i);
+        j["logits"] = std::vector<float>(logits.begin() + i * c, logits.begin() + (i + 1) * c);
+        std::cout << j.dump() << "\n";
+      } else {
+        std::cout << best(i);
+        for (int64_t k = 0; k < c; ++k)
+          std::printf("\t%s=%.4f", names.at(k).c_str(), probs[std::size_t(i * c + k)]);
+        std::cout << "\t" << in.texts[std::size_t(i)] << "\n";
+      }
+      std::cout.flush();
+    }
+    return 0;
+  }
+  // A file of records: each record as it was, with predicted_label and the probabilities.
+  const ember::data::TextTable& t = in.table;
+  if (in.kind == PredictInput::Kind::jsonl || a.json) {
+    for (int64_t i = 0; i < n; ++i) {
+      nlohmann::ordered_json j;
+      if (in.kind == PredictInput::Kind::jsonl) {
+        j = in.objects[std::size_t(i)];
+      } else {
+        for (std::size_t k = 0; k < t.rows[std::size_t(i)].size(); ++k)
+          j[t.columns.empty() ? "column_" + std::to_string(k) : t.columns[k]] =
+              t.rows[std::size_t(i)][k];
+      }
+      j["predicted_label"] = best(i);
+      j["probabilities"] = probabilities(i);
+      std::cout << j.dump() << "\n";
+    }
+    return 0;
+  }
+  const bool tsv = t.format == ember::data::TextFormat::tsv;
+  auto write_row = [&](std::vector<std::string> fields) {
+    for (std::size_t k = 0; k < fields.size(); ++k)
+      std::cout << (k ? (tsv ? "\t" : ",") : "") << (tsv ? fields[k] : csv_field(fields[k]));
+    std::cout << "\n";
+  };
+  if (!t.columns.empty()) {
+    std::vector<std::string> header = t.columns;
+    header.push_back("predicted_label");
+    for (int64_t k = 0; k < c; ++k) header.push_back("prob_" + names.at(k));
+    write_row(header);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<std::string> fields = t.rows[std::size_t(i)];
+    fields.push_back(best(i));
+    for (int64_t k = 0; k < c; ++k) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4f", probs[std::size_t(i * c + k)]);
+      fields.push_back(buf);
+    }
+    write_row(std::move(fields));
+  }
   return 0;
 }
 
@@ -407,6 +741,7 @@ int run_predict(const std::string& model_dir, const std::string& input_file, boo
 
 int main(int argc, char** argv) {
   CLI::App app{"Fine-tune, evaluate and run a BERT text classifier with ember"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.require_subcommand(1);
   app.fallthrough();  // --verbose after the subcommand too
   bool verbose = false;
@@ -417,36 +752,48 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "fine-tune a pretrained BERT on a labelled file");
   train->add_option("--model", t.model_dir, "Hugging Face BERT directory")->required();
   train->add_option("--train", t.train_file, "training file (.tsv, .csv, .jsonl)")->required();
-  train->add_option("--validation", t.validation_file, "validation file (best model selection)")
-      ->required();
+  auto* validation = train->add_option("--validation", t.validation_file,
+                                       "validation file (best model selection)");
+  train
+      ->add_option("--validation-split", t.validation_split,
+                   "instead of --validation: hold out this fraction of the training file "
+                   "(seeded by --seed, stratified by label; 0: none)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->excludes(validation);
   train->add_option("--test", t.test_file, "file for the final report (default: validation)");
-  train->add_option("--output", t.output_dir, "output directory (best/, checkpoint/, metrics.jsonl)");
+  train->add_option("--output", t.output_dir,
+                    "output directory (best/, checkpoint/, metrics.jsonl)");
   t.data.add_to(train);
-  train->add_option("--epochs", t.epochs, "passes over the training file")
-      ->check(kPositive);
-  train->add_option("--batch-size", t.batch_size, "examples per micro-batch")
-      ->check(kPositive);
+  train->add_flag("--allow-many-labels", t.allow_many_labels,
+                  "train even when the labels look like text (more distinct labels than half "
+                  "the examples, or a label over 50 bytes)");
+  train->add_option("--epochs", t.epochs, "passes over the training file")->check(kPositive);
+  train->add_option("--batch-size", t.batch_size, "examples per micro-batch")->check(kPositive);
   train->add_option("--lr", t.lr, "peak learning rate")->check(kPositive);
-  train->add_option("--warmup-ratio", t.warmup_ratio)->check(CLI::Range(0.0, 1.0));
-  train->add_option("--weight-decay", t.weight_decay)->check(kNonNegative);
-  train->add_option("--max-grad-norm", t.max_grad_norm)->check(kPositive);
+  train->add_option("--warmup-ratio", t.warmup_ratio, "fraction of the steps warming up")
+      ->check(CLI::Range(0.0, 1.0));
+  train->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(kNonNegative);
+  train->add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping norm")->check(kPositive);
   train->add_option("--max-length", t.max_length, "tokens per example incl. [CLS]/[SEP]")
       ->check(CLI::Range(int64_t(3), int64_t(512)));
   train->add_option("--grad-accum", t.grad_accum, "micro-batches per optimizer step")
       ->check(kPositive);
-  train->add_option("--seed", t.seed, "seed of shuffling, dropout and the classifier's initialization");
-  train->add_option("--threads", t.threads, "CPU threads (default: all)")
+  train->add_option("--seed", t.seed,
+                    "seed of shuffling, dropout and the classifier's initialization");
+  train->add_option("--threads", t.threads, "CPU threads (0: all)")->check(kNonNegative);
+  train
+      ->add_option("--max-train-examples", t.max_train_examples,
+                   "train on a seeded random subset of this size (0: all)")
       ->check(kNonNegative);
-  train->add_option("--max-train-examples", t.max_train_examples,
-                    "train on a seeded random subset of this size (0: all)")
-      ->check(kNonNegative);
-  train->add_option("--max-validation-examples", t.max_validation_examples,
-                    "validate on a seeded random subset of this size (0: all)")
+  train
+      ->add_option("--max-validation-examples", t.max_validation_examples,
+                   "validate on a seeded random subset of this size (0: all)")
       ->check(kNonNegative);
   train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)")
       ->check(kNonNegative);
-  train->add_option("--patience", t.patience,
-                    "early stopping: evaluations without improvement (0: never stop early)")
+  train
+      ->add_option("--patience", t.patience,
+                   "early stopping: evaluations without improvement (0: never stop early)")
       ->check(kNonNegative);
   train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
       ->check(kPositive);
@@ -455,35 +802,41 @@ int main(int argc, char** argv) {
   train->add_flag("--bf16", t.bf16,
                   "bf16 matrix products, fp32 weights (GPU tensor cores; CPU: AMX/AVX512-BF16)");
 
-  std::string model_dir, data_file, input_file;
-  DataArgs eval_data;
-  int64_t batch_size = 64, max_length = 128;
-  bool json = false, bf16 = false;
-  std::string device = "cpu";
+  // eval and predict: the options they share.
+  RunArgs e, p;
+  auto add_run_options = [](CLI::App* cmd, RunArgs& r) {
+    cmd->add_option("--model", r.model_dir, "fine-tuned model directory")->required();
+    cmd->add_option("--batch-size", r.batch_size, "examples per batch (batches sorted by length)")
+        ->check(kPositive);
+    cmd->add_option("--max-length", r.max_length, "tokens per example incl. [CLS]/[SEP]")
+        ->check(CLI::Range(int64_t(3), int64_t(512)));
+    cmd->add_option("--threads", r.threads, "CPU threads (0: all)")->check(kNonNegative);
+    cmd->add_option("--device", r.device, "cpu, cuda or cuda:N");
+    cmd->add_flag("--bf16", r.bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
+  };
   auto* eval = app.add_subcommand("eval", "accuracy, F1 and confusion matrix on a labelled file");
-  eval->add_option("--model", model_dir, "fine-tuned model directory")->required();
-  eval->add_option("--data", data_file, "labelled file")->required();
-  eval->add_option("--batch-size", batch_size, "examples per batch")->check(kPositive);
-  eval->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
-  eval_data.add_to(eval);
-  eval->add_option("--device", device, "cpu, cuda or cuda:N");
-  eval->add_flag("--bf16", bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
+  add_run_options(eval, e);
+  eval->add_option("--data", e.data_file, "labelled file (.tsv, .csv, .jsonl)")->required();
+  e.data.add_to(eval);
 
-  auto* predict = app.add_subcommand("predict", "label one text per line (stdin or --input)");
-  predict->add_option("--model", model_dir, "fine-tuned model directory")->required();
-  predict->add_option("--input", input_file, "file with one text per line (default: stdin)");
-  predict->add_flag("--json", json, "JSON lines output");
-  predict->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
-  predict->add_option("--device", device, "cpu, cuda or cuda:N");
-  predict->add_flag("--bf16", bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
+  auto* predict =
+      app.add_subcommand("predict",
+                         "label the texts of a .tsv/.csv/.jsonl file (each row written back with "
+                         "predicted_label and the probabilities), or one text per line (stdin or a "
+                         "plain file)");
+  add_run_options(predict, p);
+  predict->add_option("--input", p.input_file,
+                      "file to label (empty: stdin); .tsv/.csv/.jsonl or --format: rows with the "
+                      "column options, else one text per line");
+  predict->add_flag("--json", p.json, "JSON lines output");
+  p.data.add_to(predict, /*labelled=*/false);
 
   CLI11_PARSE(app, argc, argv);
   if (verbose) std::fprintf(stderr, "%s", ember::cpu_info().summary().c_str());
   try {
     if (*train) return run_train(t);
-    if (*eval)
-      return run_eval(model_dir, data_file, eval_data, batch_size, max_length, device, bf16);
-    if (*predict) return run_predict(model_dir, input_file, json, max_length, device, bf16);
+    if (*eval) return run_eval(e);
+    if (*predict) return run_predict(p);
   } catch (const ember::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -7,6 +7,7 @@
 //   bert_pretraining pretrain  (--model DIR | --config FILE --vocab FILE) --corpus FILE... --output DIR
 //   bert_pretraining fill-mask --model DIR [--input FILE] [--top-k 5] [--json]
 //   bert_pretraining train-vocab --corpus FILE... --output DIR [--vocab-size 30522]
+//   bert_pretraining init      --config FILE --vocab FILE --output DIR   (a model from scratch)
 //
 // The output directory is a Hugging Face BertForMaskedLM directory (config.json,
 // model.safetensors, vocab.txt, tokenizer_config.json): transformers' AutoModelForMaskedLM loads
@@ -239,7 +240,12 @@ int run_pretrain(const PretrainArgs& a) {
   };
   ember::train::ProgressBar progress(total_steps, std::cerr,
                                      ember::train::ProgressOptions().initial_step(state.global_step));
-  const auto start = std::chrono::steady_clock::now();
+  // Throughput counts the training steps only (evaluation and saving excluded), as Hugging
+  // Face's Trainer reports train_runtime without evaluation and saving.
+  double train_seconds = 0;
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   int64_t tokens_seen = 0;
   for (int64_t epoch = state.epoch; epoch < epochs && state.global_step < total_steps; ++epoch) {
     progress.set_epoch(epoch, epochs);
@@ -248,6 +254,7 @@ int run_pretrain(const PretrainArgs& a) {
          mb += a.grad_accum) {
       // One optimizer step over `grad_accum` micro-batches; each micro-batch's mean loss is
       // weighted by its share of the step's masked tokens, so the step averages per token.
+      const auto step_start = std::chrono::steady_clock::now();
       const int64_t end = std::min(mb + a.grad_accum, micro_batches);
       std::vector<ember::data::Batch> batches;
       int64_t step_masked = 0;
@@ -272,6 +279,7 @@ int run_pretrain(const PretrainArgs& a) {
       optimizer.step();
       scheduler.step();
       optimizer.zero_grad();
+      train_seconds += since(step_start);
       ++state.global_step;
       progress.update(step_loss, lr, int64_t(batches.size()) * a.batch_size);
       if (state.global_step % a.log_every == 0) log.log_train(state.global_step, step_loss, lr, epoch);
@@ -302,11 +310,10 @@ int run_pretrain(const PretrainArgs& a) {
     state.batch_in_epoch = 0;
   }
   progress.close();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("pretraining: %lld steps in %.1f s (%.0f tokens/s); model saved in %s\n",
-              (long long)state.global_step, seconds, double(tokens_seen) / std::max(seconds, 1e-9),
-              a.output_dir.c_str());
+  std::printf("pretraining: %lld steps, %.1f s of training steps (%.0f tokens/s, evaluation and "
+              "saving excluded); model saved in %s\n",
+              (long long)state.global_step, train_seconds,
+              double(tokens_seen) / std::max(train_seconds, 1e-9), a.output_dir.c_str());
   return 0;
 }
 
@@ -385,6 +392,19 @@ int run_fill_mask(const std::string& model_dir, const std::string& input_file, i
   EMBER_CHECK(done > 0, "fill-mask: no text in ",
               input_file.empty() ? std::string("standard input") : input_file,
               " (expected one text per line with [MASK])");
+  return 0;
+}
+
+// ---- init ----------------------------------------------------------------------------------------
+
+/// Writes a freshly initialized model (Hugging Face's initialization) with the vocabulary: the
+/// from-scratch starting point, e.g. the "no pretraining" baseline of a fine-tuning comparison.
+int run_init(const std::string& config_file, const std::string& vocab_file,
+             const std::string& output_dir, uint64_t seed) {
+  ember::Generator gen(seed);
+  Pretrained p = load_model("", config_file, vocab_file, gen);
+  save_model(*p.model, p.tokenizer, output_dir);
+  std::printf("initialized model written to %s\n", output_dir.c_str());
   return 0;
 }
 
@@ -491,6 +511,14 @@ int main(int argc, char** argv) {
   vocab->add_option("--limit-alphabet", limit_alphabet, "most frequent characters kept (0: all)");
   vocab->add_flag("--cased", cased, "keep case and accents (default: lower-case, as BERT uncased)");
 
+  std::string init_config, init_vocab, init_output;
+  uint64_t init_seed = 42;
+  auto* init = app.add_subcommand("init", "write a freshly initialized model (from a config and a vocabulary)");
+  init->add_option("--config", init_config, "config.json (vocab_size may be left out)")->required();
+  init->add_option("--vocab", init_vocab, "vocab.txt")->required();
+  init->add_option("--output", init_output, "output directory")->required();
+  init->add_option("--seed", init_seed, "seed of the initialization");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*pre) return run_pretrain(t);
@@ -498,6 +526,7 @@ int main(int argc, char** argv) {
       if (threads > 0) ember::set_num_threads(int(threads));
       return run_fill_mask(model_dir, input_file, top_k, json, max_length, device);
     }
+    if (*init) return run_init(init_config, init_vocab, init_output, init_seed);
     if (*vocab)
       return run_train_vocab(vocab_corpus, vocab_output,
                              ember::data::WordPieceTrainerOptions()

@@ -65,6 +65,36 @@ TEST_CASE("BertConfig reads HF config.json, rejects unsupported values") {
                        doctest::Contains("/nonexistent/config.json"), ember::Error);
 }
 
+// Found by fuzz/fuzz_bert_config.cpp (docs/fuzzing.md): nlohmann casts a JSON number to int64_t
+// unchecked, so 1.2e20 was undefined behaviour (UBSan), 2.5 became 2 and 2^64-1 became -1; a
+// string num_labels escaped as nlohmann::type_error; num_labels 10^15 asked for 10^15 names (and
+// 88896 took 7 s under ASan: the bound is 100000).
+TEST_CASE("BertConfig: integer fields must be integers; num_labels is bounded (fuzzing)") {
+  auto error = [](const char* text) {
+    try {
+      BertConfig::from_json(nlohmann::json::parse(text), "config.json");
+    } catch (const ember::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto has = [](const std::string& s, const std::string& part) {
+    CHECK_MESSAGE(s.find(part) != std::string::npos, s);
+  };
+  has(error(R"({"hidden_size": 1.18447e+20})"),
+      "field \"hidden_size\" must be an integer (64-bit), found 1.18447e+20");
+  has(error(R"({"vocab_size": 2.5})"), "\"vocab_size\" must be an integer (64-bit), found 2.5");
+  has(error(R"({"pad_token_id": 18446744073709551615})"), "found 18446744073709551615");
+  has(error(R"({"num_hidden_layers": "12"})"), "must be an integer (64-bit), found string");
+  has(error(R"({"num_labels": "3"})"), "\"num_labels\" must be an integer (64-bit), found string");
+  has(error(R"({"num_labels": 1000000000000000})"),
+      "num_labels must be in [1, 100000], found 1000000000000000");
+  has(error(R"({"num_labels": 0})"), "num_labels must be in [1, 100000], found 0");
+  has(error(R"({"num_labels": 100001})"), "num_labels must be in [1, 100000], found 100001");
+  CHECK(BertConfig::from_json(nlohmann::json::parse(R"({"num_labels": 5, "vocab_size": 100})"))
+            .num_labels() == 5);
+}
+
 TEST_CASE("tiny BERT matches Hugging Face: hidden states, pooler, logits, loss, every gradient") {
   LoadReport report;
   auto model = bert_classifier_from_pretrained<float>(kTiny, FromPretrainedOptions().loading_info(&report));

@@ -12,6 +12,7 @@
 #include <ember/data/mlm_collator.hpp>
 #include <ember/data/text_corpus.hpp>
 
+#include "support/temp_dir.hpp"
 #include "support/test_util.hpp"
 #include <doctest/doctest.h>
 
@@ -51,19 +52,8 @@ const WordPieceTokenizer& bert() {
 
 /// Writes `content` to `name` in a per-process temporary folder (removed at exit); its path.
 std::string write_file(const std::string& name, const std::string& content) {
-  struct TempDir {
-    fs::path path = fs::temp_directory_path() /
-                    ("ember_test_lm_" + std::to_string(static_cast<long long>(::getpid())));
-    TempDir() { fs::create_directories(path); }
-    ~TempDir() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  };
-  static const TempDir tmp;
-  const fs::path p = tmp.path / name;
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
-  return p.string();
+  static const ember::test::TempDir tmp("lm");
+  return tmp.write(name, content);
 }
 
 /// Every document of `paths`, read with `options`.

@@ -24,6 +24,11 @@
 //   * TextDatasetOptions::label2id(mapping) fixes the mapping instead (the one a trained model was
 //     trained with, so evaluation data maps the same way); a label not in it is an error.
 //
+// Columns: with a header, by name (text_column, label_column, ...), or by index with
+// columns_by_index(true); without a header, by index (text_index, label_index, ...).
+// detect_text_label_columns tells the text column from the label column of a two-column table,
+// and check_label_set refuses labels that look like text (a swapped text and label column).
+//
 // Errors: ember::Error, naming the file and the 1-based line ("data/train.csv:17: ...") for a
 // missing file, an unknown extension, a header without the requested column, a row with the
 // wrong number of fields, an empty label, an unterminated quote (line where the record starts),
@@ -40,6 +45,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +68,13 @@ namespace ember::data {
 /// File format of a text dataset; auto_detect looks at the extension (.tsv, .csv, .jsonl/.ndjson).
 enum class TextFormat { auto_detect, tsv, csv, jsonl };
 
+/// The format `path`'s extension names (case-insensitive), or nullopt for any other extension.
+inline std::optional<TextFormat> text_format_from_extension(const std::string& path);
+/// `requested` unless it is auto_detect, else the extension's format; throws `ember::Error`
+/// naming the extension when it names none.
+inline TextFormat text_format_of(const std::string& path,
+                                 TextFormat requested = TextFormat::auto_detect);
+
 /// How to read a dataset file. Chainable:
 /// `TextDatasetOptions().text_column("premise").text_pair_column("hypothesis")`.
 /// With a header (TSV/CSV default) columns are found by name; with has_header(false) by index.
@@ -75,19 +88,34 @@ struct TextDatasetOptions {
   /// Empty (the default): single texts, no pair.
   EMBER_ARG(std::string, text_pair_column);
   EMBER_ARG(std::string, label_column) = "label";
-  /// Without a header: 0-based column indices (defaults: text 0, pair none (-1), label 1).
+  /// Without a header (or with columns_by_index): 0-based column indices (defaults: text 0,
+  /// pair none (-1), label 1).
   EMBER_ARG(int64_t, text_index) = 0;
   EMBER_ARG(int64_t, text_pair_index) = -1;
   EMBER_ARG(int64_t, label_index) = 1;
+  /// TSV/CSV with a header: pick the columns by text_index/text_pair_index/label_index instead of
+  /// by name (the header row is skipped). Without a header columns are always picked by index.
+  EMBER_ARG(bool, columns_by_index) = false;
   /// A fixed label → id mapping (ids distinct, >= 0); labels outside it are errors.
   /// Empty (the default): built from the labels found in the file.
   EMBER_ARG(Label2Id, label2id);
 
  public:
-  /// Whether rows carry a second text (pair column named, or pair index >= 0 without header).
+  /// Whether rows carry a second text (pair column named, or pair index >= 0 when columns are
+  /// picked by index).
   bool has_text_pair(bool header) const {
-    return header ? !text_pair_column_.empty() : text_pair_index_ >= 0;
+    return header && !columns_by_index_ ? !text_pair_column_.empty() : text_pair_index_ >= 0;
   }
+};
+
+/// When a label set looks like text rather than labels (see
+/// TextClassificationDataset::check_label_set). Chainable.
+struct LabelSetLimits {
+  /// More distinct labels than this fraction of the examples (and more than 2) looks like a text
+  /// column read as labels.
+  EMBER_ARG(double, max_label_fraction) = 0.5;
+  /// A label longer than this many bytes looks like a text.
+  EMBER_ARG(int64_t, max_label_length) = 50;
 };
 
 /// One example: the text, the second text of a pair task (empty when none), the class id.
@@ -124,6 +152,22 @@ class TextClassificationDataset {
       out.examples_.push_back(examples_[std::size_t(idx[std::size_t(i)])]);
     return out;
   }
+
+  /// The examples split in two, stratified by label: of each class's n examples,
+  /// round(fraction·n) drawn at random with `Generator(seed)` (at least 1 and at most n - 1 when
+  /// n >= 2; a class with one example stays in the first part) go to the second part. Returns
+  /// (rest, drawn), each in file order, both with this dataset's label mapping. Throws
+  /// `ember::Error` unless 0 < fraction < 1 and both parts hold examples.
+  std::pair<TextClassificationDataset, TextClassificationDataset> stratified_split(
+      double fraction, uint64_t seed) const;
+
+  /// Throws `ember::Error` when the labels look like text (a text column read as the label, e.g.
+  /// a `label<TAB>text` file read as `text<TAB>label`): more distinct labels than
+  /// limits.max_label_fraction() of the examples (and more than 2), or a label longer than
+  /// limits.max_label_length() bytes. The message gives what was found (the number of distinct
+  /// labels and examples, the longest label cut to 40 characters) and then `advice` (default: how
+  /// to choose other columns with TextDatasetOptions).
+  void check_label_set(const LabelSetLimits& limits = {}, const std::string& advice = "") const;
 
   /// Number of examples (always > 0).
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
@@ -162,6 +206,34 @@ class TextClassificationDataset {
   std::vector<std::string> id2label_;
   std::map<std::string, int64_t> label2id_;
 };
+
+/// A TSV or CSV file as fields: what `predict` reads to write each row back with its
+/// prediction, and what detect_text_label_columns looks at. Rows all have columns.size() fields
+/// (or, without a header, the first row's count).
+struct TextTable {
+  std::string path;
+  TextFormat format = TextFormat::tsv;
+  std::vector<std::string> columns;            // the header's names (empty without a header)
+  std::vector<std::vector<std::string>> rows;  // the records after the header
+  std::vector<int64_t> lines;                  // each record's 1-based first line
+  /// Number of fields per row.
+  int64_t num_columns() const;
+  /// The index of the column named `name`; throws `ember::Error` listing the columns otherwise.
+  int64_t column_index(const std::string& name) const;
+};
+
+/// Reads a TSV or CSV file (format as in text_format_of; JSONL is an error: its records are
+/// objects) with the same rules and errors as TextClassificationDataset. Throws for a file with
+/// no records.
+inline TextTable read_text_table(const std::string& path,
+                                 TextFormat format = TextFormat::auto_detect,
+                                 bool has_header = true);
+
+/// For a table of exactly two columns, the pair (text column, label column) when exactly one
+/// column looks like labels (within `limits`, as check_label_set judges them) or, when both do,
+/// the one with fewer distinct values (then the shorter values); nullopt otherwise.
+inline std::optional<std::pair<int64_t, int64_t>> detect_text_label_columns(
+    const TextTable& table, const LabelSetLimits& limits = {});
 
 // ---------------------------------------------------------------------------------------------
 // Implementation
@@ -349,28 +421,37 @@ inline bool next_csv_record(std::string_view s, std::size_t& pos, int64_t& line,
   }
 }
 
+/// The records of TSV or CSV text, one at a time: next() fills `fields` and `record_line` (the
+/// 1-based line where the record starts) and returns false at the end.
+struct DelimitedReader {
+  DelimitedReader(std::string_view text, bool is_tsv, const std::string& file)
+      : s(text), tsv(is_tsv), path(file) {}
+  std::string_view s;
+  bool tsv;
+  const std::string& path;
+  std::size_t pos = 0;
+  int64_t line = 1, record_line = 0;
+  std::vector<std::string> fields;
+  bool next() {
+    return tsv ? next_tsv_record(s, pos, line, fields, record_line)
+               : next_csv_record(s, pos, line, fields, record_line, path);
+  }
+  /// Throws `ember::Error` unless the record has `expected` fields (the header's, or the first
+  /// row's without a header).
+  void check_field_count(std::size_t expected, bool header) const {
+    EMBER_CHECK(fields.size() == expected, "TextClassificationDataset: ", path, ":", record_line,
+                ": expected ", expected, " fields (as the ", header ? "header" : "first row",
+                "), found ", fields.size(),
+                tsv ? " (TSV fields are separated by tabs and cannot be quoted)" : "");
+  }
+};
+
 }  // namespace detail
 
 inline TextClassificationDataset::TextClassificationDataset(const std::string& path,
                                                             TextDatasetOptions options)
     : path_(path) {
-  TextFormat format = options.format();
-  if (format == TextFormat::auto_detect) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (ext == ".tsv")
-      format = TextFormat::tsv;
-    else if (ext == ".csv")
-      format = TextFormat::csv;
-    else if (ext == ".jsonl" || ext == ".ndjson")
-      format = TextFormat::jsonl;
-    else
-      EMBER_FAIL("TextClassificationDataset: cannot tell the format of '", path,
-                 "' from its extension '", ext,
-                 "' (expected .tsv, .csv or .jsonl); set it with "
-                 "TextDatasetOptions().format(TextFormat::tsv / csv / jsonl)");
-  }
+  const TextFormat format = text_format_of(path, options.format());
   const std::string content = detail::read_text_file(path, "TextClassificationDataset");
   std::vector<RawRow> rows;
   if (format == TextFormat::jsonl) {
@@ -417,20 +498,16 @@ inline void TextClassificationDataset::read_delimited_(const std::string& conten
                                                        std::vector<RawRow>& rows) const {
   const bool tsv = delimiter == '\t';
   const char* kind = tsv ? "TSV" : "CSV";
-  std::string_view s(content);
-  std::size_t pos = 0;
-  int64_t line = 1, record_line = 0;
-  std::vector<std::string> fields;
-  auto next = [&]() {
-    return tsv ? detail::next_tsv_record(s, pos, line, fields, record_line)
-               : detail::next_csv_record(s, pos, line, fields, record_line, path_);
-  };
+  detail::DelimitedReader reader(content, tsv, path_);
+  std::vector<std::string>& fields = reader.fields;
+  const int64_t& record_line = reader.record_line;
+  auto next = [&]() { return reader.next(); };
   if (!next()) return;  // no records: the caller reports "no examples"
 
   const bool pair = opt.has_text_pair(opt.has_header());
   int64_t text_col, pair_col = -1, label_col;
   const std::size_t num_fields = fields.size();
-  if (opt.has_header()) {
+  if (opt.has_header() && !opt.columns_by_index()) {
     auto find = [&](const std::string& name, const char* what) -> int64_t {
       auto it = std::find(fields.begin(), fields.end(), name);
       EMBER_CHECK(it != fields.end(), "TextClassificationDataset: ", path_, ":", record_line,
@@ -450,7 +527,8 @@ inline void TextClassificationDataset::read_delimited_(const std::string& conten
     auto check = [&](int64_t index, const char* what) {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(num_fields),
                   "TextClassificationDataset: ", path_, ":", record_line, ": ", what, " ", index,
-                  " is out of range: the first row has ", num_fields, " fields");
+                  " is out of range: the ", opt.has_header() ? "header" : "first row", " has ",
+                  num_fields, " fields");
       return index;
     };
     text_col = check(opt.text_index(), "text_index");
@@ -459,10 +537,7 @@ inline void TextClassificationDataset::read_delimited_(const std::string& conten
   }
 
   auto add = [&]() {
-    EMBER_CHECK(fields.size() == num_fields, "TextClassificationDataset: ", path_, ":", record_line,
-                ": expected ", num_fields, " fields (as the ",
-                opt.has_header() ? "header" : "first row", "), found ", fields.size(),
-                tsv ? " (TSV fields are separated by tabs and cannot be quoted)" : "");
+    reader.check_field_count(num_fields, opt.has_header());
     RawRow row;
     row.line = record_line;
     row.text = std::move(fields[text_col]);
@@ -602,6 +677,184 @@ inline std::vector<int64_t> TextClassificationDataset::label_counts() const {
   std::vector<int64_t> counts(id2label_.size(), 0);
   for (const TextExample& e : examples_) ++counts[static_cast<std::size_t>(e.label_id)];
   return counts;
+}
+
+// ---- formats, splits, label checks, tables ---------------------------------------------------
+
+inline std::optional<TextFormat> text_format_from_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".tsv") return TextFormat::tsv;
+  if (ext == ".csv") return TextFormat::csv;
+  if (ext == ".jsonl" || ext == ".ndjson") return TextFormat::jsonl;
+  return std::nullopt;
+}
+
+inline TextFormat text_format_of(const std::string& path, TextFormat requested) {
+  if (requested != TextFormat::auto_detect) return requested;
+  const std::optional<TextFormat> format = text_format_from_extension(path);
+  EMBER_CHECK(format.has_value(), "TextClassificationDataset: cannot tell the format of '", path,
+              "' from its extension '", std::filesystem::path(path).extension().string(),
+              "' (expected .tsv, .csv or .jsonl); set it with "
+              "TextDatasetOptions().format(TextFormat::tsv / csv / jsonl)");
+  return *format;
+}
+
+inline std::pair<TextClassificationDataset, TextClassificationDataset>
+TextClassificationDataset::stratified_split(double fraction, uint64_t seed) const {
+  EMBER_CHECK(fraction > 0 && fraction < 1,
+              "TextClassificationDataset::stratified_split: fraction must be in (0, 1), found ",
+              fraction);
+  std::vector<std::vector<int64_t>> by_label(id2label_.size());
+  for (std::size_t i = 0; i < examples_.size(); ++i)
+    by_label[static_cast<std::size_t>(examples_[i].label_id)].push_back(static_cast<int64_t>(i));
+  std::vector<char> drawn(examples_.size(), 0);
+  Generator gen(seed);
+  for (std::vector<int64_t>& idx : by_label) {
+    const int64_t n = static_cast<int64_t>(idx.size());
+    if (n < 2) continue;  // a class of one example stays in the first part
+    const int64_t k = std::clamp<int64_t>(std::llround(fraction * double(n)), 1, n - 1);
+    for (int64_t i = n - 1; i > 0; --i)  // Fisher–Yates
+      std::swap(idx[std::size_t(i)], idx[gen.randint(uint64_t(i) + 1)]);
+    for (int64_t i = 0; i < k; ++i) drawn[std::size_t(idx[std::size_t(i)])] = 1;
+  }
+  std::pair<TextClassificationDataset, TextClassificationDataset> out{*this, *this};
+  out.first.examples_.clear();
+  out.second.examples_.clear();
+  for (std::size_t i = 0; i < examples_.size(); ++i)
+    (drawn[i] ? out.second : out.first).examples_.push_back(examples_[i]);
+  EMBER_CHECK(!out.second.examples_.empty() && !out.first.examples_.empty(),
+              "TextClassificationDataset::stratified_split: '", path_, "' has ", size(),
+              " examples and no class with 2 or more of them, so a split of ", fraction,
+              " leaves one part empty; give a separate validation file");
+  return out;
+}
+
+namespace detail {
+/// `s` cut to about `max_chars` characters (never inside a UTF-8 sequence), control characters
+/// shown as spaces, "..." appended when cut.
+inline std::string preview(std::string_view s, std::size_t max_chars = 40) {
+  std::string out;
+  std::size_t chars = 0, i = 0;
+  for (; i < s.size() && chars < max_chars; ++chars) {
+    std::size_t j = i + 1;
+    while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20)
+      out.push_back(' ');
+    else
+      out.append(s.substr(i, j - i));
+    i = j;
+  }
+  if (i < s.size()) out += "...";
+  return out;
+}
+
+/// Whether `distinct` values with the longest `longest` bytes, among n, look like labels.
+inline bool looks_like_labels(int64_t distinct, std::size_t longest, int64_t n,
+                              const LabelSetLimits& limits) {
+  const bool too_many = distinct > 2 && double(distinct) > limits.max_label_fraction() * double(n);
+  return !too_many && static_cast<int64_t>(longest) <= limits.max_label_length();
+}
+}  // namespace detail
+
+inline void TextClassificationDataset::check_label_set(const LabelSetLimits& limits,
+                                                       const std::string& advice) const {
+  const std::vector<int64_t> counts = label_counts();
+  int64_t distinct = 0;
+  const std::string* longest = nullptr;
+  for (std::size_t id = 0; id < counts.size(); ++id) {
+    if (counts[id] == 0) continue;
+    ++distinct;
+    if (!longest || id2label_[id].size() > longest->size()) longest = &id2label_[id];
+  }
+  const std::size_t longest_size = longest ? longest->size() : 0;
+  if (detail::looks_like_labels(distinct, longest_size, size(), limits)) return;
+  EMBER_FAIL("TextClassificationDataset: the labels of '", path_,
+             "' look like text, not classes: ", distinct, " distinct labels in ", size(),
+             " examples (the limit is more than 2 and ", limits.max_label_fraction() * 100,
+             "% of the examples), the longest ", longest_size, " bytes (limit ",
+             limits.max_label_length(), "): '", detail::preview(longest ? *longest : ""),
+             "'. Is the label column the right one (a label-first file read as text-first?)? ",
+             advice.empty() ? "Choose the columns with TextDatasetOptions text_column/label_column "
+                              "(or text_index/label_index), or relax LabelSetLimits if these "
+                              "are the labels"
+                            : advice);
+}
+
+inline int64_t TextTable::num_columns() const {
+  return !columns.empty() ? static_cast<int64_t>(columns.size())
+                          : static_cast<int64_t>(rows.empty() ? 0 : rows.front().size());
+}
+
+inline int64_t TextTable::column_index(const std::string& name) const {
+  auto it = std::find(columns.begin(), columns.end(), name);
+  EMBER_CHECK(it != columns.end(), "TextTable: ", path, ": no column '", name, "' (",
+              columns.empty() ? std::string("the file has no header")
+                              : "columns: " + detail::join_names(columns.begin(), columns.end()),
+              ")");
+  return it - columns.begin();
+}
+
+inline TextTable read_text_table(const std::string& path, TextFormat format, bool has_header) {
+  TextTable table;
+  table.path = path;
+  table.format = text_format_of(path, format);
+  EMBER_CHECK(table.format != TextFormat::jsonl, "read_text_table: '", path,
+              "' is JSONL, whose records are objects, not rows of fields");
+  const bool tsv = table.format == TextFormat::tsv;
+  const std::string content = detail::read_text_file(path, "TextClassificationDataset");
+  detail::DelimitedReader reader(content, tsv, path);
+  std::size_t num_fields = 0;
+  while (reader.next()) {
+    if (num_fields == 0) {
+      num_fields = reader.fields.size();
+      if (has_header) {
+        table.columns = reader.fields;
+        continue;
+      }
+    }
+    reader.check_field_count(num_fields, has_header);
+    table.rows.push_back(reader.fields);
+    table.lines.push_back(reader.record_line);
+  }
+  EMBER_CHECK(!table.rows.empty(), "TextClassificationDataset: '", path, "' has no examples",
+              content.empty() ? " (the file is empty)" : "");
+  return table;
+}
+
+inline std::optional<std::pair<int64_t, int64_t>> detect_text_label_columns(
+    const TextTable& table, const LabelSetLimits& limits) {
+  if (table.num_columns() != 2) return std::nullopt;
+  struct Stats {
+    int64_t distinct = 0;
+    std::size_t longest = 0, total = 0;
+    bool labels = false;
+  } st[2];
+  const int64_t n = static_cast<int64_t>(table.rows.size());
+  for (int c = 0; c < 2; ++c) {
+    std::set<std::string_view> values;
+    for (const auto& row : table.rows) {
+      const std::string_view v = detail::trim_blanks(row[std::size_t(c)]);
+      values.insert(v);
+      st[c].longest = std::max(st[c].longest, v.size());
+      st[c].total += v.size();
+    }
+    st[c].distinct = static_cast<int64_t>(values.size());
+    st[c].labels = detail::looks_like_labels(st[c].distinct, st[c].longest, n, limits);
+  }
+  int label = -1;
+  if (st[0].labels != st[1].labels) {
+    label = st[0].labels ? 0 : 1;
+  } else if (st[0].labels) {  // both short with few values: fewer distinct, then shorter
+    if (st[0].distinct != st[1].distinct)
+      label = st[0].distinct < st[1].distinct ? 0 : 1;
+    else if (st[0].total != st[1].total)
+      label = st[0].total < st[1].total ? 0 : 1;
+  }
+  if (label < 0) return std::nullopt;
+  return std::make_pair(int64_t(1 - label), int64_t(label));
 }
 
 }  // namespace ember::data

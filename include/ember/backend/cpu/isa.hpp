@@ -43,8 +43,13 @@
 #if defined(__GNUC__) && EMBER_X86_64 && !defined(__CUDACC__)
 #define EMBER_ALWAYS_INLINE inline __attribute__((always_inline))
 #define EMBER_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#if defined(__clang__)  // Clang refuses prefer-vector-width in target(); min_vector_width says it
+#define EMBER_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c"), min_vector_width(512)))
+#else
 #define EMBER_TARGET_AVX512 \
   __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c,prefer-vector-width=512")))
+#endif
 #define EMBER_ISA_DISPATCH 1
 #else
 #define EMBER_ALWAYS_INLINE inline
