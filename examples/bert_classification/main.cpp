@@ -306,6 +306,36 @@ void print_labels(const ember::data::TextClassificationDataset& set) {
                  names.c_str());
 }
 
+/// Loads a fine-tuned classifier for eval/predict. A directory whose classifier head is missing
+/// (a pretrained BERT, or bert_pretraining's output) would be evaluated with a random head: an
+/// error that says what to do instead.
+std::shared_ptr<Model> load_fine_tuned(const std::string& dir) {
+  ember::models::bert::LoadReport report;
+  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(
+      dir, ember::models::bert::FromPretrainedOptions().loading_info(&report));
+  for (const std::string& key : report.missing_keys)
+    EMBER_CHECK(key.rfind("classifier.", 0) != 0, dir, " has no classifier head (", key,
+                " is missing): it is not a fine-tuned classifier; fine-tune it first with "
+                "`bert_classification train --model ", dir, " ...` and use OUTPUT/best");
+  return model;
+}
+
+/// The tokenizer's ids must fit the model's embedding table (an error before anything runs,
+/// rather than at the first batch), and --max-length its positions: a longer --max-length is
+/// lowered to max_position_embeddings, with a note. Returns the --max-length to use.
+int64_t check_model_inputs(const Model& model, const ember::data::WordPieceTokenizer& tok,
+                           int64_t max_length, const std::string& dir) {
+  const auto& c = model.config();
+  EMBER_CHECK(int64_t(tok.vocab_size()) <= c.vocab_size, dir, "/vocab.txt has ", tok.vocab_size(),
+              " tokens but config.json's vocab_size is ", c.vocab_size,
+              ": the model cannot embed the extra ids");
+  if (max_length <= c.max_position_embeddings) return max_length;
+  std::fprintf(stderr, "note: --max-length %lld exceeds the model's max_position_embeddings "
+               "(%lld); using %lld\n", (long long)max_length,
+               (long long)c.max_position_embeddings, (long long)c.max_position_embeddings);
+  return c.max_position_embeddings;
+}
+
 // ---- train -------------------------------------------------------------------------------------
 
 struct TrainArgs {
@@ -380,9 +410,11 @@ int run_train(const TrainArgs& a) {
               model->num_parameters() / 1e6, dev.str().c_str(), report.summary().c_str());
 
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  const int64_t max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
+  loader_opts.max_length(max_length);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
   ember::data::DataLoader val_loader(*val_set, tokenizer,
-                                     eval_loader_options(val_set->size(), 64, a.max_length));
+                                     eval_loader_options(val_set->size(), 64, max_length));
 
   // Optimizer: AdamW without decay on biases and LayerNorm weights; linear warmup and decay.
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
@@ -435,6 +467,9 @@ int run_train(const TrainArgs& a) {
         loss.backward();
         step_loss += loss.item();
       }
+      // A diverged run stops here, before a model of NaNs is saved as the best one.
+      EMBER_CHECK(std::isfinite(step_loss), "training diverged at step ", state.global_step + 1,
+                  ": the loss is ", step_loss, "; lower --lr (now ", a.lr, ") or check the data");
       ember::optim::clip_grad_norm_(params, a.max_grad_norm);
       const double lr = optimizer.lr();
       optimizer.step();
@@ -478,7 +513,7 @@ int run_train(const TrainArgs& a) {
   auto best = ember::models::bert::bert_classifier_from_pretrained<float>(best_dir);
   best->to(dev);
   ember::data::DataLoader test_loader(test_set, tokenizer,
-                                      eval_loader_options(test_set.size(), 64, a.max_length));
+                                      eval_loader_options(test_set.size(), 64, max_length));
   auto cm = evaluate(*best, test_loader, dev);
   std::printf("\nbest model (%s) on %s:\n%s", best_dir.c_str(), report_file.c_str(),
               cm.report(train_set.id2label()).c_str());
@@ -501,9 +536,10 @@ int run_eval(RunArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
   set_matmul_precision(a.bf16, dev);
-  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(a.model_dir);
+  auto model = load_fine_tuned(a.model_dir);
   model->to(dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   // Labels map through the model's own label2id: a label it was not trained on is an error.
   a.data.detect_columns(a.data_file);
   auto set = ember::data::TextClassificationDataset(
@@ -636,10 +672,11 @@ int run_predict(RunArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
   set_matmul_precision(a.bf16, dev);
-  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(a.model_dir);
+  auto model = load_fine_tuned(a.model_dir);
   model->to(dev);
   model->eval();
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   PredictInput in = read_predict_input(a.input_file, a.data);
 
   // Batches sorted by length; each row's logits go back to its place, so the output keeps the

@@ -44,8 +44,19 @@ struct Pretrained {
   ember::data::WordPieceTokenizer tokenizer;
 };
 
+/// The tokenizer's ids must fit the model's embedding table: checked before anything runs.
+void check_vocab_fits(const Model& model, const ember::data::WordPieceTokenizer& tok,
+                      const std::string& dir) {
+  EMBER_CHECK(int64_t(tok.vocab_size()) <= model.config().vocab_size, dir, "/vocab.txt has ",
+              tok.vocab_size(), " tokens but config.json's vocab_size is ",
+              model.config().vocab_size, ": the model cannot embed the extra ids");
+}
+
 Pretrained load_model(const std::string& model_dir, const std::string& config_file,
                       const std::string& vocab_file, ember::Generator& gen) {
+  EMBER_CHECK(model_dir.empty() || (config_file.empty() && vocab_file.empty()),
+              "give either --model DIR (a checkpoint) or --config FILE and --vocab FILE (a model "
+              "from scratch), not both");
   if (!model_dir.empty()) {
     ember::models::bert::LoadReport report;
     auto model = ember::models::bert::bert_masked_lm_from_pretrained<float>(
@@ -53,7 +64,9 @@ Pretrained load_model(const std::string& model_dir, const std::string& config_fi
         ember::models::bert::FromPretrainedOptions().loading_info(&report).generator(&gen));
     std::printf("model: %s, %.1fM parameters; %s\n", model_dir.c_str(),
                 model->num_parameters() / 1e6, report.summary().c_str());
-    return {model, ember::data::WordPieceTokenizer::from_pretrained(model_dir)};
+    auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+    check_vocab_fits(*model, tokenizer, model_dir);
+    return {model, std::move(tokenizer)};
   }
   EMBER_CHECK(!config_file.empty() && !vocab_file.empty(),
               "pretrain: give --model DIR (a checkpoint), or --config FILE and --vocab FILE "
@@ -121,6 +134,8 @@ MlmMetrics evaluate(Model& model, const ember::data::LanguageModelingDataset& se
     masked += n;
   }
   model.train();
+  EMBER_CHECK(masked > 0, "evaluation: no token of the ", set.size(), " held-out examples could be "
+              "masked (every token is special or [UNK]?); check the vocabulary and --mask-prob");
   MlmMetrics m;
   m.masked = masked;
   m.loss = masked ? loss_sum / double(masked) : 0.0;
@@ -174,6 +189,10 @@ ember::data::Packing parse_packing(const std::string& s) {
 int run_pretrain(const PretrainArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
+  EMBER_CHECK(a.validation_ratio > 0 && a.validation_ratio < 1, "--validation-ratio: expected a "
+              "fraction in (0, 1) held out for evaluation, found ", a.validation_ratio);
+  EMBER_CHECK(a.mask_prob > 0, "--mask-prob: expected a fraction in (0, 1], found ", a.mask_prob,
+              " (nothing would be masked, so there would be nothing to learn)");
   ember::Generator gen(a.seed);  // dropout and the fresh initialization
 
   // Everything is read and checked before anything is written.
@@ -217,12 +236,26 @@ int run_pretrain(const PretrainArgs& a) {
       optimizer, int64_t(std::llround(a.warmup_ratio * double(total_steps))), total_steps);
   std::vector<Tensor<float>> params = model.parameters();
 
+  // What a checkpoint must agree with to be resumed (the order, the blocks and the schedule).
+  const nlohmann::json run_description = {
+      {"corpus", a.corpus},         {"seq_len", a.seq_len},       {"packing", a.packing},
+      {"documents", a.documents},   {"batch_size", a.batch_size}, {"grad_accum", a.grad_accum},
+      {"total_steps", total_steps}, {"seed", a.seed},             {"vocab_size", model.config().vocab_size}};
   fs::create_directories(a.output_dir);
   const std::string ckpt_dir = a.output_dir + "/checkpoint";
   ember::train::MetricsLogger log(a.output_dir + "/metrics.jsonl", a.resume);
   ember::io::TrainerState state;
   if (a.resume && fs::exists(ckpt_dir + "/trainer_state.json")) {
     state = ember::io::load_checkpoint(ckpt_dir, model, optimizer, &scheduler, gen);
+    // The run must be the one the checkpoint was taken from, or "resume" would mean nothing.
+    EMBER_CHECK(state.user.contains("run") && state.user.contains("collator_offset"), "--resume: ",
+                ckpt_dir, " is not a checkpoint of bert_pretraining pretrain");
+    const nlohmann::json& saved = state.user.at("run");
+    for (const auto& [key, value] : run_description.items())
+      EMBER_CHECK(saved.contains(key) && saved[key] == value, "--resume: ", ckpt_dir,
+                  " was written by a run with ", key, " = ",
+                  saved.contains(key) ? saved[key].dump() : std::string("(unset)"), ", this run has ",
+                  value.dump(), "; resume with the same settings or choose another --output");
     collator.generator().set_state(state.user.at("collator_seed").get<uint64_t>(),
                                    state.user.at("collator_offset").get<uint64_t>());
     std::printf("resumed from %s at step %lld\n", ckpt_dir.c_str(), (long long)state.global_step);
@@ -274,6 +307,9 @@ int run_pretrain(const PretrainArgs& a) {
         step_loss += loss.item();
         tokens_seen += cpu_batch.input_ids.numel();
       }
+      // A diverged run stops here, before a model of NaNs is saved.
+      EMBER_CHECK(std::isfinite(step_loss), "pretraining diverged at step ", state.global_step + 1,
+                  ": the loss is ", step_loss, "; lower --lr (now ", a.lr, ")");
       ember::optim::clip_grad_norm_(params, a.max_grad_norm);
       const double lr = optimizer.lr();
       optimizer.step();
@@ -296,6 +332,7 @@ int run_pretrain(const PretrainArgs& a) {
             "step ", state.global_step, ": held-out MLM loss ", m.loss, ", masked-token accuracy ",
             m.accuracy, ", perplexity ", m.perplexity, " (", m.masked, " masked tokens)"));
         save_model(model, p.tokenizer, a.output_dir);
+        state.user["run"] = run_description;
         state.user["collator_seed"] = collator.generator().seed();
         state.user["collator_offset"] = collator.generator().offset();
         ember::io::save_checkpoint(ckpt_dir, model, optimizer, &scheduler, gen, state);
@@ -323,11 +360,20 @@ int run_pretrain(const PretrainArgs& a) {
 /// vocabulary at that position), as Hugging Face's fill-mask pipeline reports them.
 int run_fill_mask(const std::string& model_dir, const std::string& input_file, int64_t top_k,
                   bool json, int64_t max_length, const std::string& device) {
+  // max_length: lowered to the model's max_position_embeddings below.
   const ember::Device dev = parse_device(device);
-  auto model = ember::models::bert::bert_masked_lm_from_pretrained<float>(model_dir);
+  ember::models::bert::LoadReport report;
+  auto model = ember::models::bert::bert_masked_lm_from_pretrained<float>(
+      model_dir, ember::models::bert::FromPretrainedOptions().loading_info(&report));
+  for (const std::string& key : report.missing_keys)
+    EMBER_CHECK(key.rfind("cls.", 0) != 0, model_dir, " has no masked-LM head (", key,
+                " is missing), so its predictions would be random; pretrain it first "
+                "(`bert_pretraining pretrain --model ", model_dir, " ...`)");
   model->to(dev);
   model->eval();
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  check_vocab_fits(*model, tokenizer, model_dir);
+  max_length = std::min(max_length, model->config().max_position_embeddings);
   EMBER_CHECK(tokenizer.mask_token_id() >= 0, "fill-mask: ", model_dir,
               "/vocab.txt has no [MASK] token");
   EMBER_CHECK(top_k >= 1 && top_k <= model->config().vocab_size, "--top-k: expected 1..",
@@ -460,16 +506,19 @@ int main(int argc, char** argv) {
   pre->add_option("--packing", t.packing, "blocks | group_texts | line_by_line (docs/data.md)");
   pre->add_option("--documents", t.documents, "line | blank_line: what a document is");
   pre->add_option("--lr", t.lr, "peak learning rate")->check(CLI::PositiveNumber);
-  pre->add_option("--warmup-ratio", t.warmup_ratio)->check(CLI::Range(0.0, 1.0));
-  pre->add_option("--weight-decay", t.weight_decay)->check(CLI::NonNegativeNumber);
-  pre->add_option("--max-grad-norm", t.max_grad_norm)->check(CLI::PositiveNumber);
-  pre->add_option("--mask-prob", t.mask_prob, "fraction of tokens selected for prediction")
+  pre->add_option("--warmup-ratio", t.warmup_ratio, "fraction of the steps warming up")
+      ->check(CLI::Range(0.0, 1.0));
+  pre->add_option("--weight-decay", t.weight_decay, "AdamW weight decay (not on biases, LayerNorm)")
+      ->check(CLI::NonNegativeNumber);
+  pre->add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping norm")
+      ->check(CLI::PositiveNumber);
+  pre->add_option("--mask-prob", t.mask_prob, "fraction of tokens selected for prediction, in (0, 1]")
       ->check(CLI::Range(0.0, 1.0));
   pre->add_flag("--whole-word-mask", t.whole_word_mask, "select whole words, never word pieces");
   pre->add_option("--grad-accum", t.grad_accum, "micro-batches per optimizer step")
       ->check(CLI::PositiveNumber);
-  pre->add_option("--validation-ratio", t.validation_ratio, "held-out share of the examples")
-      ->check(CLI::Range(0.0, 1.0));
+  pre->add_option("--validation-ratio", t.validation_ratio,
+                  "held-out share of the examples, in (0, 1)");
   pre->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)")
       ->check(CLI::NonNegativeNumber);
   pre->add_option("--log-every", t.log_every, "steps between metrics-log lines")
@@ -491,7 +540,8 @@ int main(int argc, char** argv) {
   fill->add_option("--input", input_file, "file with one text per line (default: stdin)");
   fill->add_option("--top-k", top_k, "candidates per [MASK]")->check(CLI::PositiveNumber);
   fill->add_flag("--json", json, "JSON lines output");
-  fill->add_option("--max-length", max_length)->check(CLI::Range(int64_t(3), int64_t(512)));
+  fill->add_option("--max-length", max_length, "tokens per line incl. [CLS]/[SEP] (at most the model's)")
+      ->check(CLI::Range(int64_t(3), int64_t(512)));
   fill->add_option("--threads", threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   fill->add_option("--device", device, "cpu, cuda or cuda:N");
 

@@ -139,6 +139,20 @@ TEST_CASE("TextClassificationDataset: integer labels keep their value as id") {
   CHECK(lead.id2label() == std::vector<std::string>{"01", "1"});
 }
 
+TEST_CASE("TextClassificationDataset: integer labels far apart get ids in numeric order (fuzzing)") {
+  // Found by fuzz_text_dataset: "0" and "999999" made 1,000,000 classes (a 20-byte file took
+  // seconds and a classifier would get a million-row head). Ids follow the numeric order instead.
+  TextClassificationDataset far(write_file("far.tsv", "sentence\tlabel\nx\t999999\ny\t0\nz\t20\n"));
+  CHECK(far.num_labels() == 3);
+  CHECK(far.id2label() == std::vector<std::string>{"0", "20", "999999"});
+  CHECK(far.example(0).label_id == 2);
+  CHECK(far.example(2).label_id == 1);
+  // Dense enough (largest < 2 · distinct + 16): still the integers themselves.
+  TextClassificationDataset stars(write_file("stars.tsv", "sentence\tlabel\nx\t5\ny\t1\n"));
+  CHECK(stars.num_labels() == 6);
+  CHECK(stars.example(0).label_id == 5);
+}
+
 TEST_CASE("TextClassificationDataset: string labels, sorted; pairs with named columns") {
   const std::string path = write_file("pairs.tsv",
                                       "index\tpremise\thypothesis\tgold\n"

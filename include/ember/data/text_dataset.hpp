@@ -17,8 +17,12 @@
 //
 // Labels → class ids (deterministic, so the same file always gives the same mapping):
 //   * every label a non-negative decimal integer below 1,000,000 written canonically ("0", "7",
-//     not "07" or "+7"): the integer IS the id, and its decimal string is the name. num_labels is
-//     the largest label + 1 (SST-2's "0"/"1" → ids 0/1, id2label ["0", "1"]).
+//     not "07" or "+7"), and the largest below 2·(distinct labels) + 16: the integer IS the id,
+//     and its decimal string is the name. num_labels is the largest label + 1 (SST-2's "0"/"1" →
+//     ids 0/1, id2label ["0", "1"]; star ratings 1..5 → 6 classes, class 0 unused).
+//   * integers further apart than that ("0" and "999999": ids would leave most classes empty,
+//     and a stray large number would make a head of a million classes): the distinct labels in
+//     numeric order get ids 0, 1, 2, ... ("0", "999999" → 0, 1).
 //   * otherwise (any label not such an integer): the distinct labels sorted lexicographically by
 //     bytes get ids 0, 1, 2, ... ("neg", "pos" → 0, 1; "-1", "0", "1" → 0, 1, 2).
 //   * TextDatasetOptions::label2id(mapping) fixes the mapping instead (the one a trained model was
@@ -639,11 +643,21 @@ inline void TextClassificationDataset::build_(
       if (v < 0) integers = false;
       max_label = std::max(max_label, v);
     }
-    if (integers) {
+    // Integer labels are the ids only when they are dense enough (see the header comment).
+    const bool dense = max_label < 2 * static_cast<int64_t>(names.size()) + 16;
+    if (integers && dense) {
       id2label_.resize(static_cast<std::size_t>(max_label + 1));
       for (int64_t i = 0; i <= max_label; ++i) {
         id2label_[static_cast<std::size_t>(i)] = std::to_string(i);
         label2id_[std::to_string(i)] = i;
+      }
+    } else if (integers) {
+      std::vector<int64_t> values;
+      for (const std::string& n : names) values.push_back(detail::canonical_index(n, kMaxIntegerLabel));
+      std::sort(values.begin(), values.end());
+      for (int64_t v : values) {
+        label2id_[std::to_string(v)] = static_cast<int64_t>(id2label_.size());
+        id2label_.push_back(std::to_string(v));
       }
     } else {
       int64_t id = 0;
