@@ -317,7 +317,9 @@ int run_pretrain(const PretrainArgs& a) {
       optimizer.zero_grad();
       train_seconds += since(step_start);
       ++state.global_step;
-      progress.update(step_loss, lr, int64_t(batches.size()) * a.batch_size);
+      int64_t step_rows = 0;  // the last micro-batch of an epoch may be smaller
+      for (const auto& b : batches) step_rows += b.size();
+      progress.update(step_loss, lr, step_rows);
       if (state.global_step % a.log_every == 0) log.log_train(state.global_step, step_loss, lr, epoch);
 
       const bool end_of_epoch = end == micro_batches;
