@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
-  build-essential cmake git python3 python3-pip unzip
+  build-essential cmake git python3 python3-pip unzip curl
   libeigen3-dev          # CPU tensors and GEMM
   libopenblas-dev        # double GEMM behind Eigen (EMBER_USE_BLAS)
   libdnnl-dev            # oneDNN: float GEMM with kernels picked by the CPU (EMBER_USE_DNNL)
@@ -16,6 +16,8 @@ packages=(
   libcli11-dev           # command-line examples
   doctest-dev            # tests
   libbenchmark-dev       # benchmarks
+  libcpp-httplib-dev     # ember-serve: the HTTP server (apps/ember-serve)
+  wrk                    # ember-serve's load benchmark (scripts/bench_serve.sh)
   clang libomp-dev       # fuzz targets (scripts/fuzz.sh): clang, and LLVM's OpenMP runtime for it
   libclang-rt-14-dev     # libFuzzer + clang's ASan/UBSan runtimes (only "recommended" by clang)
 )

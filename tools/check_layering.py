@@ -40,13 +40,14 @@ LAYERS = {
     "io": ["io/*"],
     "models": ["models/**"],
     "train": ["train/*"],
+    "serve": ["serve/*"],  # inference server parts: batcher, inference model, protocol, metrics
     "umbrella": ["ember.hpp", "cuda.hpp"],  # may include anything
 }
 
 # Further rules, checked on every include besides the order:
 # (who, may not include, why). `who` is a list of layer names and/or patterns.
 SEAM = "backend/*"  # the seam headers directly in backend/: the one way into the kernels
-ABOVE_BACKEND = ["tensor", "ops", "nn", "data", "optim", "io", "models", "train"]
+ABOVE_BACKEND = ["tensor", "ops", "nn", "data", "optim", "io", "models", "train", "serve"]
 RULES = [
     (["backend/cpu/**"], "backend/cuda/**",
      "the CPU backend shares code with CUDA only through backend/*.hpp"),
