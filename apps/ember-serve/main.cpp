@@ -173,6 +173,13 @@ int run(const Options& o) {
   // An idle keep-alive connection holds a connection thread: give it back after --read-timeout.
   server.set_keep_alive_timeout(o.read_timeout_s);
   server.set_tcp_nodelay(true);
+  // httplib's default socket options add SO_REUSEPORT, with which a second server on the same
+  // port starts without error and the kernel splits the clients between the two models. Keep
+  // SO_REUSEADDR only (a restart may bind while old connections are in TIME_WAIT).
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   auto reply_error = [](httplib::Response& res, const ApiError& e) {
     res.status = e.status();
@@ -180,11 +187,37 @@ int run(const Options& o) {
     res.set_content(ember::serve::error_body(e.what(), e.type()), kJson);
   };
 
+  // The POST routes read their body themselves: httplib's own reading has no size limit for a
+  // chunked body (a 1 GB chunked request was read whole) and an 8 KiB limit for the form type
+  // `curl -d` sends; here every body, however framed, stops at --max-body-bytes.
   auto task_route = [&](Task task, const std::string& path) {
-    return [&, task, path](const httplib::Request& req, httplib::Response& res) {
+    return [&, task, path](const httplib::Request&, httplib::Response& res,
+                           const httplib::ContentReader& content_reader) {
       const auto start = std::chrono::steady_clock::now();
       try {
-        ember::serve::ParsedRequest parsed = ember::serve::parse_request(task, req.body, model, limits);
+        std::string body;
+        bool too_big = false;
+        const bool read = content_reader([&](const char* data, std::size_t length) {
+          if (body.size() + length > o.max_body_bytes) return !(too_big = true);
+          body.append(data, length);
+          return true;
+        });
+        if (too_big || res.status == 413) {
+          res.set_header("Connection", "close");
+          throw ApiError(413, "PayloadTooLarge", "the body is larger than --max-body-bytes (" +
+                                                     std::to_string(o.max_body_bytes) + " bytes)");
+        }
+        if (!read) {
+          res.set_header("Connection", "close");
+          throw ApiError(400, "BadRequest", "the body could not be read (it stalled past "
+                                            "--read-timeout, or its framing is broken)");
+        }
+        ember::serve::ParsedRequest parsed = ember::serve::parse_request(task, body, model, limits);
+        // More rows than the queue can ever hold: retrying would not help, so not a 503.
+        if (int64_t(parsed.jobs.size()) > o.max_queue_size)
+          throw ApiError(413, "PayloadTooLarge", "the request has " + std::to_string(parsed.jobs.size()) +
+                                                     " inputs; --max-queue-size is " +
+                                                     std::to_string(o.max_queue_size));
         auto reply = batcher.submit(parsed.jobs);
         if (reply.status != ember::serve::Status::ok)
           throw ember::serve::status_error(reply.status, reply.error);
@@ -212,6 +245,7 @@ int run(const Options& o) {
   for (auto [task, path] : {std::pair{Task::predict, "/predict"}, std::pair{Task::embed, "/embed"},
                             std::pair{Task::fill_mask, "/fill-mask"}}) {
     server.Post(path, task_route(task, path));
+    server.Options(path, not_allowed("POST"));
     server.Get(path, not_allowed("POST"));
     server.Put(path, not_allowed("POST"));
     server.Delete(path, not_allowed("POST"));
@@ -227,6 +261,7 @@ int run(const Options& o) {
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     });
     server.Post(path, not_allowed("GET"));
+    server.Options(path, not_allowed("GET"));
     server.Put(path, not_allowed("GET"));
     server.Delete(path, not_allowed("GET"));
     server.Patch(path, not_allowed("GET"));
@@ -271,6 +306,7 @@ int run(const Options& o) {
     if (!res.body.empty()) return;
     const char* type = res.status == 404   ? "NotFound"
                        : res.status == 413 ? "PayloadTooLarge"
+                       : res.status == 414 ? "UriTooLong"
                                            : "BadRequest";
     std::string message = res.status == 404 ? "no route " + req.method + " " + req.path +
                                                   " (routes: POST /predict /embed /fill-mask, GET "
@@ -336,7 +372,13 @@ int main(int argc, char** argv) {
   // (Linux: /proc/self/exe). docs/serving.md, "OpenMP wait policy", has the measurements.
   if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
     setenv("GOMP_SPINCOUNT", "10000", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
+    // The resolved path, not /proc/self/exe itself: the process keeps its name (ps, pgrep).
+    char self[4096];
+    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      self[n] = '\0';
+      execv(self, argv);  // returns only on failure: then go on as we are
+    }
   }
   Options o;
   CLI::App app{"ember-serve: an HTTP inference server for a BERT directory (docs/serving.md)"};

@@ -203,6 +203,36 @@ TEST_CASE("InferenceModel: a text's scores and embedding do not depend on its ba
                        doctest::Contains("max_input_length must be in [3, 64]"), ember::Error);
 }
 
+TEST_CASE("InferenceModel: several threads may run it at once (documented), with the same results") {
+  InferenceModel model(serve_test::data_dir("bert_tiny"));
+  const std::vector<std::string> texts = {"a gorgeous , witty , seductive movie .", "bad",
+                                          "the film is strictly routine ."};
+  std::vector<Job> jobs;
+  for (const auto& t : texts)
+    for (Task task : {Task::predict, Task::embed}) {
+      Job j;
+      j.task = task;
+      j.encoding = model.encode(t, nullptr, true);
+      jobs.push_back(j);
+    }
+  std::vector<const Job*> all;
+  for (const Job& j : jobs) all.push_back(&j);
+  const std::vector<JobResult> expected = model.run(all);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int r = 0; r < 10; ++r) {
+        const std::vector<JobResult> got = model.run(all);
+        for (std::size_t i = 0; i < got.size(); ++i)
+          for (std::size_t k = 0; k < got[i].values.size(); ++k)
+            if (std::abs(got[i].values[k] - expected[i].values[k]) > 1e-6) ++mismatches;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("InferenceModel: fill-mask candidates are the masked-LM head's top tokens (bert_mlm_tiny)") {
   InferenceModel model(serve_test::data_dir("bert_mlm_tiny"));
   CHECK(model.architecture() == "BertForMaskedLM");
@@ -254,6 +284,9 @@ TEST_CASE("protocol: every malformed request gets its status and error_type") {
       {Task::predict, "{\"inputs\": \"" + std::string(51, 'a') + "\"}", 413, "PayloadTooLarge"},
       {Task::predict, "{\"inputs\": \"a b c d e f g h i j k l m n o p q r s t u v w x\", \"truncate\": false}", 200, ""},
       {Task::predict, "{\"inputs\": \"a\", \"top_k\": 0}", 422, "Validation"},
+      {Task::predict, "{\"inputs\": \"a\", \"top_k\": 99}", 200, ""},  // clamped to the labels
+      {Task::predict, "{\"inputs\": \"a\", \"top_k\": 1e999999}", 400, "InvalidJson"},
+      {Task::predict, "{\"inputs\": [\"a\", \" \\t\\n \"]}", 422, "Empty"},
       {Task::predict, "{\"inputs\": \"a\", \"top_k\": \"1\"}", 422, "Validation"},
       {Task::embed, "{\"inputs\": \"a\", \"normalize\": 1}", 422, "Validation"},
       {Task::fill_mask, "{\"inputs\": \"a [MASK]\"}", 400, "Unsupported"},

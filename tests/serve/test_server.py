@@ -190,6 +190,26 @@ def part_bad(args):
                               b"Content-Length: " + str(len(big)).encode() + b"\r\n\r\n" + big, 10)
         check(answer.startswith(b"HTTP/1.1 413") and b"PayloadTooLarge" in answer,
               f"a 10 MB body: {answer[:160]!r}")
+        # Chunked: no Content-Length to refuse early, so the server counts while it reads.
+        chunk = b"a" * 65536
+        chunks = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(80))  # 5 MiB
+        answer = raw_exchange(server, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n", 10)
+        check(answer.startswith(b"HTTP/1.1 413") and b"PayloadTooLarge" in answer,
+              f"a 5 MiB chunked body: {answer[:100]!r}")
+        # `curl -d` sends application/x-www-form-urlencoded; a 10 kB JSON body must still be read.
+        status, _, data = server.request("POST", "/predict", {"inputs": ["a " * 2500] * 2},
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        check(status == 200, f"a 10 kB body sent as a form (curl -d): {status} {data[:100]!r}")
+        expect(server, "a number no double holds", "POST", "/predict", '{"inputs": "a", "top_k": 1e999999}',
+               400, "InvalidJson")
+        expect(server, "only whitespace", "POST", "/predict", {"inputs": ["good", " \t\n "]}, 422, "Empty")
+        expect(server, "OPTIONS on /predict", "OPTIONS", "/predict", None, 405, "MethodNotAllowed")
+        # A second server on the same port must fail, not share the port (SO_REUSEPORT).
+        second = subprocess.run([args.server, "--model", args.model, "--port", str(server.port), "--threads", "1"],
+                                capture_output=True, text=True, timeout=60)
+        check(second.returncode == 2 and "cannot listen" in second.stderr,
+              f"a second server on a port in use: exit {second.returncode}, {second.stderr.strip()[:100]!r}")
         expect(server, "fill-mask on a classifier", "POST", "/fill-mask", {"inputs": "a [MASK]"}, 400, "Unsupported")
         expect(server, "unknown route", "GET", "/nope", None, 404, "NotFound")
         hdrs = expect(server, "GET on /predict", "GET", "/predict", None, 405, "MethodNotAllowed")
@@ -231,9 +251,9 @@ def part_bad(args):
         status, _, data = server.request("GET", "/metrics")
         text = data.decode()
         counted = re.search(r'ember_requests_total\{endpoint="/predict",status="413"\} (\d+)', text)
-        check(status == 200 and counted is not None and int(counted.group(1)) == 3
+        check(status == 200 and counted is not None and int(counted.group(1)) == 4
               and "ember_batch_size_bucket" in text,
-              "GET /metrics counts the answers by status (3 x 413 on /predict): "
+              "GET /metrics counts the answers by status (4 x 413 on /predict): "
               + (counted.group(0) if counted else "no such line"))
     finally:
         code = server.stop()

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -97,9 +98,12 @@ inline nlohmann::json parse_object(const std::string& body) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() names the byte and the reason ("invalid string: ill-formed UTF-8 byte", ...).
-    throw ApiError(400, "InvalidJson", std::string("the body is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error names the column and the reason ("invalid string: ill-formed UTF-8 byte", ...);
+    // out_of_range is a number no double holds (1e999). Both may quote the input: cut it short.
+    std::string what = e.what();
+    if (what.size() > 300) what = what.substr(0, 300) + "...";
+    throw ApiError(400, "InvalidJson", "the body is not valid JSON: " + what);
   }
   if (!j.is_object())
     throw ApiError(422, "Validation",
@@ -162,7 +166,10 @@ inline ParsedRequest parse_request(Task task, const std::string& body, const Inf
   const bool truncate = detail::get_bool(j, "truncate", limits.truncate());
   const bool normalize = detail::get_bool(j, "normalize", true);
   req.raw_scores = detail::get_bool(j, "raw_scores", false);
-  if (task == Task::predict) req.top_k = detail::get_top_k(j, 0, int64_t(model.labels().size()));
+  // predict: a top_k beyond the number of labels returns them all (transformers' pipeline clamps).
+  if (task == Task::predict)
+    req.top_k = std::min<int64_t>(detail::get_top_k(j, 0, std::numeric_limits<int64_t>::max()),
+                                  int64_t(model.labels().size()));
   if (task == Task::fill_mask)
     req.top_k = detail::get_top_k(j, 5, std::min<int64_t>(model.config().vocab_size, 1000));
 
@@ -203,18 +210,22 @@ inline ParsedRequest parse_request(Task task, const std::string& body, const Inf
     job.task = task;
     job.normalize = normalize;
     job.top_k = req.top_k;
+    const std::string where =
+        req.single ? std::string("\"inputs\"") : "\"inputs\"[" + std::to_string(i) + "]";
     try {
       job.encoding = model.encode(*texts[i].first, texts[i].second, truncate);
     } catch (const InferenceModel::InputTooLong& e) {
-      throw ApiError(422, "Validation",
-                     (req.single ? std::string("\"inputs\"") : "\"inputs\"[" + std::to_string(i) + "]") +
-                         ": " + e.what());
+      throw ApiError(422, "Validation", where + ": " + e.what());
     }
+    // Only whitespace, control or zero-width characters: nothing for the model to read.
+    if (job.encoding.size() <= (texts[i].second ? 3u : 2u))
+      throw ApiError(422, "Empty", where + " has no tokens (only whitespace or characters the "
+                                           "tokenizer drops)");
     if (task == Task::fill_mask) {
       const auto& ids = job.encoding.input_ids;
       if (std::find(ids.begin(), ids.end(), model.tokenizer().mask_token_id()) == ids.end())
         throw ApiError(422, "Validation",
-                       "an input has no " + model.tokenizer().options().mask_token() +
+                       where + " has no " + model.tokenizer().options().mask_token() +
                            " token (within the first " + std::to_string(model.max_input_length()) +
                            " tokens)");
     }
