@@ -218,7 +218,9 @@ int run(const Options& o) {
           throw ApiError(413, "PayloadTooLarge", "the request has " + std::to_string(parsed.jobs.size()) +
                                                      " inputs; --max-queue-size is " +
                                                      std::to_string(o.max_queue_size));
-        auto reply = batcher.submit(parsed.jobs);
+        // fill-mask's answer decodes each input again, so keep its jobs; the others need only
+        // the results, so hand the encodings over instead of copying them.
+        auto reply = batcher.submit(task == Task::fill_mask ? parsed.jobs : std::move(parsed.jobs));
         if (reply.status != ember::serve::Status::ok)
           throw ember::serve::status_error(reply.status, reply.error);
         res.status = 200;
@@ -242,14 +244,19 @@ int run(const Options& o) {
       metrics.record_request(endpoint_label(req.path), 405, 0);
     };
   };
+  // Every other method on a route gets 405 with Allow (httplib would answer 404).
+  auto refuse_other_methods = [&](const std::string& path, const char* allow) {
+    if (std::string(allow) != "GET") server.Get(path, not_allowed(allow));
+    if (std::string(allow) != "POST") server.Post(path, not_allowed(allow));
+    server.Options(path, not_allowed(allow));
+    server.Put(path, not_allowed(allow));
+    server.Delete(path, not_allowed(allow));
+    server.Patch(path, not_allowed(allow));
+  };
   for (auto [task, path] : {std::pair{Task::predict, "/predict"}, std::pair{Task::embed, "/embed"},
                             std::pair{Task::fill_mask, "/fill-mask"}}) {
     server.Post(path, task_route(task, path));
-    server.Options(path, not_allowed("POST"));
-    server.Get(path, not_allowed("POST"));
-    server.Put(path, not_allowed("POST"));
-    server.Delete(path, not_allowed("POST"));
-    server.Patch(path, not_allowed("POST"));
+    refuse_other_methods(path, "POST");
   }
 
   auto get_route = [&](const std::string& path, std::function<void(httplib::Response&)> fill) {
@@ -260,11 +267,7 @@ int run(const Options& o) {
       metrics.record_request(path, res.status,
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     });
-    server.Post(path, not_allowed("GET"));
-    server.Options(path, not_allowed("GET"));
-    server.Put(path, not_allowed("GET"));
-    server.Delete(path, not_allowed("GET"));
-    server.Patch(path, not_allowed("GET"));
+    refuse_other_methods(path, "GET");
   };
   get_route("/health", [](httplib::Response& res) { res.set_content(R"({"status":"ok"})", kJson); });
   nlohmann::ordered_json info = {

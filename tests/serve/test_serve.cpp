@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,6 +31,26 @@ struct FakeJob {
 };
 
 std::string data_dir(const char* name) { return std::string(EMBER_TEST_DATA_DIR) + "/" + name; }
+
+/// One job per (text, task), texts outer, encoded with truncation.
+std::vector<Job> make_jobs(const InferenceModel& model, const std::vector<std::string>& texts,
+                           std::initializer_list<Task> tasks) {
+  std::vector<Job> jobs;
+  for (const auto& t : texts)
+    for (Task task : tasks) {
+      Job j;
+      j.task = task;
+      j.encoding = model.encode(t, nullptr, true);
+      jobs.push_back(j);
+    }
+  return jobs;
+}
+
+std::vector<const Job*> pointers(const std::vector<Job>& jobs) {
+  std::vector<const Job*> out;
+  for (const Job& j : jobs) out.push_back(&j);
+  return out;
+}
 
 }  // namespace serve_test
 
@@ -159,16 +180,8 @@ TEST_CASE("InferenceModel: a text's scores and embedding do not depend on its ba
       "even when its plot wanders off",
       "unflinchingly bleak and desperate"};
   for (Task task : {Task::predict, Task::embed}) {
-    std::vector<Job> jobs;
-    for (const auto& t : texts) {
-      Job j;
-      j.task = task;
-      j.encoding = model.encode(t, nullptr, true);
-      jobs.push_back(j);
-    }
-    std::vector<const Job*> all;
-    for (const Job& j : jobs) all.push_back(&j);
-    const std::vector<JobResult> together = model.run(all);
+    const std::vector<Job> jobs = serve_test::make_jobs(model, texts, {task});
+    const std::vector<JobResult> together = model.run(serve_test::pointers(jobs));
     REQUIRE(together.size() == texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i) {
       const std::vector<JobResult> alone = model.run({&jobs[i]});
@@ -207,16 +220,8 @@ TEST_CASE("InferenceModel: several threads may run it at once (documented), with
   InferenceModel model(serve_test::data_dir("bert_tiny"));
   const std::vector<std::string> texts = {"a gorgeous , witty , seductive movie .", "bad",
                                           "the film is strictly routine ."};
-  std::vector<Job> jobs;
-  for (const auto& t : texts)
-    for (Task task : {Task::predict, Task::embed}) {
-      Job j;
-      j.task = task;
-      j.encoding = model.encode(t, nullptr, true);
-      jobs.push_back(j);
-    }
-  std::vector<const Job*> all;
-  for (const Job& j : jobs) all.push_back(&j);
+  const std::vector<Job> jobs = serve_test::make_jobs(model, texts, {Task::predict, Task::embed});
+  const std::vector<const Job*> all = serve_test::pointers(jobs);
   const std::vector<JobResult> expected = model.run(all);
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
