@@ -67,6 +67,8 @@ TEST_CASE("cpu_dispatch: no generic path on a CPU with AVX2 or AVX-512") {
   if (best != CpuIsa::generic) {
     CHECK_MESSAGE(!info.gemm_generic, "the float products run generic code: " << info.gemm << ", "
                                                                              << info.gemm_kernels);
+    CHECK_MESSAGE(!info.inference_generic, "the inference products run oneDNN's reference code: "
+                                               << info.inference_products);
     CHECK_MESSAGE(info.kernels != CpuIsa::generic, "ember's kernels run their generic version");
     CHECK_FALSE(info.generic_fallback());
   }
@@ -95,6 +97,9 @@ TEST_CASE("cpu_dispatch: EMBER_CPU_ISA lowers the level, never raises it") {
   info.kernels = CpuIsa::avx2;
   CHECK_FALSE(info.generic_fallback());
   info.gemm_generic = true;
+  CHECK(info.generic_fallback());
+  info.gemm_generic = false;
+  info.inference_generic = true;
   CHECK(info.generic_fallback());
   info.features = old;
   CHECK_FALSE(info.generic_fallback());

@@ -15,6 +15,7 @@
 #include <limits>
 #include <tuple>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/test_util.hpp"
@@ -210,6 +211,64 @@ TEST_CASE("linear: forward equals x·Wᵀ + b, one GEMM over the leading dims") 
   std::vector<float> got = linear(xt, wt, bb).to_vector(), w = want.to_vector();
   for (std::size_t i = 0; i < got.size(); ++i)
     CHECK(got[i] == doctest::Approx(w[i] + bb.to_vector()[i % 6]).epsilon(1e-5));
+}
+
+TEST_CASE("linear: inference on packed weights equals the recorded product and follows updates") {
+  // Calls that record no graph may run on a packed copy of the weight kept with its storage
+  // (backend/cpu/packed_gemm.hpp). Each result is compared with the naive product; the copy
+  // must be rebuilt after every kind of write into the weight, and dropped by ember's writes.
+  auto check = [](const Tensor<float>& got, const Tensor<float>& x, const Tensor<float>& w,
+                  const Tensor<float>& b) {
+    std::vector<double> mag;
+    std::vector<float> want = naive_matmul(x, w.t(), &mag).to_vector(), g = got.to_vector();
+    std::vector<float> bv = b.to_vector();
+    const std::size_t n = bv.size();
+    REQUIRE(g.size() == want.size());
+    int bad = 0;
+    for (std::size_t i = 0; i < g.size(); ++i)
+      bad += std::abs(double(g[i]) - (double(want[i]) + bv[i % n])) > 1e-5 * (mag[i] + 1.0);
+    CHECK(bad == 0);
+  };
+  for (int64_t rows : {1, 16, 37, 1500}) {
+    CAPTURE(rows);
+    Tensor<float> x = rnd<float>({rows, 96}, 21), w = rnd<float>({130, 96}, 22),
+                  b = rnd<float>({130}, 23);
+    NoGradGuard no_grad;
+    check(linear(x, w, b), x, w, b);
+    check(linear(x, w, b), x, w, b);  // the kept copy, if one was made
+#ifdef EMBER_HAVE_DNNL
+    CHECK(w.storage()->derived().load() != nullptr);
+#endif
+    w.copy_(rnd<float>({130, 96}, 24));  // a write through ember bumps the version
+    CHECK(w.storage()->derived().load() == nullptr);  // and frees the stale copy
+    check(linear(x, w, b), x, w, b);
+    check(linear(x, w, b), x, w, b);
+    w.data()[5] += 1.0f;  // a raw write, announced as DerivedSlot asks
+    w.storage()->bump_version();
+    check(linear(x, w, b), x, w, b);
+  }
+  // Two views of one storage (a fused weight used in parts) and a transposed view.
+  Tensor<float> x = rnd<float>({8, 32}, 25), big = rnd<float>({96, 32}, 26),
+                b = rnd<float>({48}, 27);
+  NoGradGuard no_grad;
+  for (int rep = 0; rep < 2; ++rep) {
+    check(linear(x, big.slice(0, 0, 48), b), x, big.slice(0, 0, 48), b);
+    check(linear(x, big.slice(0, 48, 96), b), x, big.slice(0, 48, 96), b);
+  }
+  Tensor<float> wt = rnd<float>({32, 48}, 28).t();
+  check(linear(x, wt, b), x, wt, b);
+  // Several threads running one layer at once (a server's request threads).
+  Tensor<float> w = rnd<float>({64, 32}, 29), bias = rnd<float>({64}, 30);
+  std::vector<float> want = linear(x, w, bias).to_vector();
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      NoGradGuard guard;
+      for (int i = 0; i < 50; ++i) mismatches[t] += linear(x, w, bias).to_vector() != want;
+    });
+  for (std::thread& t : threads) t.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
 
 TEST_CASE("linear: the bias gradient on enough rows to take the threaded column-sum path") {

@@ -16,6 +16,10 @@
 #include <ember/core/error.hpp>
 #include <ember/core/shape.hpp>
 
+namespace ember {
+class DerivedSlot;  // core/storage.hpp: where a kernel keeps a form derived from a buffer
+}  // namespace ember
+
 namespace ember::cuda {
 /// How fp32 matrix products may compute on the GPU (PyTorch's
 /// `torch.set_float32_matmul_precision`, same names and meaning). Inputs and outputs stay fp32
@@ -298,6 +302,10 @@ struct GemmBatch {
 /// leading dim ldc, element (i, j) of A at a[i·a_rs + j·a_cs] (B likewise); A and B must be
 /// accepted by `gemm_layout`. β == 0 overwrites C without reading it. `bias` (n elements, or null)
 /// is added to every row of the result: the epilogue of a linear layer (needs β == 0).
+/// `b_derived` (or null): where a backend may keep a packed copy of B and reuse it while B's
+/// storage version stays `b_version` — set by `linear` for inference calls (no autograd graph),
+/// whose weights do not change between calls (backend/cpu/packed_gemm.hpp; the CUDA backend
+/// ignores it).
 template <class T>
 struct GemmArgs {
   int64_t m = 0, n = 0, k = 0;
@@ -310,6 +318,8 @@ struct GemmArgs {
   int64_t ldc = 0;
   const T* bias = nullptr;
   GemmBatch batch;
+  DerivedSlot* b_derived = nullptr;
+  uint64_t b_version = 0;
 };
 
 }  // namespace ember::backend

@@ -7,9 +7,12 @@
 // (ARCHITECTURE.md, decision 7). `empty_cache()` returns the cached blocks to the system.
 //
 // Each Storage carries a version counter, bumped by every in-place write. Autograd records the
-// version of each tensor it saves and refuses to run backward if it changed (decision 2).
+// version of each tensor it saves and refuses to run backward if it changed (decision 2). The
+// same counter tells a kernel whether a form it derived from the contents and kept with the
+// Storage (`DerivedSlot`: the CPU GEMM's packed copy of a weight matrix) is still current.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -154,6 +157,43 @@ inline Allocator& allocator_for(Device device) {
   return *a;
 }
 
+/// Something a kernel derived from a buffer's contents and keeps for reuse (see DerivedSlot).
+class DerivedValue {
+ public:
+  virtual ~DerivedValue() = default;
+};
+
+/// A place where a kernel keeps something it derived from a buffer's contents, to reuse it while
+/// they are unchanged: the CPU GEMM keeps the packed copy of a weight matrix here
+/// (backend/cpu/packed_gemm.hpp). It lives and dies with the Storage, so nothing outlives the
+/// weights it was made from. The kernel stores, with its value, the Storage version it was made
+/// at and checks it on every use: writes through ember (copy_, fill_, optimizers) bump the
+/// version; writes through a raw `data()` pointer do not, and must be followed by
+/// `bump_version()`, as for autograd. Thread-safe: load and store are atomic with respect to
+/// each other (a value, once loaded, stays alive while the loader holds it).
+class DerivedSlot {
+ public:
+  std::shared_ptr<const DerivedValue> load() const {
+    if (!full_.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    return value_;
+  }
+  void store(std::shared_ptr<const DerivedValue> value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    value_ = std::move(value);
+    full_.store(value_ != nullptr, std::memory_order_release);
+  }
+  /// Frees what is held (no lock taken when the slot is empty: the common case).
+  void clear() {
+    if (full_.load(std::memory_order_acquire)) store(nullptr);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const DerivedValue> value_;
+  std::atomic<bool> full_{false};
+};
+
 /// A buffer of `nbytes` bytes on one device, with a version counter for autograd.
 class Storage {
  public:
@@ -177,9 +217,16 @@ class Storage {
   /// True for page-locked host memory (Tensor::pin_memory): copies to a GPU are direct DMA.
   bool is_pinned() const { return pinned_; }
 
-  /// In-place writes call bump_version(); autograd compares saved versions.
+  /// In-place writes call bump_version(); autograd compares saved versions. It also frees what
+  /// kernels derived from the old contents (derived()): it can never be used again.
   uint64_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  void bump_version() {
+    ++version_;
+    derived_.clear();
+  }
+
+  /// What kernels derived from these contents (see DerivedSlot); mutable through a const Storage.
+  DerivedSlot& derived() const { return derived_; }
 
  private:
   std::size_t nbytes_;
@@ -188,6 +235,7 @@ class Storage {
   std::shared_ptr<void> external_;
   bool pinned_ = false;
   uint64_t version_ = 0;
+  mutable DerivedSlot derived_;
 };
 
 }  // namespace ember

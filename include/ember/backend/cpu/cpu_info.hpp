@@ -35,11 +35,16 @@ struct CpuInfo {
   bool gemm_generic = false;  ///< the products run pre-AVX2 code
   CpuIsa kernels = CpuIsa::generic;  ///< the version of ember's own kernels (cpu_isa())
   bool bf16_products = false;  ///< MatmulPrecision::medium runs bf16 products (gemm_bf16.hpp)
+  /// The kernel of the inference products on packed weights (packed_gemm.hpp), as oneDNN names
+  /// the implementation it picked for a 16 × 384 · 384 × 384 product ("brg:avx512_core");
+  /// empty without oneDNN (inference products then run as the others).
+  std::string inference_products;
+  bool inference_generic = false;  ///< that kernel is oneDNN's reference (non-JIT) code
 
   /// True when a CPU with AVX2 (or AVX-512) is served by a generic path, products or kernels.
   bool generic_fallback() const {
     const bool has_avx2 = features.best_isa() != CpuIsa::generic;
-    return has_avx2 && (gemm_generic || kernels == CpuIsa::generic);
+    return has_avx2 && (gemm_generic || inference_generic || kernels == CpuIsa::generic);
   }
   /// A few lines for logs: the CPU, its features, the products' library, ember's kernels.
   std::string summary() const {
@@ -49,6 +54,9 @@ struct CpuInfo {
     s += "cpu features: " + features.flags() + "\n";
     s += "float products: " + gemm + ", kernels " + gemm_kernels +
          (gemm_generic ? " (generic)" : "") + "\n";
+    if (!inference_products.empty())
+      s += "inference products (packed weights): oneDNN matmul " + inference_products +
+           (inference_generic ? " (generic)" : "") + "\n";
     s += std::string("ember kernels: ") + to_string(kernels) + "\n";
     s += std::string("bf16 products (set_float32_matmul_precision medium): ") +
          (bf16_products ? (features.amx_bf16 ? "yes, AMX-BF16" : "yes, AVX512-BF16")
@@ -97,6 +105,10 @@ inline CpuInfo detect_cpu_info() {
   const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
   info.gemm_kernels = dnnl_isa_name(isa);
   info.gemm_generic = isa == dnnl_cpu_isa_sse41 || isa == dnnl_cpu_isa_avx;
+  backend::cpu::detail::MatmulKey key;
+  key.m = 16, key.n = 384, key.k = 384, key.lda = 384, key.ldc = 384, key.packed_b = true;
+  info.inference_products = backend::cpu::detail::DnnlMatmuls::get().primitive(key)->pd.impl_info_str();
+  info.inference_generic = info.inference_products.rfind("ref", 0) == 0;
 #elif defined(EIGEN_USE_BLAS) && defined(EMBER_HAVE_OPENBLAS)
   info.gemm = "OpenBLAS (sgemm)";
   const char* core = openblas_get_corename();
@@ -127,9 +139,14 @@ inline void warn_if_generic(const CpuInfo& info) {
                "ember: warning: this CPU has %s, but %s run generic (SSE-only) code, several times "
                "slower:\n%s",
                to_string(info.features.best_isa()),
-               info.gemm_generic ? "the float products" : "ember's kernels",
+               info.gemm_generic        ? "the float products"
+               : info.inference_generic ? "the inference products"
+                                        : "ember's kernels",
                info.summary().c_str());
-  if (info.gemm_generic)
+  if (info.inference_generic && !info.gemm_generic)
+    std::fprintf(stderr, "ember: oneDNN found no JIT matmul kernel for this CPU (ONEDNN_MAX_CPU_ISA "
+                         "set?)\n");
+  else if (info.gemm_generic)
     std::fprintf(stderr,
                  "ember: install oneDNN (Debian: libdnnl-dev) and rebuild with EMBER_USE_DNNL=ON, "
                  "or tell OpenBLAS the CPU (e.g. OPENBLAS_CORETYPE=SkylakeX or Haswell)\n");

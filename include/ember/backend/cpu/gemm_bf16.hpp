@@ -7,15 +7,16 @@
 // faster than it runs fp32 FMAs (oneDNN's `brg:avx512_core_amx_bf16` matmul at 4096×768·768×768:
 // 634 GFLOP/s on one core of a model-167 Xeon, against 153 for fp32); AVX512-BF16 (`vdpbf16ps`)
 // alone is slower than fp32 FMAs on some CPUs. The products run on oneDNN's matmul primitive with
-// bf16 source and weights and an fp32 destination; the primitive is created once per shape and
-// layout (a mutex-guarded cache) and executed concurrently from OpenMP threads, each call with
-// its own scratchpad (user-managed: see Bf16Matmuls::primitive). The fp32 operands are converted into per-call buffers first (one pass each).
+// bf16 source and weights and an fp32 destination, created once per shape and layout and executed
+// concurrently from OpenMP threads (dnnl_matmul.hpp). The fp32 operands are converted into
+// per-call buffers first (one pass each).
 //
 // Only compiled with oneDNN (EMBER_HAVE_DNNL); `bf16_products_available()` says whether this CPU
 // has bf16 arithmetic (AVX512-BF16 or AMX-BF16). Without either, or without oneDNN, the
 // precision setting has no effect on the CPU (products stay fp32), and `cpu_info()` says so.
 #pragma once
 
+#include <ember/backend/cpu/dnnl_matmul.hpp>
 #include <ember/backend/cpu/isa.hpp>
 #include <ember/backend/cpu/strided.hpp>
 #include <ember/backend/types.hpp>
@@ -27,14 +28,6 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <mutex>
-
-#ifdef EMBER_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.hpp>
-
-#include <unordered_map>
-#endif
 
 namespace ember::backend::cpu {
 
@@ -91,97 +84,16 @@ inline void to_bf16(const float* src, int64_t rows, int64_t cols, const GemmLayo
 #ifdef EMBER_HAVE_DNNL
 namespace detail {
 
-/// What a bf16 matmul primitive depends on.
-struct Bf16MatmulKey {
-  int64_t m, n, k, lda, ldb, ldc;
-  bool a_row_major, b_row_major;
-  float alpha, beta;
-  bool operator==(const Bf16MatmulKey& o) const {
-    return m == o.m && n == o.n && k == o.k && lda == o.lda && ldb == o.ldb && ldc == o.ldc &&
-           a_row_major == o.a_row_major && b_row_major == o.b_row_major && alpha == o.alpha &&
-           beta == o.beta;
-  }
-};
-struct Bf16MatmulKeyHash {
-  std::size_t operator()(const Bf16MatmulKey& key) const {
-    std::size_t h = std::hash<int64_t>()(key.m);
-    for (int64_t v : {key.n, key.k, key.lda, key.ldb, key.ldc, int64_t(key.a_row_major),
-                      int64_t(key.b_row_major)})
-      h = h * 1000003u ^ std::hash<int64_t>()(v);
-    return h * 1000003u ^ std::hash<float>()(key.alpha) ^ (std::hash<float>()(key.beta) << 1);
-  }
-};
-
-/// A created bf16 matmul: its description (the memory layouts) and the primitive.
-struct Bf16Matmul {
-  dnnl::matmul::primitive_desc pd;
-  dnnl::matmul prim;
-};
-
-/// The process's oneDNN CPU engine and its cache of bf16 matmul primitives.
-class Bf16Matmuls {
- public:
-  static Bf16Matmuls& get() {
-    static Bf16Matmuls instance;
-    return instance;
-  }
-  const dnnl::engine& engine() const { return engine_; }
-  std::shared_ptr<Bf16Matmul> primitive(const Bf16MatmulKey& key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
-    using dt = dnnl::memory::data_type;
-    const dnnl::memory::desc a({key.m, key.k}, dt::bf16,
-                               key.a_row_major ? dnnl::memory::dims{key.lda, 1}
-                                               : dnnl::memory::dims{1, key.lda});
-    const dnnl::memory::desc b({key.k, key.n}, dt::bf16,
-                               key.b_row_major ? dnnl::memory::dims{key.ldb, 1}
-                                               : dnnl::memory::dims{1, key.ldb});
-    const dnnl::memory::desc c({key.m, key.n}, dt::f32, dnnl::memory::dims{key.ldc, 1});
-    dnnl::primitive_attr attr;
-    // Each call brings its own scratchpad: with the library-managed one, two threads executing
-    // the same primitive at once share it (oneDNN built without DNNL_ENABLE_CONCURRENT_EXEC, as
-    // Debian's is) and corrupt each other's results.
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
-    if (key.beta != 0.0f) {
-      dnnl::post_ops ops;
-      ops.append_sum(key.beta);
-      attr.set_post_ops(ops);
-    }
-    auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine_);
-    auto made = std::make_shared<Bf16Matmul>(Bf16Matmul{pd, dnnl::matmul(pd)});
-    cache_.emplace(key, made);
-    return made;
-  }
-
- private:
-  Bf16Matmuls() : engine_(dnnl::engine::kind::cpu, 0) {}
-  dnnl::engine engine_;
-  std::mutex mu_;
-  std::unordered_map<Bf16MatmulKey, std::shared_ptr<Bf16Matmul>, Bf16MatmulKeyHash> cache_;
-};
-
 /// C[m, n] (row-major, ldc) = α·A·B + β·C from bf16 operands: A row-major (leading dimension
 /// lda) or column-major, likewise B. On the calling thread when called inside a parallel region.
 inline void bf16_matmul(int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
                         bool a_row_major, int64_t lda, const uint16_t* b, bool b_row_major,
                         int64_t ldb, float beta, float* c, int64_t ldc) {
-  Bf16Matmuls& mm = Bf16Matmuls::get();
-  const Bf16MatmulKey key{m, n, k, lda, ldb, ldc, a_row_major, b_row_major, alpha, beta};
-  std::shared_ptr<Bf16Matmul> made = mm.primitive(key);
-  dnnl::memory am(made->pd.src_desc(), mm.engine(), const_cast<uint16_t*>(a));
-  dnnl::memory bm(made->pd.weights_desc(), mm.engine(), const_cast<uint16_t*>(b));
-  dnnl::memory cm(made->pd.dst_desc(), mm.engine(), c);
-  const dnnl::memory::desc pad_desc = made->pd.scratchpad_desc();
-  ScratchBuffer<uint8_t> pad(pad_desc.get_size());
-  dnnl::memory pm(pad_desc, mm.engine(), pad.data());
-  dnnl::stream s(mm.engine());
-  made->prim.execute(s, {{DNNL_ARG_SRC, am},
-                         {DNNL_ARG_WEIGHTS, bm},
-                         {DNNL_ARG_DST, cm},
-                         {DNNL_ARG_SCRATCHPAD, pm}});
-  s.wait();
+  MatmulKey key;
+  key.m = m, key.n = n, key.k = k, key.lda = lda, key.ldb = ldb, key.ldc = ldc;
+  key.a_row_major = a_row_major, key.b_row_major = b_row_major;
+  key.src_type = dnnl::memory::data_type::bf16, key.alpha = alpha, key.beta = beta;
+  execute_matmul(*DnnlMatmuls::get().primitive(key), a, b, nullptr, c);
 }
 
 }  // namespace detail
