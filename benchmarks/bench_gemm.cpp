@@ -4,14 +4,21 @@
 //
 //   ember_matmul/<shape>/<threads>       ember::matmul; output from the caching allocator, so
 //                                        every iteration after the first reuses the same block
-//   ember_linear/<shape>/<threads>       ember::linear(x [M, K], W [N, K], b [N]) = x·Wᵀ + b
+//   ember_linear/<shape>/<threads>       ember::linear(x [M, K], W [N, K], b [N]) = x·Wᵀ + b,
+//                                        inference (no graph): W packed once and reused
+//                                        (backend/cpu/packed_gemm.hpp)
+//   ember_linear_grad/<shape>/<threads>  the same with W.requires_grad (the call records its
+//                                        backward): the training path, dnnl_sgemm per call
+//   ember_linear_int8/<shape>/<threads>  ember::linear_dynamic_int8: int8 products, W quantized
+//                                        once, x per call (backend/cpu/int8_gemm.hpp)
 //   cblas_sgemm/<shape>/<threads>        OpenBLAS, its own pthread pool set to <threads>
 //   cblas_sgemm_loop/attn/<threads>      the batch as a loop of cblas_sgemm, OpenBLAS threaded
 //   cblas_sgemm_omp_batch/attn/<threads> the batch split across OpenMP threads, OpenBLAS set to
 //                                        1 thread (set before the region: the setting is global)
 // Shapes: M×K×N = 4096×768×768 (QKV/output projections, batch 32 × seq 128), 4096×768×3072
 // (FFN up), 4096×3072×768 (FFN down), and attn = 384 × (128×64 · 64×128) (batch 32 × 12 heads,
-// scores q·kᵀ). Built twice: bench_gemm (ember as configured: EIGEN_USE_BLAS when OpenBLAS was
+// scores q·kᵀ); for ember_linear also a served sentence through MiniLM (16 rows: 16×384×384,
+// 16×384×1536, 16×1536×384) and a batch of 8 × 16 tokens (128×384×1536). Built twice: bench_gemm (ember as configured: EIGEN_USE_BLAS when OpenBLAS was
 // found) and bench_gemm_eigen (ember on Eigen's own kernels).
 #include <ember/backend/cpu/cpu_info.hpp>
 #include <ember/backend/cpu/isa.hpp>
@@ -22,6 +29,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <omp.h>
 #include <string>
 #include <vector>
@@ -38,6 +46,10 @@ struct GemmShape {
 constexpr GemmShape kShapes[] = {{"4096x768x768", 4096, 768, 768},
                                  {"4096x768x3072", 4096, 768, 3072},
                                  {"4096x3072x768", 4096, 3072, 768}};
+constexpr GemmShape kServeShapes[] = {{"16x384x384", 16, 384, 384},
+                                      {"16x384x1536", 16, 384, 1536},
+                                      {"16x1536x384", 16, 1536, 384},
+                                      {"128x384x1536", 128, 384, 1536}};
 constexpr int64_t kBatch = 384, kSeq = 128, kHead = 64;
 
 void set_threads(int n) {
@@ -119,12 +131,21 @@ void BM_ember_matmul(benchmark::State& state, GemmShape s) {
 
 // linear(x, W, b) = x·Wᵀ + b with W stored [N, K] (PyTorch layout): Wᵀ read in place
 // (column-major operand), output initialized with the bias and accumulated onto (β = 1).
-void BM_ember_linear(benchmark::State& state, GemmShape s) {
+// How BM_ember_linear runs: `inference` on W packed once (the warm-up call packs it), `grad` with
+// W requiring grad (each call records its backward and runs on dnnl_sgemm), `int8` through
+// linear_dynamic_int8 (W quantized once by the warm-up call, x per call).
+enum class LinearMode { inference, grad, int8 };
+
+void BM_ember_linear(benchmark::State& state, GemmShape s, LinearMode mode) {
   set_threads(int(state.range(0)));
   auto x = random({s.m, s.k}, 1), w = random({s.n, s.k}, 2), b = random({s.n}, 5);
-  { auto warm = ember::linear(x, w, b); }
+  if (mode == LinearMode::grad) w.requires_grad_();
+  auto run = [&] {
+    return mode == LinearMode::int8 ? ember::linear_dynamic_int8(x, w, b) : ember::linear(x, w, b);
+  };
+  { auto warm = run(); }
   for (auto _ : state) {
-    auto y = ember::linear(x, w, b);
+    auto y = run();
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -196,18 +217,27 @@ int register_all() {
         ->Arg(2)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((std::string("ember_linear/") + s.name).c_str(), BM_ember_linear,
-                                 s)
-        ->Arg(1)
-        ->Arg(2)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("cblas_sgemm/") + s.name).c_str(), BM_cblas_sgemm, s)
         ->Arg(1)
         ->Arg(2)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+  for (const auto& shapes : {std::vector<GemmShape>(std::begin(kServeShapes), std::end(kServeShapes)),
+                             std::vector<GemmShape>(std::begin(kShapes), std::end(kShapes))})
+    for (const GemmShape& s : shapes)
+      for (LinearMode mode : {LinearMode::inference, LinearMode::grad, LinearMode::int8})
+        benchmark::RegisterBenchmark(
+            (std::string(mode == LinearMode::grad   ? "ember_linear_grad/"
+                         : mode == LinearMode::int8 ? "ember_linear_int8/"
+                                                    : "ember_linear/") +
+             s.name)
+                .c_str(),
+            BM_ember_linear, s, mode)
+            ->Arg(1)
+            ->Arg(2)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("fma_peak", BM_fma_peak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ember_matmul/attn", BM_ember_matmul_attn)
       ->Arg(1)

@@ -4,7 +4,9 @@
 // (scripts/bench_inference.sh; docs/serving.md, "Raw inference against ONNX Runtime").
 //
 //   bench_inference --model DIR [--data examples/data/sst2/dev.tsv] [--shapes 32x64,1x16,1x128]
-//                   [--threads 2] [--warmup 5] [--runs 30]
+//                   [--threads 2] [--warmup 5] [--runs 30] [--int8 1]
+//
+// --int8 1: the Linear layers in int8 (serve::InferenceOptions::dynamic_int8; runtime "ember-int8").
 //
 // Inputs as bench_onnx.py's default: real SST-2 sentences, tokenized and padded or truncated to
 // exactly `seq` tokens (attention mask 0 on the padding), so both runtimes do the same work.
@@ -37,6 +39,7 @@ std::vector<std::string> read_sentences(const std::string& path) {
 int main(int argc, char** argv) {
   std::string model_dir, data = "examples/data/sst2/dev.tsv", shapes = "32x64,1x16,1x128";
   int threads = 2, warmup = 5, runs = 30;
+  bool int8 = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") model_dir = v;
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(v);
     else if (a == "--warmup") warmup = std::stoi(v);
     else if (a == "--runs") runs = std::stoi(v);
+    else if (a == "--int8") int8 = v == "1";
     else {
       std::fprintf(stderr, "bench_inference: unknown option %s\n", a.c_str());
       return 2;
@@ -52,12 +56,13 @@ int main(int argc, char** argv) {
   }
   if (model_dir.empty()) {
     std::fprintf(stderr, "usage: bench_inference --model DIR [--data TSV] [--shapes 32x64,...] "
-                         "[--threads N] [--warmup N] [--runs N]\n");
+                         "[--threads N] [--warmup N] [--runs N] [--int8 1]\n");
     return 2;
   }
   try {
     ember::set_num_threads(threads);
-    ember::serve::InferenceModel model(model_dir);
+    ember::serve::InferenceModel model(model_dir,
+                                       ember::serve::InferenceOptions().dynamic_int8(int8));
     const std::vector<std::string> sentences = read_sentences(data);
     std::size_t next = 0;
     std::size_t start = 0;
@@ -99,9 +104,10 @@ int main(int argc, char** argv) {
       }
       std::sort(ms.begin(), ms.end());
       auto q = [&](double p) { return ms[std::min(ms.size() - 1, std::size_t(p * double(ms.size() - 1) + 0.5))]; };
-      std::printf("{\"runtime\":\"ember\",\"batch\":%lld,\"seq\":%lld,\"threads\":%d,\"ms_median\":%.3f,"
+      std::printf("{\"runtime\":\"%s\",\"batch\":%lld,\"seq\":%lld,\"threads\":%d,\"ms_median\":%.3f,"
                   "\"ms_p10\":%.3f,\"ms_p90\":%.3f,\"sentences_per_s\":%.1f,\"runs\":%d}\n",
-                  static_cast<long long>(batch), static_cast<long long>(seq), threads, q(0.5), q(0.1),
+                  int8 ? "ember-int8" : "ember", static_cast<long long>(batch),
+                  static_cast<long long>(seq), threads, q(0.5), q(0.1),
                   q(0.9), double(batch) * 1000.0 / q(0.5), runs);
       std::fflush(stdout);
     }

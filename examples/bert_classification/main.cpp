@@ -529,8 +529,15 @@ struct RunArgs {  // what eval and predict share
   std::string model_dir, data_file, input_file, device = "cpu";
   DataArgs data;
   int64_t batch_size = 64, max_length = 128, threads = 0;
-  bool json = false, bf16 = false;
+  bool json = false, bf16 = false, int8 = false;
 };
+
+/// --int8: the model's Linear layers in dynamic int8 (CPU inference; nn/quantize.hpp).
+void apply_int8(bool int8, ember::nn::Module<float>& model, ember::Device dev) {
+  if (!int8) return;
+  EMBER_CHECK(dev.is_cpu(), "--int8: int8 products run on the CPU only, not on ", dev);
+  ember::nn::quantize_dynamic(model);
+}
 
 int run_eval(RunArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
@@ -538,6 +545,7 @@ int run_eval(RunArgs& a) {
   set_matmul_precision(a.bf16, dev);
   auto model = load_fine_tuned(a.model_dir);
   model->to(dev);
+  apply_int8(a.int8, *model, dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   // Labels map through the model's own label2id: a label it was not trained on is an error.
@@ -675,6 +683,7 @@ int run_predict(RunArgs& a) {
   auto model = load_fine_tuned(a.model_dir);
   model->to(dev);
   model->eval();
+  apply_int8(a.int8, *model, dev);
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   PredictInput in = read_predict_input(a.input_file, a.data);
@@ -850,6 +859,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--threads", r.threads, "CPU threads (0: all)")->check(kNonNegative);
     cmd->add_option("--device", r.device, "cpu, cuda or cuda:N");
     cmd->add_flag("--bf16", r.bf16, "bf16 matrix products (GPU, or a CPU with AMX/AVX512-BF16)");
+    cmd->add_flag("--int8", r.int8,
+                  "dynamic int8 quantization of the Linear layers (CPU; docs/compression.md)");
   };
   auto* eval = app.add_subcommand("eval", "accuracy, F1 and confusion matrix on a labelled file");
   add_run_options(eval, e);

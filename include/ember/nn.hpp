@@ -13,4 +13,5 @@
 #include <ember/nn/feed_forward.hpp>
 #include <ember/nn/attention.hpp>
 #include <ember/nn/transformer.hpp>
+#include <ember/nn/quantize.hpp>
 // clang-format on

@@ -271,6 +271,79 @@ TEST_CASE("linear: inference on packed weights equals the recorded product and f
   CHECK(mismatches == std::vector<int>(4, 0));
 }
 
+#ifdef EMBER_HAVE_DNNL
+TEST_CASE("linear_dynamic_int8: equals the int8 arithmetic it promises, near the float product") {
+  // The reference quantizes as backend/cpu/int8_gemm.hpp documents — weights per output channel,
+  // the input per row, symmetric, round to nearest even, ±127 — and sums the int8 products
+  // exactly (int64), so the op may differ from it only by the float rounding of the scales
+  // (1e-5 relative to the largest term). It must also be within 3% (max-normalized) of the
+  // float product, and follow writes into the weight.
+  auto quantize = [](const std::vector<float>& v, int64_t off, int64_t n, std::vector<int>& q) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[off + i]));
+    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+    for (int64_t i = 0; i < n; ++i)
+      q[off + i] = int(std::max(-127.0f, std::min(127.0f, std::nearbyint(v[off + i] * inv))));
+    return scale;
+  };
+  auto reference = [&](const Tensor<float>& x, const Tensor<float>& w, const Tensor<float>& b) {
+    const int64_t m = x.numel() / x.size(-1), k = w.size(1), n = w.size(0);
+    std::vector<float> xv = x.contiguous().to_vector(), wv = w.contiguous().to_vector(),
+                       bv = b.to_vector(), y(static_cast<std::size_t>(m * n));
+    std::vector<int> xq(xv.size()), wq(wv.size());
+    std::vector<float> sx(m), sw(n);
+    for (int64_t i = 0; i < m; ++i) sx[i] = quantize(xv, i * k, k, xq);
+    for (int64_t j = 0; j < n; ++j) sw[j] = quantize(wv, j * k, k, wq);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t acc = 0;
+        for (int64_t t = 0; t < k; ++t) acc += int64_t(xq[i * k + t]) * wq[j * k + t];
+        y[i * n + j] = float(double(acc) * sx[i] * sw[j] + bv[j]);
+      }
+    return y;
+  };
+  auto check = [&](const Tensor<float>& x, const Tensor<float>& w, const Tensor<float>& b) {
+    std::vector<float> got = linear_dynamic_int8(x, w, b).to_vector(), want = reference(x, w, b);
+    std::vector<float> exact = linear(x, w, b).to_vector();
+    REQUIRE(got.size() == want.size());
+    double scale = 0.0;
+    for (float v : exact) scale = std::max(scale, std::fabs(double(v)));
+    int far_from_reference = 0, far_from_float = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      far_from_reference += std::fabs(double(got[i]) - want[i]) > 1e-5 * (std::fabs(want[i]) + 1.0);
+      far_from_float += std::fabs(double(got[i]) - exact[i]) > 0.03 * scale;
+    }
+    CHECK(far_from_reference == 0);
+    CHECK(far_from_float == 0);
+  };
+  NoGradGuard no_grad;
+  for (int64_t rows : {1, 16, 37, 300}) {
+    CAPTURE(rows);
+    Tensor<float> x = rnd<float>({rows, 96}, 31), w = rnd<float>({130, 96}, 32),
+                  b = rnd<float>({130}, 33);
+    check(x, w, b);
+    check(x, w, b);  // the kept int8 weights
+    w.copy_(rnd<float>({130, 96}, 34));
+    check(x, w, b);  // re-quantized after the write
+  }
+  // A row of zeros, a 3-D input, a transposed weight view, no bias.
+  Tensor<float> x = rnd<float>({2, 5, 64}, 35), w = rnd<float>({48, 64}, 36), b = zeros<float>({48});
+  x.select(1, 2).fill_(0.0f);
+  check(x, w, b);
+  CHECK(linear_dynamic_int8(x, w).shape() == Shape{2, 5, 48});
+  Tensor<float> wt = rnd<float>({64, 48}, 37).t();
+  check(x, wt, b);
+  // Errors: a gradient it cannot give, wrong shapes.
+  set_grad_enabled(true);
+  Tensor<float> wg = w.clone();
+  wg.requires_grad_();
+  CHECK_THROWS_WITH_AS(linear_dynamic_int8(x, wg, b), doctest::Contains("no backward"), Error);
+  set_grad_enabled(false);
+  CHECK_THROWS_WITH_AS(linear_dynamic_int8(x, rnd<float>({48, 63}, 38), b),
+                       doctest::Contains("linear_dynamic_int8: input shape"), Error);
+}
+#endif
+
 TEST_CASE("linear: the bias gradient on enough rows to take the threaded column-sum path") {
   Tensor<double> big = rnd<double>({300, 256}, 15), wb = rnd<double>({256, 256}, 16);
   Tensor<double> bias = zeros<double>({256});

@@ -95,9 +95,9 @@ TEXTS = [
 ]
 
 
-def reference_scores(predict_binary, model):
+def reference_scores(predict_binary, model, *extra):
     """{text: {label: probability}} from bert_classification predict --json."""
-    out = subprocess.run([predict_binary, "predict", "--model", model, "--json", "--threads", "1"],
+    out = subprocess.run([predict_binary, "predict", "--model", model, "--json", "--threads", "1", *extra],
                          input="\n".join(TEXTS) + "\n", capture_output=True, text=True, check=True)
     ref = {}
     for line in out.stdout.splitlines():
@@ -210,6 +210,17 @@ def part_bad(args):
                                 capture_output=True, text=True, timeout=60)
         check(second.returncode == 2 and "cannot listen" in second.stderr,
               f"a second server on a port in use: exit {second.returncode}, {second.stderr.strip()[:100]!r}")
+        # Bad options are refused at start, with the option named (exit 105: CLI11's validation error).
+        for extra, needle in ((["--max-wait-ms", "nan"], "--max-wait-ms"), (["--max-padding", "inf"], "--max-padding")):
+            bad = subprocess.run([args.server, "--model", args.model, "--port", "0", *extra],
+                                 capture_output=True, text=True, timeout=60)
+            check(bad.returncode != 0 and needle in bad.stderr and "finite" in bad.stderr,
+                  f"{' '.join(extra)}: exit {bad.returncode}, {bad.stderr.strip()[:120]!r}")
+        model_file = os.path.join(args.model, "config.json")
+        bad = subprocess.run([args.server, "--model", model_file, "--port", "0"], capture_output=True, text=True,
+                             timeout=60)
+        check(bad.returncode != 0 and "is a file, not a directory" in bad.stderr,
+              f"--model naming a file: exit {bad.returncode}, {bad.stderr.strip()[:160]!r}")
         expect(server, "fill-mask on a classifier", "POST", "/fill-mask", {"inputs": "a [MASK]"}, 400, "Unsupported")
         expect(server, "unknown route", "GET", "/nope", None, 404, "NotFound")
         hdrs = expect(server, "GET on /predict", "GET", "/predict", None, 405, "MethodNotAllowed")
@@ -258,6 +269,19 @@ def part_bad(args):
     finally:
         code = server.stop()
         check(code == 0, f"exit status after SIGTERM: {code}")
+
+    # --int8: activations are quantized per row, so a text's scores still do not depend on its
+    # batch — they equal `bert_classification predict --int8` to 1e-5 — and stay near float's.
+    ref8 = reference_scores(args.predict, args.model, "--int8")
+    server8 = Server(args.server, args.model, "--int8")
+    try:
+        status, _, data = server8.request("GET", "/info")
+        check(status == 200 and json.loads(data).get("int8") is True, f"/info says int8: {data[:300]!r}")
+        same_scores(server8, ref8, "--int8")
+        worst = max(abs(ref8[t][label] - p) for t in TEXTS for label, p in ref[t].items())
+        check(worst <= 0.05, f"--int8 scores within 0.05 of the float model's (max diff {worst:.3f})")
+    finally:
+        check(server8.stop() == 0, "--int8 server: exit 0 after SIGTERM")
 
 
 def part_sigterm(args):

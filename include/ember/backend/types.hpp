@@ -305,7 +305,9 @@ struct GemmBatch {
 /// `b_derived` (or null): where a backend may keep a packed copy of B and reuse it while B's
 /// storage version stays `b_version` — set by `linear` for inference calls (no autograd graph),
 /// whose weights do not change between calls (backend/cpu/packed_gemm.hpp; the CUDA backend
-/// ignores it).
+/// ignores it). `int8_dynamic`: run the product in int8, W quantized per output channel once (kept
+/// in `b_derived`, which it needs) and A per row at run time (backend/cpu/int8_gemm.hpp; CPU
+/// only, inference only: set by `linear_dynamic_int8`).
 template <class T>
 struct GemmArgs {
   int64_t m = 0, n = 0, k = 0;
@@ -320,6 +322,7 @@ struct GemmArgs {
   GemmBatch batch;
   DerivedSlot* b_derived = nullptr;
   uint64_t b_version = 0;
+  bool int8_dynamic = false;
 };
 
 }  // namespace ember::backend

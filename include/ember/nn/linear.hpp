@@ -11,6 +11,7 @@
 #include <ember/ops/matmul.hpp>
 
 #include <string>
+#include <type_traits>
 
 namespace ember::nn {
 
@@ -59,14 +60,29 @@ class Linear : public Module<T> {
     EMBER_CHECK(x.dim() >= 1 && x.size(-1) == options_.in_features(), this->repr(),
                 ": expected an input of shape [..., ", options_.in_features(), "], found ",
                 x.shape());
+    if constexpr (std::is_same_v<T, float>) {
+      if (dynamic_int8_) return ember::linear_dynamic_int8(x, weight, bias);
+    }
     return ember::linear(x, weight, bias);
   }
   Tensor<T> operator()(const Tensor<T>& x) const { return forward(x); }
 
+  /// Whether forward runs its product in int8 (`ember::linear_dynamic_int8`; inference only:
+  /// a forward that needs a gradient throws). Set by `nn::quantize_dynamic` (nn/quantize.hpp);
+  /// the float weight stays the parameter (state_dict, saving and training see no change).
+  /// float only: `set_dynamic_int8(true)` on Linear<double> throws ember::Error.
+  bool dynamic_int8() const { return dynamic_int8_; }
+  void set_dynamic_int8(bool on) {
+    EMBER_CHECK(!on || (std::is_same_v<T, float>), this->repr(),
+                ": int8 products are for float layers only");
+    dynamic_int8_ = on;
+  }
+
   std::string extra_repr() const override {
     return ember::detail::str_cat("in_features=", options_.in_features(),
                                   ", out_features=", options_.out_features(),
-                                  options_.bias() ? "" : ", bias=false");
+                                  options_.bias() ? "" : ", bias=false",
+                                  dynamic_int8_ ? ", dynamic_int8" : "");
   }
   const LinearOptions& options() const { return options_; }
 
@@ -75,6 +91,7 @@ class Linear : public Module<T> {
 
  private:
   LinearOptions options_;
+  bool dynamic_int8_ = false;
 };
 
 }  // namespace ember::nn

@@ -328,6 +328,31 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
 
 // ---- linear -------------------------------------------------------------------------------------
 
+namespace detail {
+/// linear's argument checks (also linear_dynamic_int8's), `op` naming the op in the messages.
+template <class T>
+void check_linear_args(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                       const char* op) {
+  EMBER_CHECK(weight.dim() == 2,
+              op, ": expected a 2-D weight [out_features, in_features], "
+              "found shape ",
+              weight.shape(), " (input shape ", x.shape(), ")");
+  EMBER_CHECK(x.dim() >= 1,
+              op, ": expected an input of shape [..., in_features], found a 0-d "
+              "tensor (weight shape ",
+              weight.shape(), ")");
+  const int64_t in = weight.size(1), nout = weight.size(0);
+  EMBER_CHECK(x.size(-1) == in, op, ": input shape ", x.shape(), " does not match weight shape ",
+              weight.shape(), " (expected the input's last dim to be in_features = ", in,
+              ", found ", x.size(-1), ")");
+  if (bias.defined())
+    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == nout, op, ": expected a bias of shape [", nout,
+                "] for weight shape ", weight.shape(), ", found ", bias.shape());
+  detail::check_same_device(x.device(), weight.device(), op);
+  if (bias.defined()) detail::check_same_device(x.device(), bias.device(), op);
+}
+}  // namespace detail
+
 /// y = x·Wᵀ + b (torch.nn.functional.linear): x [..., in], weight [out, in], bias [out] or
 /// undefined → y [..., out]. One GEMM over the folded leading dims, bias added in the same pass.
 /// Throws `ember::Error` naming "linear" and the shapes when weight is not 2-D, x's last dim is
@@ -335,23 +360,8 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
 template <class T>
 Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = {}) {
   static_assert(detail::is_gemm_type_v<T>, "linear: T must be float or double");
-  EMBER_CHECK(weight.dim() == 2,
-              "linear: expected a 2-D weight [out_features, in_features], "
-              "found shape ",
-              weight.shape(), " (input shape ", x.shape(), ")");
-  EMBER_CHECK(x.dim() >= 1,
-              "linear: expected an input of shape [..., in_features], found a 0-d "
-              "tensor (weight shape ",
-              weight.shape(), ")");
+  detail::check_linear_args(x, weight, bias, "linear");
   const int64_t in = weight.size(1), nout = weight.size(0);
-  EMBER_CHECK(x.size(-1) == in, "linear: input shape ", x.shape(), " does not match weight shape ",
-              weight.shape(), " (expected the input's last dim to be in_features = ", in,
-              ", found ", x.size(-1), ")");
-  if (bias.defined())
-    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == nout, "linear: expected a bias of shape [", nout,
-                "] for weight shape ", weight.shape(), ", found ", bias.shape());
-  detail::check_same_device(x.device(), weight.device(), "linear");
-  if (bias.defined()) detail::check_same_device(x.device(), bias.device(), "linear");
   const Device dev = x.device();
 
   Shape out_shape = x.shape();
@@ -409,6 +419,49 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                        return autograd::Grads<T>{dx, dw, db};
                      });
   }
+  return out;
+}
+
+// ---- linear_dynamic_int8 ------------------------------------------------------------------------
+
+/// y ≈ x·Wᵀ + b computed in int8 (PyTorch's dynamically quantized nn.Linear,
+/// torch.ao.nn.quantized.dynamic.Linear): W quantized per output channel, symmetric, once — the
+/// int8 copy is kept with W's storage and rebuilt when W changes — and x per row at run time;
+/// int32 accumulation; scales and bias applied to the float result (backend/cpu/int8_gemm.hpp
+/// gives the arithmetic and its error). Shapes as `linear`. Inference only: it has no backward,
+/// so it throws `ember::Error` when a gradient would be needed (call it under NoGradGuard or on
+/// tensors that do not require grad); CPU only, float only, and needs a build with oneDNN.
+inline Tensor<float> linear_dynamic_int8(const Tensor<float>& x, const Tensor<float>& weight,
+                                         const Tensor<float>& bias = {}) {
+  detail::check_linear_args(x, weight, bias, "linear_dynamic_int8");
+  EMBER_CHECK(!autograd::any_requires_grad(x, weight, bias),
+              "linear_dynamic_int8: has no backward (int8 inference only), but an input requires "
+              "grad; call it under NoGradGuard");
+  EMBER_CHECK(x.device().is_cpu(), "linear_dynamic_int8: runs on the CPU only, found tensors on ",
+              x.device());
+#ifndef EMBER_HAVE_DNNL
+  EMBER_CHECK(false, "linear_dynamic_int8: this build has no int8 products (they need oneDNN: "
+                     "EMBER_USE_DNNL=ON with Debian's libdnnl-dev)");
+#endif
+  const int64_t in = weight.size(1), nout = weight.size(0);
+  Shape out_shape = x.shape();
+  out_shape[out_shape.size() - 1] = nout;
+  Tensor<float> out = Tensor<float>::empty(out_shape, x.device());
+  detail::FoldedRows<float> xf = detail::fold_rows(x);
+  if (xf.cs != 1) xf = detail::fold_rows(x.contiguous());
+  detail::GemmOperand<float> wt = detail::gemm_operand(detail::mT(weight));  // Wᵀ: [in, out]
+  Tensor<float> bc = bias.defined() ? bias.contiguous() : Tensor<float>();
+  backend::GemmArgs<float> g;
+  g.m = xf.rows, g.n = nout, g.k = in;
+  g.a = xf.t.data(), g.a_rs = xf.rs, g.a_cs = xf.cs;
+  g.b = wt.t.data(), g.b_rs = wt.rs, g.b_cs = wt.cs;
+  g.c = out.data(), g.ldc = nout, g.bias = bc.defined() ? bc.data() : nullptr;
+  // The int8 copy lives with the storage the product reads: W's own (kept across calls), or the
+  // temporary copy gemm_operand made of an unusual layout (quantized again on every call).
+  g.b_derived = &wt.t.storage()->derived();
+  g.b_version = wt.t.storage()->version();
+  g.int8_dynamic = true;
+  backend::kernels<float>(x.device(), "linear_dynamic_int8").gemm(g);
   return out;
 }
 

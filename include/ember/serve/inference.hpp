@@ -37,6 +37,7 @@
 #include <ember/models/bert/bert.hpp>
 #include <ember/models/bert/masked_lm.hpp>
 #include <ember/models/bert/pretrained.hpp>
+#include <ember/nn/quantize.hpp>
 #include <ember/ops/embedding.hpp>
 #include <ember/ops/softmax.hpp>
 
@@ -86,6 +87,8 @@ struct InferenceOptions {
   EMBER_ARG(int64_t, max_input_length) = 0;
   /// Where the model runs (a CUDA device needs a program built with ember's CUDA backend).
   EMBER_ARG(Device, device) = Device::cpu();
+  /// Run the Linear layers' products in int8 (nn::quantize_dynamic; CPU only, needs oneDNN).
+  EMBER_ARG(bool, dynamic_int8) = false;
 };
 
 /// A BERT directory loaded for inference (see the file comment).
@@ -124,6 +127,11 @@ class InferenceModel {
       if (!m) continue;
       m->to(device_);
       m->eval();
+      if (options.dynamic_int8()) {
+        EMBER_CHECK(device_.is_cpu(), "dynamic_int8: int8 products run on the CPU only, not on ",
+                    device_);
+        nn::quantize_dynamic(*m);
+      }
     }
     tokenizer_ = std::make_unique<data::WordPieceTokenizer>(data::WordPieceTokenizer::from_pretrained(dir));
     const auto& c = encoder_->config();

@@ -52,6 +52,7 @@
 #pragma once
 
 #include <ember/backend/cpu/gemm_bf16.hpp>
+#include <ember/backend/cpu/int8_gemm.hpp>
 #include <ember/backend/cpu/packed_gemm.hpp>
 #include <ember/backend/cpu/strided.hpp>
 #include <ember/core/shape.hpp>
@@ -390,12 +391,17 @@ inline void broadcast_rows(int64_t rows, int64_t cols, const T* v, T* c, int64_t
                [&](int64_t i) { std::copy(v, v + cols, c + i * ldc); });
 }
 
-/// The kernel table's GEMM (GemmArgs, backend/types.hpp): an inference product whose caller
-/// lets B be kept packed through `gemm_packed_weights` (packed_gemm.hpp) when it applies; else
-/// one product through `gemm`, a batch through `batched_gemm`, the bias epilogue initializing C
-/// with the bias rows so that the product accumulates onto it (β = 1) in the same pass.
+/// The kernel table's GEMM (GemmArgs, backend/types.hpp): an int8 product when asked
+/// (int8_gemm.hpp); an inference product whose caller lets B be kept packed through
+/// `gemm_packed_weights` (packed_gemm.hpp) when it applies; else one product through `gemm`, a
+/// batch through `batched_gemm`, the bias epilogue initializing C with the bias rows so that the
+/// product accumulates onto it (β = 1) in the same pass.
 template <class T>
 inline void gemm(const GemmArgs<T>& g) {
+  if (g.int8_dynamic) {
+    gemm_int8(g);
+    return;
+  }
   if (!use_bf16_products() && gemm_packed_weights(g)) return;
   T beta = g.beta;
   const GemmBatch& bt = g.batch;

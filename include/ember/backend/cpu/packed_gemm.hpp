@@ -5,10 +5,11 @@
 // Why: `dnnl_sgemm` (gemm.hpp) packs both operands into its kernels' blocked layouts inside every
 // call. With many rows (training batches: 2048 × 768) that costs a few percent; with few rows
 // (serving one sentence: 16 × 384) it is most of the work — each call reads W, writes the packed
-// copy and reads it again for 16 rows. oneDNN's `brg` matmul on a W packed once (measured on an
-// Intel Xeon model 167, 2 threads, 16 × 384 · 384 × 384: 18 µs against 102 µs for dnnl_sgemm;
-// 16 × 768 · 768 × 3072: 369 against 689 µs; at 2048 rows the two are within ±5%). ONNX Runtime
-// (MLAS) and PyTorch's frozen inference graphs (oneDNN) prepack constant weights the same way.
+// copy and reads it again for 16 rows. oneDNN's `brg` matmul on a W packed once is 1.4–1.8×
+// faster there (bench_gemm, Intel Xeon model 167, 2 threads: 16 × 384 · 384 × 1536 in 70 µs
+// against 111 µs; 16 × 1536 · 1536 × 384 in 64 against 116), and within ±10% at 4096 rows.
+// ONNX Runtime (MLAS) and PyTorch's frozen inference graphs (oneDNN) prepack constant weights
+// the same way.
 //
 // When: for the products of `linear` that record no autograd graph (NoGradGuard, eval of a
 // frozen model, serving), which `linear` marks by handing over W's DerivedSlot
@@ -21,8 +22,8 @@
 // oneDNN's blocks), freed with the weight, or as soon as W is written (Storage::bump_version
 // drops it: a training run's evaluation does not keep a second copy of every weight into the
 // next step). Staleness: the copy records W's address, layout and storage version and is
-// rebuilt when any differs (see DerivedSlot for writes through raw pointers). Float only; other types and builds without oneDNN return false (the caller runs
-// the plain product).
+// rebuilt when any differs (see DerivedSlot for writes through raw pointers). Float only; other
+// types and builds without oneDNN return false (the caller runs the plain product).
 #pragma once
 
 #include <ember/backend/types.hpp>
@@ -38,28 +39,6 @@
 #include <cstdint>
 
 namespace ember::backend::cpu {
-
-#ifdef EMBER_HAVE_DNNL
-namespace detail {
-
-/// W's packed copy and what it was made from.
-struct PackedWeights : DerivedValue {
-  const float* src = nullptr;
-  int64_t k = 0, n = 0, ld = 0;
-  bool row_major = true;
-  uint64_t version = 0;
-  dnnl::memory::desc desc;
-  dnnl::memory packed;  // owns the packed buffer
-
-  bool current(const GemmArgs<float>& g, const GemmLayout& lb,
-               const dnnl::memory::desc& want) const {
-    return src == g.b && k == g.k && n == g.n && ld == lb.ld && row_major == lb.row_major &&
-           version == g.b_version && desc == want;
-  }
-};
-
-}  // namespace detail
-#endif
 
 /// Runs the product of `g` on packed weights and returns true, or returns false (nothing done)
 /// when this path does not apply: no slot, a batch, α ≠ 1, β ≠ 0, an empty product, a type
@@ -79,20 +58,16 @@ inline bool gemm_packed_weights(const GemmArgs<T>& g) {
     key.a_row_major = la.row_major, key.packed_b = true, key.bias = g.bias != nullptr;
     std::shared_ptr<detail::Matmul> made = detail::DnnlMatmuls::get().primitive(key);
     const dnnl::memory::desc want = made->pd.weights_desc();
-    auto held = std::dynamic_pointer_cast<const detail::PackedWeights>(g.b_derived->load());
-    if (!held || !held->current(g, lb, want)) {
-      const dnnl::engine& eng = detail::DnnlMatmuls::get().engine();
-      auto fresh = std::make_shared<detail::PackedWeights>();
-      fresh->src = g.b, fresh->k = g.k, fresh->n = g.n, fresh->ld = lb.ld;
-      fresh->row_major = lb.row_major, fresh->version = g.b_version, fresh->desc = want;
-      fresh->packed = dnnl::memory(want, eng);
+    // (An int8 copy in the slot is never taken for this one: its layout `desc` differs.)
+    std::shared_ptr<const detail::PackedB> held =
+        detail::current_packed<detail::PackedB>(g, lb, want);
+    if (!held) {
       using dims = dnnl::memory::dims;
-      dnnl::memory plain(dnnl::memory::desc({g.k, g.n}, dnnl::memory::data_type::f32,
-                                            lb.row_major ? dims{lb.ld, 1} : dims{1, lb.ld}),
-                         eng, const_cast<float*>(g.b));
-      dnnl::stream s(eng);
-      dnnl::reorder(plain, fresh->packed).execute(s, plain, fresh->packed);
-      s.wait();
+      const dnnl::memory plain(dnnl::memory::desc({g.k, g.n}, dnnl::memory::data_type::f32,
+                                                  lb.row_major ? dims{lb.ld, 1} : dims{1, lb.ld}),
+                               detail::DnnlMatmuls::get().engine(), const_cast<float*>(g.b));
+      auto fresh = std::make_shared<detail::PackedB>();
+      fresh->pack(g, lb, want, plain);
       g.b_derived->store(fresh);
       held = std::move(fresh);
     }

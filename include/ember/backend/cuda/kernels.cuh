@@ -59,6 +59,7 @@ inline MatmulPrecision current_precision() {
 /// it is one call per batch entry. The bias epilogue is a second pass (add_bias).
 template <class T>
 inline void gemm(const GemmArgs<T>& g) {
+  EMBER_CHECK(!g.int8_dynamic, "int8 products run on the CPU only (linear_dynamic_int8)");
   const GemmBatch& bt = g.batch;
   if (g.m == 0 || g.n == 0 || bt.count() == 0) return;
   const detail::BlasOperand oa = detail::blas_operand(g.m, g.k, g.a_rs, g.a_cs);

@@ -62,6 +62,9 @@ inline bool ends_with(const std::string& s, const std::string& p) {
 }
 inline std::string require_file(const std::string& dir, const std::string& name, const char* who) {
   std::string path = (std::filesystem::path(dir) / name).string();
+  EMBER_CHECK(!std::filesystem::is_regular_file(dir), who, ": ", dir,
+              " is a file, not a directory; pass the model directory that holds it (config.json, "
+              "model.safetensors and vocab.txt)");
   EMBER_CHECK(std::filesystem::is_directory(dir), who, ": model directory ", dir,
               " does not exist (expected a Hugging Face-layout directory with config.json, "
               "model.safetensors and vocab.txt)");
