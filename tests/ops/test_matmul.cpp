@@ -333,6 +333,23 @@ TEST_CASE("linear_dynamic_int8: equals the int8 arithmetic it promises, near the
   CHECK(linear_dynamic_int8(x, w).shape() == Shape{2, 5, 48});
   Tensor<float> wt = rnd<float>({64, 48}, 37).t();
   check(x, wt, b);
+  // A NaN in an input row makes that row's outputs NaN, a NaN in a weight row that output
+  // column's, an infinity NaN too — never a finite number hiding the bad value.
+  {
+    Tensor<float> xn = rnd<float>({3, 64}, 39), wn = rnd<float>({5, 64}, 40);
+    xn.set({1, 7}, std::numeric_limits<float>::quiet_NaN());
+    xn.set({2, 3}, std::numeric_limits<float>::infinity());
+    std::vector<float> y = linear_dynamic_int8(xn, wn).to_vector();
+    for (int64_t j = 0; j < 5; ++j) {
+      CHECK(std::isfinite(y[j]));
+      CHECK(std::isnan(y[5 + j]));
+      CHECK(std::isnan(y[10 + j]));
+    }
+    wn.set({4, 0}, std::numeric_limits<float>::quiet_NaN());
+    y = linear_dynamic_int8(xn.slice(0, 0, 1), wn).to_vector();
+    CHECK(std::isfinite(y[0]));
+    CHECK(std::isnan(y[4]));
+  }
   // Errors: a gradient it cannot give, wrong shapes.
   set_grad_enabled(true);
   Tensor<float> wg = w.clone();

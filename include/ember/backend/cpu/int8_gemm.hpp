@@ -41,6 +41,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -63,13 +64,21 @@ namespace detail {
 /// (whose NaN rules block it), and rounding to nearest even by adding and subtracting 1.5·2²³
 /// (exact for |v| ≤ 2²², here ≤ 127; the compiler may not fold it: no -ffast-math) instead of a
 /// libm call.
+/// A NaN in the row makes the scale NaN and an infinity makes it infinite (q all 0): every
+/// output the row touches is then NaN, never a finite number that hides the bad value.
 template <class T>
 EMBER_ALWAYS_INLINE float quantize_row_s8_body(const T* x, int8_t* q, int64_t k) {
   float amax = 0.0f;
-#pragma omp simd reduction(max : amax)
+  int nans = 0;
+#pragma omp simd reduction(max : amax) reduction(+ : nans)
   for (int64_t i = 0; i < k; ++i) {
     const float v = float(x[i]), a = v < 0.0f ? -v : v;
     amax = a > amax ? a : amax;
+    nans += v != v;
+  }
+  if (nans > 0 || amax == std::numeric_limits<float>::infinity()) {
+    for (int64_t i = 0; i < k; ++i) q[i] = 0;
+    return nans > 0 ? std::numeric_limits<float>::quiet_NaN() : amax;
   }
   const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
   const float inv = 1.0f / scale;
