@@ -6,6 +6,8 @@
 //                               [--test FILE] --output DIR
 //   bert_classification eval    --model DIR --data FILE [--batch-size N] [--threads N]
 //   bert_classification predict --model DIR [--input FILE] [--json] [--batch-size N] [--threads N]
+//   bert_classification prune   --model DIR --data FILE --heads F --output DIR
+//   bert_classification distill --teacher DIR --student-layers N --train FILE ... (train's options)
 //   (each takes the column options: --text-column/--label-column by header name,
 //    --text-index/--label-index by position, --no-header, --format tsv|csv|jsonl; `--help` shows
 //    every option with its default)
@@ -279,6 +281,18 @@ std::map<int64_t, std::string> to_id2label(const std::vector<std::string>& names
   return m;
 }
 
+std::map<std::string, int64_t> to_id2label_inverse(const std::vector<std::string>& names) {
+  std::map<std::string, int64_t> m;
+  for (std::size_t i = 0; i < names.size(); ++i) m[names[i]] = int64_t(i);
+  return m;
+}
+
+std::string label_names(const Model& model) {
+  std::string s;
+  for (auto& [id, name] : model.config().id2label) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
 void save_model(const Model& model, const ember::data::WordPieceTokenizer& tok,
                 const std::string& dir) {
   ember::models::bert::save_pretrained(model, dir);
@@ -349,6 +363,14 @@ struct TrainArgs {
   uint64_t seed = 42;
   bool resume = false, bf16 = false, allow_many_labels = false;
   std::string device = "cpu";
+  // distill: the student starts from every other layer of the teacher and learns from its
+  // temperature-softened logits (docs/compression.md)
+  std::string teacher_dir;
+  int64_t student_layers = 0;  // 0: half the teacher's layers
+  double temperature = 2.0, alpha = 0.5;
+  // --sparsity: gradual magnitude pruning of the encoder's Linear weights (Zhu & Gupta 2017)
+  double sparsity = 0, sparsity_begin = 0, sparsity_end = 0.7;
+  int64_t sparsity_every = 50;
 };
 
 int run_train(const TrainArgs& a) {
@@ -397,20 +419,43 @@ int run_train(const TrainArgs& a) {
   if (a.max_validation_examples > 0 && a.max_validation_examples < val_set->size())
     val_set = val_set->subset(a.max_validation_examples, a.seed);
 
-  // Model: pretrained body, fresh classifier with our labels.
-  ember::models::bert::LoadReport report;
-  auto model = ember::models::bert::bert_classifier_from_pretrained<float>(
-      a.model_dir, ember::models::bert::FromPretrainedOptions()
-                       .id2label(to_id2label(train_set.id2label()))
-                       .loading_info(&report)
-                       .generator(&gen));
-  model->to(dev);
+  // Model: pretrained body, fresh classifier with our labels; or, to distill, the student made
+  // from the fine-tuned teacher (whose labels must be the training file's).
+  std::shared_ptr<Model> model, teacher;
+  const std::string model_dir = a.teacher_dir.empty() ? a.model_dir : a.teacher_dir;
+  if (a.teacher_dir.empty()) {
+    ember::models::bert::LoadReport report;
+    model = ember::models::bert::bert_classifier_from_pretrained<float>(
+        a.model_dir, ember::models::bert::FromPretrainedOptions()
+                         .id2label(to_id2label(train_set.id2label()))
+                         .loading_info(&report)
+                         .generator(&gen));
+    model->to(dev);
+    std::printf("model: %s, %.1fM parameters on %s; %s\n", a.model_dir.c_str(),
+                model->num_parameters() / 1e6, dev.str().c_str(), report.summary().c_str());
+  } else {
+    teacher = load_fine_tuned(a.teacher_dir);
+    EMBER_CHECK(teacher->config().label2id() == to_id2label_inverse(train_set.id2label()),
+                "distill: the teacher's labels (", label_names(*teacher), ") differ from the "
+                "training file's; distill on data labelled as the teacher was trained");
+    teacher->to(dev);
+    teacher->eval();  // no dropout; run under NoGradGuard below
+    const int64_t layers = a.student_layers > 0 ? a.student_layers
+                                                : std::max<int64_t>(1, teacher->config().num_hidden_layers / 2);
+    model = ember::models::bert::student_from_teacher(*teacher, layers);
+    std::string from;
+    for (int64_t l : ember::models::bert::student_layer_map(teacher->config().num_hidden_layers, layers))
+      from += (from.empty() ? "" : ", ") + std::to_string(l);
+    std::printf("teacher: %s, %lld layers, %.1fM parameters; student: %lld layers (teacher "
+                "layers %s), %.1fM parameters on %s; temperature %g, alpha %g\n",
+                a.teacher_dir.c_str(), (long long)teacher->config().num_hidden_layers,
+                teacher->num_parameters() / 1e6, (long long)layers, from.c_str(),
+                model->num_parameters() / 1e6, dev.str().c_str(), a.temperature, a.alpha);
+  }
   model->train();
-  std::printf("model: %s, %.1fM parameters on %s; %s\n", a.model_dir.c_str(),
-              model->num_parameters() / 1e6, dev.str().c_str(), report.summary().c_str());
 
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
-  const int64_t max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  const int64_t max_length = check_model_inputs(*model, tokenizer, a.max_length, model_dir);
   loader_opts.max_length(max_length);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
   ember::data::DataLoader val_loader(*val_set, tokenizer,
@@ -433,6 +478,22 @@ int run_train(const TrainArgs& a) {
   if (a.resume && fs::exists(ckpt_dir + "/trainer_state.json")) {
     state = ember::io::load_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen);
     std::printf("resumed from %s at step %lld\n", ckpt_dir.c_str(), (long long)state.global_step);
+  }
+  std::optional<ember::nn::MagnitudePruner<float>> pruner;
+  if (a.sparsity > 0) {
+    EMBER_CHECK(dev.is_cpu(), "--sparsity: magnitude pruning runs on the CPU only, not on ", dev);
+    EMBER_CHECK(a.sparsity_begin <= a.sparsity_end, "--sparsity-begin (", a.sparsity_begin,
+                ") must not be after --sparsity-end (", a.sparsity_end, ")");
+    pruner.emplace(ember::nn::encoder_linear_weights(*model),
+                   ember::nn::MagnitudePruningOptions(a.sparsity)
+                       .begin_step(std::llround(a.sparsity_begin * double(total_steps)))
+                       .end_step(std::llround(a.sparsity_end * double(total_steps)))
+                       .frequency(a.sparsity_every));
+    std::printf("sparsity: %.3f of %lld encoder weights by magnitude, from step %lld to %lld, "
+                "every %lld steps (Zhu & Gupta 2017); now %.3f\n",
+                a.sparsity, (long long)pruner->numel(), (long long)pruner->options().begin_step(),
+                (long long)pruner->options().end_step(), (long long)a.sparsity_every,
+                pruner->sparsity());
   }
   std::printf("train: %lld examples, %lld labels, %lld steps (%lld epochs, batch %lld x %lld)\n",
               (long long)train_set.size(), (long long)train_set.num_labels(),
@@ -463,6 +524,17 @@ int run_train(const TrainArgs& a) {
             model->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
         Tensor<float> loss = ember::cross_entropy(
             logits, batch.labels, ember::CrossEntropyOptions{-100, 0.0, ember::Reduction::Sum});
+        if (teacher) {  // (1 − α) · hard-label loss + α · T² · KL(teacher ‖ student), per example
+          Tensor<float> teacher_logits;
+          {
+            ember::NoGradGuard no_grad;
+            teacher_logits =
+                teacher->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
+          }
+          loss = (1.0 - a.alpha) * loss +
+                 a.alpha * ember::distillation_loss(logits, teacher_logits, a.temperature,
+                                                    ember::Reduction::Sum);
+        }
         loss = loss / double(step_examples);
         loss.backward();
         step_loss += loss.item();
@@ -475,6 +547,7 @@ int run_train(const TrainArgs& a) {
       optimizer.step();
       scheduler.step();
       optimizer.zero_grad();
+      if (pruner) pruner->step(state.global_step + 1);  // masked weights back to exactly 0
 
       ++state.global_step;
       examples_seen += step_examples;
@@ -508,6 +581,9 @@ int run_train(const TrainArgs& a) {
   std::printf("training: %lld steps in %.1f s (%.1f examples/s); best validation accuracy %.4f\n",
               (long long)state.global_step, seconds, examples_seen / std::max(seconds, 1e-9),
               state.best_metric);
+  if (pruner)
+    std::printf("weight sparsity: %.3f of the encoder's Linear weights (stored dense)\n",
+                pruner->sparsity());
 
   // Final report: the best checkpoint on the test file (if given), else on validation.
   auto best = ember::models::bert::bert_classifier_from_pretrained<float>(best_dir);
@@ -570,6 +646,69 @@ int run_eval(RunArgs& a) {
       (long long)(stats.tokens + stats.padded), seconds,
       double(stats.examples) / std::max(seconds, 1e-9), ember::get_num_threads());
   std::printf("accuracy: %.4f\nmacro_f1: %.4f\n", cm.accuracy(), cm.macro_f1());
+  return 0;
+}
+
+// ---- prune -------------------------------------------------------------------------------------
+
+struct PruneArgs {
+  std::string model_dir, data_file, output_dir;
+  DataArgs data;
+  double heads = 0.5;
+  int64_t max_examples = 2000, batch_size = 32, max_length = 128, threads = 0;
+  uint64_t seed = 42;
+};
+
+/// Scores every attention head on labelled data (Michel et al. 2019: |∂loss/∂head_mask|, each
+/// layer normalized), removes the --heads fraction with the lowest scores over the whole model
+/// (every layer keeps one) and saves the smaller model with config.json's pruned_heads. A short
+/// `train --model OUTPUT` then recovers the accuracy (docs/compression.md).
+int run_prune(PruneArgs& a) {
+  if (a.threads > 0) ember::set_num_threads(int(a.threads));
+  auto model = load_fine_tuned(a.model_dir);
+  model->eval();
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
+  a.data.detect_columns(a.data_file);
+  auto set = ember::data::TextClassificationDataset(
+      a.data_file, a.data.options().label2id(model->config().label2id()));
+  if (a.max_examples > 0 && a.max_examples < set.size()) set = set.subset(a.max_examples, a.seed);
+  ember::data::DataLoader loader(set, tokenizer,
+                                 eval_loader_options(set.size(), a.batch_size, a.max_length));
+  const auto& encoder = *model->bert->encoder;
+  int64_t total = 0;
+  for (std::size_t l = 0; l < encoder.num_layers(); ++l)
+    total += encoder.layer_at(l)->attention->num_heads();
+  const int64_t remove = std::llround(a.heads * double(total));
+  const double params_before = double(model->num_parameters());
+
+  const auto start = std::chrono::steady_clock::now();
+  auto importance = ember::nn::head_importance(
+      *model, encoder, loader.num_batches(), [&](int64_t i) {
+        const ember::data::Batch& b = loader.batch(i);
+        return model->forward(b.input_ids, b.attention_mask, b.token_type_ids, b.labels).loss;
+      });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("head importance (Michel et al. 2019; each layer normalized) on %lld examples of "
+              "%s, %.1f s:\n", (long long)set.size(), a.data_file.c_str(), seconds);
+  for (std::size_t l = 0; l < importance.size(); ++l) {
+    std::printf("  layer %zu:", l);
+    for (double v : importance[l]) std::printf(" %.3f", v);
+    std::printf("\n");
+  }
+  const auto heads = ember::nn::least_important_heads(encoder, importance, remove);
+  model->prune_heads(heads);
+  std::printf("pruned %lld of %lld heads:", (long long)remove, (long long)total);
+  for (const auto& [layer, ids] : model->config().pruned_heads) {
+    std::printf(" layer %lld [", (long long)layer);
+    for (std::size_t i = 0; i < ids.size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)ids[i]);
+    std::printf("]");
+  }
+  std::printf("\nparameters: %.2fM -> %.2fM\n", params_before / 1e6, model->num_parameters() / 1e6);
+  save_model(*model, tokenizer, a.output_dir);
+  std::printf("saved %s (config.json pruned_heads; fine-tune it with `train --model %s` to "
+              "recover accuracy)\n", a.output_dir.c_str(), a.output_dir.c_str());
   return 0;
 }
 
@@ -794,59 +933,95 @@ int main(int argc, char** argv) {
   app.add_flag("--verbose", verbose,
                "print the CPU, its features and the kernels ember chose for it (stderr)");
 
-  TrainArgs t;
+  // train and distill: the same options (distill takes --teacher instead of --model).
+  auto add_train_options = [](CLI::App* train, TrainArgs& t) {
+    auto* validation = train->add_option("--validation", t.validation_file,
+                                         "validation file (best model selection)");
+    train
+        ->add_option("--validation-split", t.validation_split,
+                     "instead of --validation: hold out this fraction of the training file "
+                     "(seeded by --seed, stratified by label; 0: none)")
+        ->check(CLI::Range(0.0, 0.99))
+        ->excludes(validation);
+    train->add_option("--test", t.test_file, "file for the final report (default: validation)");
+    train->add_option("--output", t.output_dir,
+                      "output directory (best/, checkpoint/, metrics.jsonl)");
+    t.data.add_to(train);
+    train->add_flag("--allow-many-labels", t.allow_many_labels,
+                    "train even when the labels look like text (more distinct labels than half "
+                    "the examples, or a label over 50 bytes)");
+    train->add_option("--epochs", t.epochs, "passes over the training file")->check(kPositive);
+    train->add_option("--batch-size", t.batch_size, "examples per micro-batch")->check(kPositive);
+    train->add_option("--lr", t.lr, "peak learning rate")->check(kPositive);
+    train->add_option("--warmup-ratio", t.warmup_ratio, "fraction of the steps warming up")
+        ->check(CLI::Range(0.0, 1.0));
+    train->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(kNonNegative);
+    train->add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping norm")->check(kPositive);
+    train->add_option("--max-length", t.max_length, "tokens per example incl. [CLS]/[SEP]")
+        ->check(CLI::Range(int64_t(3), int64_t(512)));
+    train->add_option("--grad-accum", t.grad_accum, "micro-batches per optimizer step")
+        ->check(kPositive);
+    train->add_option("--seed", t.seed,
+                      "seed of shuffling, dropout and the classifier's initialization");
+    train->add_option("--threads", t.threads, "CPU threads (0: all)")->check(kNonNegative);
+    train
+        ->add_option("--max-train-examples", t.max_train_examples,
+                     "train on a seeded random subset of this size (0: all)")
+        ->check(kNonNegative);
+    train
+        ->add_option("--max-validation-examples", t.max_validation_examples,
+                     "validate on a seeded random subset of this size (0: all)")
+        ->check(kNonNegative);
+    train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)")
+        ->check(kNonNegative);
+    train
+        ->add_option("--patience", t.patience,
+                     "early stopping: evaluations without improvement (0: never stop early)")
+        ->check(kNonNegative);
+    train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
+        ->check(kPositive);
+    train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
+    train->add_option("--device", t.device, "cpu, cuda or cuda:N");
+    train
+        ->add_option("--sparsity", t.sparsity,
+                     "unstructured magnitude pruning: this fraction of the encoder's Linear "
+                     "weights ends at zero (gradual schedule, Zhu & Gupta 2017; 0: off)")
+        ->check(CLI::Range(0.0, 0.999));
+    train
+        ->add_option("--sparsity-begin", t.sparsity_begin,
+                     "fraction of the training steps after which pruning starts")
+        ->check(CLI::Range(0.0, 1.0));
+    train
+        ->add_option("--sparsity-end", t.sparsity_end,
+                     "fraction of the training steps at which --sparsity is reached (kept after)")
+        ->check(CLI::Range(0.0, 1.0));
+    train->add_option("--sparsity-every", t.sparsity_every, "steps between mask updates")
+        ->check(kPositive);
+    train->add_flag("--bf16", t.bf16,
+                    "bf16 matrix products, fp32 weights (GPU tensor cores; CPU: AMX/AVX512-BF16)");
+  };
+  TrainArgs t, d;
   auto* train = app.add_subcommand("train", "fine-tune a pretrained BERT on a labelled file");
   train->add_option("--model", t.model_dir, "Hugging Face BERT directory")->required();
   train->add_option("--train", t.train_file, "training file (.tsv, .csv, .jsonl)")->required();
-  auto* validation = train->add_option("--validation", t.validation_file,
-                                       "validation file (best model selection)");
-  train
-      ->add_option("--validation-split", t.validation_split,
-                   "instead of --validation: hold out this fraction of the training file "
-                   "(seeded by --seed, stratified by label; 0: none)")
-      ->check(CLI::Range(0.0, 0.99))
-      ->excludes(validation);
-  train->add_option("--test", t.test_file, "file for the final report (default: validation)");
-  train->add_option("--output", t.output_dir,
-                    "output directory (best/, checkpoint/, metrics.jsonl)");
-  t.data.add_to(train);
-  train->add_flag("--allow-many-labels", t.allow_many_labels,
-                  "train even when the labels look like text (more distinct labels than half "
-                  "the examples, or a label over 50 bytes)");
-  train->add_option("--epochs", t.epochs, "passes over the training file")->check(kPositive);
-  train->add_option("--batch-size", t.batch_size, "examples per micro-batch")->check(kPositive);
-  train->add_option("--lr", t.lr, "peak learning rate")->check(kPositive);
-  train->add_option("--warmup-ratio", t.warmup_ratio, "fraction of the steps warming up")
+  add_train_options(train, t);
+  auto* distill = app.add_subcommand(
+      "distill",
+      "train a smaller student (every other layer of a fine-tuned teacher) on the teacher's "
+      "softened logits plus the labels (Hinton et al. 2015; docs/compression.md); train's options");
+  distill->add_option("--teacher", d.teacher_dir, "fine-tuned classifier directory")->required();
+  distill->add_option("--train", d.train_file, "training file (.tsv, .csv, .jsonl)")->required();
+  distill
+      ->add_option("--student-layers", d.student_layers,
+                   "encoder layers of the student, taken evenly from the teacher's (0: half)")
+      ->check(kNonNegative);
+  distill->add_option("--temperature", d.temperature, "softmax temperature T of the soft targets")
+      ->check(kPositive);
+  distill
+      ->add_option("--alpha", d.alpha,
+                   "weight of the distillation loss; 1 - alpha weighs the label loss")
       ->check(CLI::Range(0.0, 1.0));
-  train->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(kNonNegative);
-  train->add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping norm")->check(kPositive);
-  train->add_option("--max-length", t.max_length, "tokens per example incl. [CLS]/[SEP]")
-      ->check(CLI::Range(int64_t(3), int64_t(512)));
-  train->add_option("--grad-accum", t.grad_accum, "micro-batches per optimizer step")
-      ->check(kPositive);
-  train->add_option("--seed", t.seed,
-                    "seed of shuffling, dropout and the classifier's initialization");
-  train->add_option("--threads", t.threads, "CPU threads (0: all)")->check(kNonNegative);
-  train
-      ->add_option("--max-train-examples", t.max_train_examples,
-                   "train on a seeded random subset of this size (0: all)")
-      ->check(kNonNegative);
-  train
-      ->add_option("--max-validation-examples", t.max_validation_examples,
-                   "validate on a seeded random subset of this size (0: all)")
-      ->check(kNonNegative);
-  train->add_option("--eval-every", t.eval_every, "evaluate every N steps (0: each epoch)")
-      ->check(kNonNegative);
-  train
-      ->add_option("--patience", t.patience,
-                   "early stopping: evaluations without improvement (0: never stop early)")
-      ->check(kNonNegative);
-  train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
-      ->check(kPositive);
-  train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
-  train->add_option("--device", t.device, "cpu, cuda or cuda:N");
-  train->add_flag("--bf16", t.bf16,
-                  "bf16 matrix products, fp32 weights (GPU tensor cores; CPU: AMX/AVX512-BF16)");
+  add_train_options(distill, d);
 
   // eval and predict: the options they share.
   RunArgs e, p;
@@ -879,10 +1054,30 @@ int main(int argc, char** argv) {
   predict->add_flag("--json", p.json, "JSON lines output");
   p.data.add_to(predict, /*labelled=*/false);
 
+  PruneArgs pr;
+  auto* prune = app.add_subcommand(
+      "prune", "remove the least important attention heads (Michel et al. 2019) and save the "
+               "smaller model with pruned_heads (docs/compression.md)");
+  prune->add_option("--model", pr.model_dir, "fine-tuned model directory")->required();
+  prune->add_option("--data", pr.data_file, "labelled file to score the heads on")->required();
+  prune->add_option("--output", pr.output_dir, "directory for the pruned model")->required();
+  prune->add_option("--heads", pr.heads, "fraction of all heads to remove")
+      ->check(CLI::Range(0.0, 1.0));
+  prune->add_option("--max-examples", pr.max_examples,
+                    "score on a seeded random subset of this size (0: all)")->check(kNonNegative);
+  prune->add_option("--batch-size", pr.batch_size, "examples per batch")->check(kPositive);
+  prune->add_option("--max-length", pr.max_length, "tokens per example incl. [CLS]/[SEP]")
+      ->check(CLI::Range(int64_t(3), int64_t(512)));
+  prune->add_option("--threads", pr.threads, "CPU threads (0: all)")->check(kNonNegative);
+  prune->add_option("--seed", pr.seed, "seed of the subset");
+  pr.data.add_to(prune);
+
   CLI11_PARSE(app, argc, argv);
   if (verbose) std::fprintf(stderr, "%s", ember::cpu_info().summary().c_str());
   try {
     if (*train) return run_train(t);
+    if (*distill) return run_train(d);
+    if (*prune) return run_prune(pr);
     if (*eval) return run_eval(e);
     if (*predict) return run_predict(p);
   } catch (const ember::Error& e) {

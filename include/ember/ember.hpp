@@ -39,6 +39,7 @@
 #include <ember/models/bert/bert.hpp>
 #include <ember/models/bert/masked_lm.hpp>
 #include <ember/models/bert/pretrained.hpp>
+#include <ember/models/bert/distill.hpp>
 #include <ember/train/metrics.hpp>
 #include <ember/train/progress.hpp>
 #include <ember/train/early_stopping.hpp>

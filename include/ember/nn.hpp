@@ -14,4 +14,6 @@
 #include <ember/nn/attention.hpp>
 #include <ember/nn/transformer.hpp>
 #include <ember/nn/quantize.hpp>
+#include <ember/nn/prune.hpp>
+#include <ember/nn/sparsity.hpp>
 // clang-format on

@@ -1,4 +1,4 @@
-// Tests of ember/ops/loss.hpp (cross_entropy): stability, PyTorch reference values for
+// Tests of ember/ops/loss.hpp (cross_entropy, kl_div, distillation_loss): stability, PyTorch reference values for
 // ignore_index / label smoothing / every reduction (with gradients), errors. Gradchecks: the op-case table (tests/support/op_cases.hpp).
 #include <ember/ops/loss.hpp>
 
@@ -219,4 +219,42 @@ TEST_CASE("cross_entropy: fixtures tests/data/ops (PyTorch, float64; tools/gen_o
     loss.backward(full<double>(Shape{}, w));
     check_close(x.grad().to_vector(), file.get<double>(k + ".grad_input").to_vector(), 1e-12);
   }
+}
+
+// Reference values: PyTorch 2.15, float64, F.kl_div (target with a zero: xlogy gives 0) and
+// F.kl_div(F.log_softmax(s / T), F.softmax(t / T), reduction="batchmean") * T**2.
+TEST_CASE("kl_div and distillation_loss: PyTorch reference values, errors") {
+  const Tensor<double> x = from_vector<double>({-1.2, -0.3, -2.0, -0.7, -1.1, -1.6}, {2, 3});
+  const Tensor<double> t = from_vector<double>({0.2, 0.8, 0.0, 0.5, 0.25, 0.25}, {2, 3});
+  CHECK(kl_div(x, t, Reduction::Sum).item() == doctest::Approx(-0.03512319437810579).epsilon(1e-12));
+  CHECK(kl_div(x, t).item() == doctest::Approx(-0.005853865729684299).epsilon(1e-12));
+  CHECK(kl_div(x, t, Reduction::None).shape() == Shape{2, 3});
+  CHECK(kl_div(x, t, Reduction::None).to_vector()[2] == 0.0);  // 0 · log 0 = 0
+  const Tensor<double> lt = log(from_vector<double>({0.3, 0.6, 0.1, 0.5, 0.25, 0.25}, {2, 3}));
+  CHECK(kl_div(x, lt, Reduction::Sum, true).item() ==
+        doctest::Approx(-0.17266649569669773).epsilon(1e-12));
+
+  const Tensor<double> s = from_vector<double>({1.0, -0.5, 0.25, 0.3, 2.0, -1.0}, {2, 3});
+  const Tensor<double> te = from_vector<double>({2.0, 0.5, -1.0, -0.2, 1.5, 0.7}, {2, 3});
+  const std::pair<double, double> ref[] = {
+      {1.0, 0.261788222380041}, {2.0, 0.411335662116983}, {4.0, 0.48813421823687775}};
+  for (auto [T, want] : ref) {
+    CAPTURE(T);
+    CHECK(distillation_loss(s, te, T).item() == doctest::Approx(want).epsilon(1e-12));
+    CHECK(distillation_loss(s, te, T, Reduction::Sum).item() ==
+          doctest::Approx(2 * want).epsilon(1e-12));
+  }
+  CHECK(distillation_loss(s, s, 3.0).item() == doctest::Approx(0.0));  // same logits: no loss
+  // The teacher gets no gradient, the student does.
+  Tensor<double> sg = s.detach().requires_grad_(), tg = te.detach().requires_grad_();
+  distillation_loss(sg, tg, 2.0).backward();
+  CHECK(sg.grad().defined());
+  CHECK(!tg.grad().defined());
+
+  CHECK_THROWS_WITH_AS(kl_div(x, t.view({3, 2})), doctest::Contains("same shape"), Error);
+  CHECK_THROWS_WITH_AS(distillation_loss(s, te.view({3, 2}), 2.0),
+                       doctest::Contains("same shape [N, C]"), Error);
+  CHECK_THROWS_WITH_AS(distillation_loss(s, te, 0.0), doctest::Contains("temperature"), Error);
+  CHECK_THROWS_WITH_AS(distillation_loss(s, te, std::nan("")), doctest::Contains("temperature"),
+                       Error);
 }

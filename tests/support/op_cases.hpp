@@ -668,6 +668,26 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
             ce(r, eps), ce_sets);
   }
 
+  // kl_div: probabilities from a softmax (the gradient reaches y through it), a target with
+  // exact zeros (relu), log targets; distillation_loss with the teacher a constant.
+  t.add("kl_div(x, softmax(y), sum)",
+        [](const auto& a) { return kl_div(a[0], softmax(a[1], -1), Reduction::Sum); },
+        {{normal({3, 5}), normal({3, 5})}, {normal({4, 3}).t(), normal({4, 3})}, {normal({6}), normal({6})}});
+  t.add("kl_div(x, relu(y), mean) (zeros in the target)",
+        [](const auto& a) { return kl_div(a[0], relu(a[1]), Reduction::Mean); },
+        {{normal({3, 5}), normal({3, 5})}, {normal({2, 3, 4}), normal({2, 3, 4})}});
+  t.add("kl_div(x, y, none, log_target)",
+        [](const auto& a) { return kl_div(a[0], a[1], Reduction::None, true); },
+        {{normal({3, 5}), normal({3, 5})}, {normal({2, 3}).t(), normal({2, 3})}});
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+    const char* rn = r == Reduction::Mean ? "mean" : r == Reduction::Sum ? "sum" : "none";
+    t.add(std::string("distillation_loss(s, t, T 2, ") + rn + ")",
+          [r](const auto& a) { return distillation_loss(a[0], a[1], 2.0, r); },
+          {{normal({4, 3}, 0.0, 2.0), normal({4, 3}, 0.0, 2.0).nograd()},
+           {normal({5, 3}).t(), normal({5, 3}).nograd()},
+           big({normal({1025, 2}), normal({1025, 2}).nograd()})});
+  }
+
   // masked_fill, where, comparisons, cat, stack.
   t.add("masked_fill(x, mask, 2.5)", [](const auto& a) { return masked_fill(a[0], a.mask(0), 2.5); },
         {{normal({2, 3}), mask({2, 3})},

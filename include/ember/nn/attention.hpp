@@ -30,6 +30,15 @@
 // merge of the heads below is a view, not a copy. `ember::set_fused_attention(false)` forces the
 // unfused path (matmul → scaled_masked_softmax → dropout → matmul, whose backward keeps the
 // probabilities, as PyTorch's eager attention).
+//
+// Head pruning (Michel et al., "Are Sixteen Heads Really Better than One?", NeurIPS 2019; HF's
+// `BertAttention.prune_heads`): `prune_heads({…})` removes heads for good — query/key/value lose
+// those heads' d rows each and output.dense the matching d columns, so the layer computes with
+// H' < H heads of the same size d (hidden / H of the unpruned layer) and is smaller and faster.
+// Indices are always in the original numbering (0..H−1), as HF records them in
+// `config.pruned_heads`. `head_mask` ([H'], HF's `head_mask` for one layer) multiplies each head's
+// output: the gradient of the loss with respect to it is Michel et al.'s head importance
+// (nn/prune.hpp).
 #pragma once
 
 #include <ember/nn/linear.hpp>
@@ -40,9 +49,13 @@
 #include <ember/ops/matmul.hpp>
 #include <ember/ops/softmax.hpp>
 
+#include <ember/ops/embedding.hpp>
+
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace ember::nn {
 
@@ -107,6 +120,7 @@ class MultiHeadAttention : public Module<T> {
     value = self->register_module("value", lin());
     output = this->register_module("output", std::make_shared<Module<T>>("SelfOutput"));
     dense = output->register_module("dense", lin());
+    for (int64_t i = 0; i < options.num_heads(); ++i) heads_.push_back(i);
   }
 
   /// `x` [batch, seq, hidden]; `attention_mask` [batch, seq] int64 (1 = attend, 0 = padding) or
@@ -133,28 +147,82 @@ class MultiHeadAttention : public Module<T> {
   /// a causal mask of 0 / lowest(T)).
   Tensor<T> forward_with_additive_mask(const Tensor<T>& x, const Tensor<T>& additive_mask) const {
     check_input(x);
-    const int64_t b = x.size(0), s = x.size(1), h = options_.hidden_size(),
-                  nh = options_.num_heads();
-    auto heads = [&](const Tensor<T>& t) {  // [b, s, h] → [b, nh, s, d], a view
-      return t.view({b, s, nh, h / nh}).permute({0, 2, 1, 3});
+    const int64_t b = x.size(0), s = x.size(1), nh = num_heads(), d = head_dim();
+    auto heads = [&](const Tensor<T>& t) {  // [b, s, nh·d] → [b, nh, s, d], a view
+      return t.view({b, s, nh, d}).permute({0, 2, 1, 3});
     };
     Tensor<T> q = heads(query->forward(x)), k = heads(key->forward(x)),
               v = heads(value->forward(x));
     Generator& gen = options_.generator() ? *options_.generator() : default_generator();
     Tensor<T> context = scaled_dot_product_attention(q, k, v, additive_mask, options_.dropout(),
                                                      this->is_training(), gen);
-    // [b, nh, s, d] → [b, s, nh, d] → [b, s, h] (a view after the fused kernel; the unfused
+    if (head_mask.defined()) {
+      EMBER_CHECK(head_mask.dim() == 1 && head_mask.size(0) == nh, this->repr(),
+                  ": expected head_mask of shape [", nh, "] (one value per head), found ",
+                  head_mask.shape());
+      context = context * head_mask.view({1, nh, 1, 1});
+    }
+    // [b, nh, s, d] → [b, s, nh, d] → [b, s, nh·d] (a view after the fused kernel; the unfused
     // path's reshape copies)
-    return dense->forward(context.permute({0, 2, 1, 3}).reshape({b, s, h}));
+    return dense->forward(context.permute({0, 2, 1, 3}).reshape({b, s, nh * d}));
+  }
+
+  /// Removes the heads `heads` (indices in the original numbering 0..H−1; heads already removed
+  /// are skipped), as HF's `prune_heads`: the projections are replaced by smaller Linear layers
+  /// holding the kept heads' rows (query/key/value) and columns (output.dense), in the original
+  /// order, on the same device, with the same requires_grad and int8 setting. Do it before
+  /// creating an optimizer (the old parameters are gone). Throws `ember::Error` for an index
+  /// outside [0, H) or when no head would be left (keep at least one).
+  void prune_heads(const std::vector<int64_t>& heads) {
+    const int64_t H = options_.num_heads();
+    std::set<int64_t> drop;
+    for (int64_t i : heads) {
+      EMBER_CHECK(i >= 0 && i < H, this->repr(), ": prune_heads: head ", i,
+                  " is out of range (the layer was built with ", H, " heads)");
+      if (!pruned_.count(i)) drop.insert(i);
+    }
+    if (drop.empty()) return;
+    const int64_t d = head_dim();
+    std::vector<int64_t> kept, rows;  // kept heads (original ids); their rows in today's layout
+    for (std::size_t p = 0; p < heads_.size(); ++p) {
+      if (drop.count(heads_[p])) continue;
+      kept.push_back(heads_[p]);
+      for (int64_t j = 0; j < d; ++j) rows.push_back(int64_t(p) * d + j);
+    }
+    EMBER_CHECK(!kept.empty(), this->repr(), ": prune_heads would remove every head (",
+                heads_.size(), " left, ", drop.size(), " to remove); keep at least one");
+    const Tensor<int64_t> index = from_vector(rows).to(query->weight.device());
+    query = self->replace_module("query", select_features(*query, index, 0));
+    key = self->replace_module("key", select_features(*key, index, 0));
+    value = self->replace_module("value", select_features(*value, index, 0));
+    dense = output->replace_module("dense", select_features(*dense, index, 1));
+    heads_ = kept;
+    pruned_.insert(drop.begin(), drop.end());
+    head_mask = Tensor<T>();
   }
 
   std::string extra_repr() const override {
     return ember::detail::str_cat("hidden_size=", options_.hidden_size(),
-                                  ", num_heads=", options_.num_heads(),
+                                  ", num_heads=", num_heads(),
+                                  pruned_.empty() ? "" : " (pruned from ",
+                                  pruned_.empty() ? std::string() : std::to_string(options_.num_heads()),
+                                  pruned_.empty() ? "" : ")",
                                   ", dropout=", options_.dropout());
   }
   const MultiHeadAttentionOptions& options() const { return options_; }
+  /// Size d of each head (hidden_size / the num_heads the layer was built with; pruning keeps it).
   int64_t head_dim() const { return options_.hidden_size() / options_.num_heads(); }
+  /// Heads computed now (options().num_heads() minus the pruned ones).
+  int64_t num_heads() const { return int64_t(heads_.size()); }
+  /// The original ids of the heads computed now, in order.
+  const std::vector<int64_t>& heads() const { return heads_; }
+  /// The original ids of the removed heads (HF `pruned_heads`).
+  const std::set<int64_t>& pruned_heads() const { return pruned_; }
+
+  /// HF's `head_mask` for this layer: undefined (no mask), or [num_heads()] multiplying each
+  /// head's output before output.dense (1 keeps a head, 0 silences it). With requires_grad, its
+  /// gradient is the loss's sensitivity to each head (nn::head_importance).
+  Tensor<T> head_mask;
 
   std::shared_ptr<Module<T>> self;    ///< naming level "self" (HF BertSelfAttention)
   std::shared_ptr<Linear<T>> query;   ///< self.query
@@ -169,7 +237,34 @@ class MultiHeadAttention : public Module<T> {
                 ": expected an input of shape [batch, seq, ", options_.hidden_size(), "], found ",
                 x.defined() ? x.shape() : Shape{});
   }
+  // A copy of `lin` keeping only the rows (dim 0: output features) or columns (dim 1: input
+  // features) at `index`; the bias follows the rows. A private generator draws the new layer's
+  // throwaway initialization, so pruning leaves the default generator's stream alone.
+  static std::shared_ptr<Linear<T>> select_features(const Linear<T>& lin,
+                                                    const Tensor<int64_t>& index, int64_t dim) {
+    NoGradGuard no_grad;
+    Generator scratch(0);
+    LinearOptions o = lin.options();
+    o.generator(&scratch);
+    if (dim == 0)
+      o.out_features(index.numel());
+    else
+      o.in_features(index.numel());
+    auto out = std::make_shared<Linear<T>>(o);
+    out->to(lin.weight.device());
+    out->weight.copy_(index_select(lin.weight, dim, index));
+    out->weight.requires_grad_(lin.weight.requires_grad());
+    if (lin.bias.defined()) {
+      out->bias.copy_(dim == 0 ? index_select(lin.bias, 0, index) : lin.bias);
+      out->bias.requires_grad_(lin.bias.requires_grad());
+    }
+    if constexpr (std::is_same_v<T, float>) out->set_dynamic_int8(lin.dynamic_int8());
+    return out;
+  }
+
   MultiHeadAttentionOptions options_;
+  std::vector<int64_t> heads_;  // original ids of the heads computed now
+  std::set<int64_t> pruned_;    // original ids of the removed heads
 };
 
 }  // namespace ember::nn

@@ -15,8 +15,13 @@
 // (the gradient needs softmax; recomputing it from logits + two floats per row costs one exp per
 // element and avoids keeping a probability tensor as large as the logits), the targets, and the
 // per-row max and log-sum-exp ([rows] each).
+//
+// `kl_div` and `distillation_loss` (knowledge distillation, Hinton, Vinyals & Dean, "Distilling
+// the Knowledge in a Neural Network", 2015) are compositions of ops with their own backward
+// (log_softmax, softmax, where, log, mul, sum), so their gradients are those ops' gradients.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -25,6 +30,8 @@
 #include <ember/backend/backend.hpp>
 #include <ember/ops/elementwise.hpp>
 #include <ember/ops/indexing.hpp>
+#include <ember/ops/reduction.hpp>
+#include <ember/ops/softmax.hpp>
 #include <ember/tensor/tensor.hpp>
 
 namespace ember {
@@ -149,6 +156,62 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<int64_t>& targets,
         });
   }
   return out;
+}
+
+/// Kullback–Leibler divergence KL(P ‖ Q) with `input` = log Q and `target` = P (or log P with
+/// `log_target`), PyTorch's `F.kl_div(input, target, reduction, log_target)`: pointwise
+///   target · (log target − input)        (0 where target is 0, as PyTorch's xlogy)
+///   exp(target) · (target − input)       with log_target
+/// `input` and `target` have the same shape. Reduction::Mean averages over every element
+/// (PyTorch's "mean"; its "batchmean", the true KL per sample, is the Sum divided by
+/// input.size(0)), Sum adds them up, None returns the pointwise terms. Throws `ember::Error` when
+/// the shapes differ.
+template <class T>
+Tensor<T> kl_div(const Tensor<T>& input, const Tensor<T>& target,
+                 Reduction reduction = Reduction::Mean, bool log_target = false) {
+  EMBER_CHECK(input.defined() && target.defined() && input.shape() == target.shape(),
+              "kl_div: expected input (log-probabilities) and target of the same shape, found ",
+              input.defined() ? input.shape() : Shape{}, " and ",
+              target.defined() ? target.shape() : Shape{});
+  Tensor<T> pointwise;
+  if (log_target) {
+    pointwise = exp(target) * (target - input);
+  } else {
+    // log is taken of 1 where target is 0, so 0 · log 0 is 0 and its gradient finite.
+    Tensor<T> safe = where(gt(target, 0.0), target, ones_like(target));
+    pointwise = target * (log(safe) - input);
+  }
+  if (reduction == Reduction::None) return pointwise;
+  return reduction == Reduction::Sum ? sum(pointwise) : mean(pointwise);
+}
+
+/// Hinton et al.'s distillation loss for `student_logits` and `teacher_logits` [N, C]:
+///   T² · KL(softmax(teacher / T) ‖ softmax(student / T))    per row (summed over the C classes)
+/// — PyTorch: `F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean")
+/// * T**2` for Reduction::Mean (the mean over rows), the row sum for Sum, the [N] row losses for
+/// None. T² keeps the gradient's size independent of T (Hinton et al., §2). The teacher's logits
+/// are constants: no gradient reaches them. Throws `ember::Error` for shapes that are not the
+/// same [N, C] or a temperature that is not positive and finite.
+template <class T>
+Tensor<T> distillation_loss(const Tensor<T>& student_logits, const Tensor<T>& teacher_logits,
+                            double temperature, Reduction reduction = Reduction::Mean) {
+  EMBER_CHECK(student_logits.defined() && teacher_logits.defined() && student_logits.dim() == 2 &&
+                  student_logits.shape() == teacher_logits.shape(),
+              "distillation_loss: expected student and teacher logits of the same shape [N, C], "
+              "found ", student_logits.defined() ? student_logits.shape() : Shape{}, " and ",
+              teacher_logits.defined() ? teacher_logits.shape() : Shape{});
+  EMBER_CHECK(temperature > 0 && std::isfinite(temperature),
+              "distillation_loss: temperature must be positive and finite, found ", temperature);
+  Tensor<T> soft_targets;
+  {
+    NoGradGuard no_grad;
+    soft_targets = softmax(teacher_logits.detach() * (1.0 / temperature), -1);
+  }
+  Tensor<T> log_q = log_softmax(student_logits * (1.0 / temperature), -1);
+  Tensor<T> rows = sum(kl_div(log_q, soft_targets, Reduction::None), {-1}) *
+                   (temperature * temperature);
+  if (reduction == Reduction::None) return rows;
+  return reduction == Reduction::Sum ? sum(rows) : mean(rows);
 }
 
 }  // namespace ember

@@ -11,7 +11,9 @@
 // Loading and saving Hugging Face directories lives in models/bert/pretrained.hpp.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include <ember/models/bert/config.hpp>
@@ -110,6 +112,22 @@ class BertModel : public nn::Module<T> {
                                                        .initializer_range(c.initializer_range)
                                                        .generator(gen)));
     }
+    if (!c.pruned_heads.empty()) prune_heads(c.pruned_heads);  // as HF's post_init
+  }
+
+  /// Removes attention heads, {layer: [head ids in the original numbering]} (HF's
+  /// `prune_heads`), and records them in `config().pruned_heads`, so `save_pretrained` writes a
+  /// config.json that Hugging Face transformers 4.x (which still reads `pruned_heads`) and ember
+  /// load with the smaller matrices. Heads already removed are skipped. Throws `ember::Error` for
+  /// a layer or head out of range or when a layer would lose every head.
+  void prune_heads(const std::map<int64_t, std::vector<int64_t>>& heads_to_prune) {
+    for (const auto& [layer, heads] : heads_to_prune) {
+      EMBER_CHECK(layer >= 0 && layer < int64_t(encoder->num_layers()), "BertModel::prune_heads: "
+                  "layer ", layer, " is out of range for ", encoder->num_layers(), " layers");
+      auto& attn = *encoder->layer_at(std::size_t(layer))->attention;
+      attn.prune_heads(heads);
+      config_.pruned_heads[layer].assign(attn.pruned_heads().begin(), attn.pruned_heads().end());
+    }
   }
 
   /// `input_ids` [batch, seq] int64; `attention_mask` [batch, seq] (1 = token, 0 = padding) or
@@ -178,6 +196,12 @@ class BertForSequenceClassification : public nn::Module<T> {
 
   const BertConfig& config() const { return config_; }
   int64_t num_labels() const { return config_.num_labels(); }
+
+  /// `BertModel::prune_heads` on `bert`, recorded in this model's config too.
+  void prune_heads(const std::map<int64_t, std::vector<int64_t>>& heads_to_prune) {
+    bert->prune_heads(heads_to_prune);
+    config_.pruned_heads = bert->config().pruned_heads;
+  }
 
   std::shared_ptr<BertModel<T>> bert;
   std::shared_ptr<nn::Linear<T>> classifier;

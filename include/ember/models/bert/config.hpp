@@ -11,6 +11,8 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
+#include <vector>
 #include <string>
 #include <type_traits>
 
@@ -41,6 +43,10 @@ struct BertConfig {
   /// The MLM decoder shares the word-embedding matrix (HF's default, `tie_word_embeddings`).
   bool tie_word_embeddings = true;
   std::map<int64_t, std::string> id2label;  ///< class id -> name; its size is num_labels
+  /// Attention heads removed from each layer, in the original numbering (HF `pruned_heads`,
+  /// written by `prune_heads`; a model built from this config has those heads removed, so a
+  /// pruned checkpoint's smaller matrices load). Every layer keeps at least one head.
+  std::map<int64_t, std::vector<int64_t>> pruned_heads;
   /// Everything else in the file, kept so that save writes it back unchanged.
   nlohmann::json extra = nlohmann::json::object();
 
@@ -92,6 +98,18 @@ struct BertConfig {
                 " and ", attention_probs_dropout_prob);
     EMBER_CHECK(pad_token_id >= 0 && pad_token_id < vocab_size, "BertConfig: pad_token_id ",
                 pad_token_id, " is outside the vocabulary (vocab_size ", vocab_size, ")");
+    for (const auto& [layer, heads] : pruned_heads) {
+      EMBER_CHECK(layer >= 0 && layer < num_hidden_layers, "BertConfig: pruned_heads names layer ",
+                  layer, ", outside [0, ", num_hidden_layers, ")");
+      std::set<int64_t> distinct;
+      for (int64_t h : heads) {
+        EMBER_CHECK(h >= 0 && h < num_attention_heads, "BertConfig: pruned_heads of layer ", layer,
+                    " names head ", h, ", outside [0, ", num_attention_heads, ")");
+        distinct.insert(h);
+      }
+      EMBER_CHECK(int64_t(distinct.size()) < num_attention_heads, "BertConfig: pruned_heads removes "
+                  "every head of layer ", layer, " (ember keeps at least one per layer)");
+    }
     (void)activation();
   }
 
@@ -160,13 +178,35 @@ struct BertConfig {
                   "], found ", n);
       c.set_num_labels(n);
     }
+    if (j.contains("pruned_heads") && !j["pruned_heads"].is_null()) {
+      const nlohmann::json& ph = j["pruned_heads"];
+      EMBER_CHECK(ph.is_object(), source, ": pruned_heads must be an object {\"layer\": [heads]}, "
+                  "found ", ph.type_name());
+      for (auto& [k, v] : ph.items()) {
+        int64_t layer;
+        std::size_t used = 0;
+        try {
+          layer = std::stoll(k, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        EMBER_CHECK(used == k.size() && !k.empty(), source, ": pruned_heads key \"", k,
+                    "\" is not a layer index");
+        EMBER_CHECK(v.is_array(), source, ": pruned_heads[", k, "] must be a list of head indices");
+        for (const auto& h : v) {
+          EMBER_CHECK(h.is_number_integer(), source, ": pruned_heads[", k,
+                      "] must hold integers, found ", h.dump());
+          c.pruned_heads[layer].push_back(h.get<int64_t>());
+        }
+      }
+    }
     static const char* known[] = {"vocab_size", "hidden_size", "num_hidden_layers",
                                   "num_attention_heads", "intermediate_size", "hidden_act",
                                   "hidden_dropout_prob", "attention_probs_dropout_prob",
                                   "max_position_embeddings", "type_vocab_size",
                                   "initializer_range", "layer_norm_eps", "pad_token_id",
                                   "position_embedding_type", "problem_type", "id2label",
-                                  "tie_word_embeddings",
+                                  "tie_word_embeddings", "pruned_heads",
                                   "label2id", "num_labels"};
     for (auto& [k, v] : j.items()) {
       bool is_known = false;
@@ -219,6 +259,11 @@ struct BertConfig {
     if (!id2label.empty()) {
       j["id2label"] = id2;
       j["label2id"] = l2i;
+    }
+    if (!pruned_heads.empty()) {
+      nlohmann::json ph = nlohmann::json::object();
+      for (const auto& [layer, heads] : pruned_heads) ph[std::to_string(layer)] = heads;
+      j["pruned_heads"] = ph;
     }
     return j;
   }
