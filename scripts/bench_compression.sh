@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The compression table of issue #18 (docs/compression.md): for each model directory, SST-2 dev
-# accuracy (bert_classification eval, float and --int8), latency at batch 1 x seq 32 and
-# throughput at batch 32 x seq 64 (benchmarks/bench_inference, float and --int8 1: the same real
-# SST-2 sentences padded to exactly each shape, the median of --runs timed runs), the encoder's
-# heads and layers, and the size of model.safetensors on disk. Models are timed in turn, float
-# and int8 alternating, --rounds times; the table gives the best median over the rounds.
+# The compression table of issue #18 (docs/compression.md): each model directory as it is (float)
+# and saved in int8 by `bert_classification quantize` (into a temporary directory): SST-2 dev
+# accuracy (bert_classification eval), latency at batch 1 x seq 32 and throughput at batch 32 x
+# seq 64 (benchmarks/bench_inference: the same real SST-2 sentences padded to exactly each shape,
+# the median of --runs timed runs), the encoder's heads and layers, and the size of
+# model.safetensors on disk. Models are timed in turn, float and int8 alternating, --rounds
+# times; the table gives the best median over the rounds.
 #
 #   scripts/bench_compression.sh [--threads N] [--rounds R] [--runs N] [--build-dir DIR]
 #                                [--release-dir DIR] [--data TSV] NAME=DIR [NAME=DIR ...]
@@ -38,9 +39,10 @@ trap 'rm -rf "$out"' EXIT
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $threads threads, $(date -u '+%Y-%m-%d %H:%M UTC')"
 for m in "${models[@]}"; do
   name=${m%%=*} dir=${m#*=}
+  "$cls" quantize --model "$dir" --output "$out/$name.int8" >/dev/null
   for q in 0 1; do
-    flag=(); [ $q = 1 ] && flag=(--int8)
-    acc=$("$cls" eval --model "$dir" --data "$data" --threads "$threads" "${flag[@]}" | sed -n 's/^accuracy: //p')
+    d=$dir; [ $q = 1 ] && d=$out/$name.int8
+    acc=$("$cls" eval --model "$d" --data "$data" --threads "$threads" | sed -n 's/^accuracy: //p')
     echo "$acc" > "$out/$name.$q.acc"
   done
 done
@@ -48,8 +50,9 @@ for r in $(seq "$rounds"); do
   for m in "${models[@]}"; do
     name=${m%%=*} dir=${m#*=}
     for q in 0 1; do
-      "$bench" --model "$dir" --data "$data" --shapes 1x32,32x64 --threads "$threads" \
-        --runs "$runs" --int8 "$q" >> "$out/$name.$q.json"
+      d=$dir; [ $q = 1 ] && d=$out/$name.int8
+      "$bench" --model "$d" --data "$data" --shapes 1x32,32x64 --threads "$threads" \
+        --runs "$runs" >> "$out/$name.$q.json"
     done
   done
 done
@@ -63,8 +66,9 @@ for m in models:
     cfg = json.load(open(os.path.join(d, "config.json")))
     layers, heads = cfg["num_hidden_layers"], cfg["num_attention_heads"]
     pruned = sum(len(v) for v in cfg.get("pruned_heads", {}).values())
-    size = os.path.getsize(os.path.join(d, "model.safetensors")) / 1e6
     for q in ("0", "1"):
+        size = os.path.getsize(os.path.join(d if q == "0" else os.path.join(out, name + ".int8"),
+                                            "model.safetensors")) / 1e6
         best = {}
         for line in open(os.path.join(out, f"{name}.{q}.json")):
             if not line.startswith("{"):

@@ -282,7 +282,7 @@ int run(const Options& o) {
       {"hidden_size", model.hidden_size()},
       {"pooling", model.pooling() == ember::serve::Pooling::mean ? "mean" : "cls"},
       {"device", o.device},
-      {"int8", o.int8},
+      {"int8", model.int8()},
       {"threads", compute_threads},
       {"max_batch_tokens", o.max_batch_tokens},
       {"max_batch_size", o.max_batch_size},

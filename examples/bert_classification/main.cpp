@@ -7,6 +7,7 @@
 //   bert_classification eval    --model DIR --data FILE [--batch-size N] [--threads N]
 //   bert_classification predict --model DIR [--input FILE] [--json] [--batch-size N] [--threads N]
 //   bert_classification prune   --model DIR --data FILE --heads F --output DIR
+//   bert_classification quantize --model DIR --output DIR   (int8 weights on disk)
 //   bert_classification distill --teacher DIR --student-layers N --train FILE ... (train's options)
 //   (each takes the column options: --text-column/--label-column by header name,
 //    --text-index/--label-index by position, --no-header, --format tsv|csv|jsonl; `--help` shows
@@ -54,10 +55,28 @@ CLI::Validator number_above_zero(bool strict) {
         } catch (const std::exception&) {
           v = std::nan("");
         }
-        if (strict ? v > 0 : v >= 0) return "";
-        return std::string("expected a number ") + (strict ? "> 0" : ">= 0") + ", found " + text;
+        if (std::isfinite(v) && (strict ? v > 0 : v >= 0)) return "";
+        return std::string("expected a finite number ") + (strict ? "> 0" : ">= 0") + ", found " +
+               text;
       },
       strict ? "> 0" : ">= 0");
+}
+/// A CLI11 check that a number is in [lo, hi]; unlike CLI::Range it refuses NaN.
+CLI::Validator number_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        double v = std::nan("");
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) v = std::nan("");
+        } catch (const std::exception&) {
+        }
+        if (v >= lo && v <= hi) return "";
+        return "expected a number in [" + ember::detail::str_cat(lo) + ", " +
+               ember::detail::str_cat(hi) + "], found " + text;
+      },
+      "[" + ember::detail::str_cat(lo) + ", " + ember::detail::str_cat(hi) + "]");
 }
 const CLI::Validator kPositive = number_above_zero(true);
 const CLI::Validator kNonNegative = number_above_zero(false);
@@ -378,6 +397,8 @@ int run_train(const TrainArgs& a) {
   const ember::Device dev = parse_device(a.device);
   set_matmul_precision(a.bf16, dev);
   ember::Generator gen(a.seed);  // dropout and fresh initialization (the classifier head)
+  EMBER_CHECK(a.sparsity_begin <= a.sparsity_end, "--sparsity-begin (", a.sparsity_begin,
+              ") must not be after --sparsity-end (", a.sparsity_end, ")");
 
   // Data: the label set comes from the training file and is saved with the model. Every file
   // is read (and every error raised) before anything is written: the test file too.
@@ -452,6 +473,9 @@ int run_train(const TrainArgs& a) {
                 teacher->num_parameters() / 1e6, (long long)layers, from.c_str(),
                 model->num_parameters() / 1e6, dev.str().c_str(), a.temperature, a.alpha);
   }
+  EMBER_CHECK(!ember::nn::is_quantized_dynamic(*model), model_dir, " is an int8 model "
+              "(bert_classification quantize); int8 layers cannot be trained: train the float "
+              "model it was made from, then quantize the result");
   model->train();
 
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
@@ -482,15 +506,14 @@ int run_train(const TrainArgs& a) {
   std::optional<ember::nn::MagnitudePruner<float>> pruner;
   if (a.sparsity > 0) {
     EMBER_CHECK(dev.is_cpu(), "--sparsity: magnitude pruning runs on the CPU only, not on ", dev);
-    EMBER_CHECK(a.sparsity_begin <= a.sparsity_end, "--sparsity-begin (", a.sparsity_begin,
-                ") must not be after --sparsity-end (", a.sparsity_end, ")");
     pruner.emplace(ember::nn::encoder_linear_weights(*model),
                    ember::nn::MagnitudePruningOptions(a.sparsity)
                        .begin_step(std::llround(a.sparsity_begin * double(total_steps)))
                        .end_step(std::llround(a.sparsity_end * double(total_steps)))
                        .frequency(a.sparsity_every));
     std::printf("sparsity: %.3f of %lld encoder weights by magnitude, from step %lld to %lld, "
-                "every %lld steps (Zhu & Gupta 2017); now %.3f\n",
+                "every %lld steps (Zhu & Gupta 2017); now %.3f; the best model is chosen from "
+                "the evaluations at the final sparsity\n",
                 a.sparsity, (long long)pruner->numel(), (long long)pruner->options().begin_step(),
                 (long long)pruner->options().end_step(), (long long)a.sparsity_every,
                 pruner->sparsity());
@@ -562,7 +585,8 @@ int run_train(const TrainArgs& a) {
         auto cm = evaluate(*model, val_loader, dev);
         double acc = cm.accuracy(), f1 = cm.macro_f1();
         log.log_eval(state.global_step, {{"accuracy", acc}, {"macro_f1", f1}}, epoch, "validation");
-        bool improved = early.update(acc);
+        // With --sparsity, only a model at the final sparsity may become best/.
+        bool improved = (!pruner || pruner->reached_final()) && early.update(acc);
         progress.write(ember::detail::str_cat("step ", state.global_step, " epoch ", epoch,
                                               ": validation accuracy ", acc, ", macro F1 ", f1,
                                               improved ? " (best so far, saved)" : ""));
@@ -640,11 +664,12 @@ int run_eval(RunArgs& a) {
   std::printf("%s", cm.report(names).c_str());
   std::printf(
       "eval: %lld examples in %lld batches (padding: %.1f%% of %lld tokens), %.2f s, "
-      "%.1f examples/s, %d threads\n",
+      "%.1f examples/s, %d threads%s\n",
       (long long)stats.examples, (long long)stats.batches,
       100.0 * double(stats.padded) / double(std::max<int64_t>(1, stats.tokens + stats.padded)),
       (long long)(stats.tokens + stats.padded), seconds,
-      double(stats.examples) / std::max(seconds, 1e-9), ember::get_num_threads());
+      double(stats.examples) / std::max(seconds, 1e-9), ember::get_num_threads(),
+      ember::nn::is_quantized_dynamic(*model) ? ", int8 products" : "");
   std::printf("accuracy: %.4f\nmacro_f1: %.4f\n", cm.accuracy(), cm.macro_f1());
   return 0;
 }
@@ -666,6 +691,8 @@ struct PruneArgs {
 int run_prune(PruneArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   auto model = load_fine_tuned(a.model_dir);
+  EMBER_CHECK(!ember::nn::is_quantized_dynamic(*model), a.model_dir, " is an int8 model "
+              "(bert_classification quantize); prune the float model it was made from");
   model->eval();
   auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
@@ -709,6 +736,25 @@ int run_prune(PruneArgs& a) {
   save_model(*model, tokenizer, a.output_dir);
   std::printf("saved %s (config.json pruned_heads; fine-tune it with `train --model %s` to "
               "recover accuracy)\n", a.output_dir.c_str(), a.output_dir.c_str());
+  return 0;
+}
+
+// ---- quantize ----------------------------------------------------------------------------------
+
+/// Saves the model with its Linear weights in int8 (per output channel, float scales): what
+/// `--int8` does at load time, done once and kept on disk (docs/compression.md). The result
+/// loads as an int8 model wherever a model directory is read.
+int run_quantize(const std::string& model_dir, const std::string& output_dir) {
+  auto model = load_fine_tuned(model_dir);
+  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  const auto size = [](const std::string& dir) {
+    return double(fs::file_size(fs::path(dir) / "model.safetensors")) / 1e6;
+  };
+  const double before = size(model_dir);
+  const int layers = ember::nn::quantize_dynamic(*model);
+  save_model(*model, tokenizer, output_dir);
+  std::printf("quantized %d Linear layers to int8; model.safetensors %.1f MB -> %.1f MB in %s\n",
+              layers, before, size(output_dir), output_dir.c_str());
   return 0;
 }
 
@@ -941,7 +987,7 @@ int main(int argc, char** argv) {
         ->add_option("--validation-split", t.validation_split,
                      "instead of --validation: hold out this fraction of the training file "
                      "(seeded by --seed, stratified by label; 0: none)")
-        ->check(CLI::Range(0.0, 0.99))
+        ->check(number_in(0.0, 0.99))
         ->excludes(validation);
     train->add_option("--test", t.test_file, "file for the final report (default: validation)");
     train->add_option("--output", t.output_dir,
@@ -954,7 +1000,7 @@ int main(int argc, char** argv) {
     train->add_option("--batch-size", t.batch_size, "examples per micro-batch")->check(kPositive);
     train->add_option("--lr", t.lr, "peak learning rate")->check(kPositive);
     train->add_option("--warmup-ratio", t.warmup_ratio, "fraction of the steps warming up")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(number_in(0.0, 1.0));
     train->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(kNonNegative);
     train->add_option("--max-grad-norm", t.max_grad_norm, "gradient clipping norm")->check(kPositive);
     train->add_option("--max-length", t.max_length, "tokens per example incl. [CLS]/[SEP]")
@@ -986,15 +1032,15 @@ int main(int argc, char** argv) {
         ->add_option("--sparsity", t.sparsity,
                      "unstructured magnitude pruning: this fraction of the encoder's Linear "
                      "weights ends at zero (gradual schedule, Zhu & Gupta 2017; 0: off)")
-        ->check(CLI::Range(0.0, 0.999));
+        ->check(number_in(0.0, 0.999));
     train
         ->add_option("--sparsity-begin", t.sparsity_begin,
                      "fraction of the training steps after which pruning starts")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(number_in(0.0, 1.0));
     train
         ->add_option("--sparsity-end", t.sparsity_end,
                      "fraction of the training steps at which --sparsity is reached (kept after)")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(number_in(0.0, 1.0));
     train->add_option("--sparsity-every", t.sparsity_every, "steps between mask updates")
         ->check(kPositive);
     train->add_flag("--bf16", t.bf16,
@@ -1020,7 +1066,7 @@ int main(int argc, char** argv) {
   distill
       ->add_option("--alpha", d.alpha,
                    "weight of the distillation loss; 1 - alpha weighs the label loss")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0.0, 1.0));
   add_train_options(distill, d);
 
   // eval and predict: the options they share.
@@ -1054,6 +1100,13 @@ int main(int argc, char** argv) {
   predict->add_flag("--json", p.json, "JSON lines output");
   p.data.add_to(predict, /*labelled=*/false);
 
+  std::string quantize_model, quantize_output;
+  auto* quantize = app.add_subcommand(
+      "quantize", "save the model with int8 Linear weights (per-channel scales); it then loads "
+                  "and runs in int8 everywhere (docs/compression.md)");
+  quantize->add_option("--model", quantize_model, "fine-tuned model directory")->required();
+  quantize->add_option("--output", quantize_output, "directory for the int8 model")->required();
+
   PruneArgs pr;
   auto* prune = app.add_subcommand(
       "prune", "remove the least important attention heads (Michel et al. 2019) and save the "
@@ -1062,7 +1115,7 @@ int main(int argc, char** argv) {
   prune->add_option("--data", pr.data_file, "labelled file to score the heads on")->required();
   prune->add_option("--output", pr.output_dir, "directory for the pruned model")->required();
   prune->add_option("--heads", pr.heads, "fraction of all heads to remove")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0.0, 1.0));
   prune->add_option("--max-examples", pr.max_examples,
                     "score on a seeded random subset of this size (0: all)")->check(kNonNegative);
   prune->add_option("--batch-size", pr.batch_size, "examples per batch")->check(kPositive);
@@ -1078,6 +1131,7 @@ int main(int argc, char** argv) {
     if (*train) return run_train(t);
     if (*distill) return run_train(d);
     if (*prune) return run_prune(pr);
+    if (*quantize) return run_quantize(quantize_model, quantize_output);
     if (*eval) return run_eval(e);
     if (*predict) return run_predict(p);
   } catch (const ember::Error& e) {

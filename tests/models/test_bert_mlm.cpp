@@ -14,6 +14,7 @@
 #include <string>
 
 #include <doctest/doctest.h>
+#include "support/test_util.hpp"
 #include <ember/ember.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/models/bert/pretrained.hpp>
@@ -25,18 +26,6 @@ namespace mlm_test {
 const std::string kDir = std::string(EMBER_TEST_DATA_DIR) + "/bert_mlm_tiny";
 const std::string kWordEmbeddings = "bert.embeddings.word_embeddings.weight";
 
-/// max|a − b| ≤ rtol · max|b| + atol (atol: see the callers).
-void check_close(const Tensor<float>& a, const Tensor<float>& b, double rtol, const std::string& what,
-                 double atol = 1e-12) {
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shapes ", a.shape(), " vs ", b.shape());
-  auto va = a.to_vector(), vb = b.to_vector();
-  double d = 0, m = 0;
-  for (std::size_t i = 0; i < va.size(); ++i) {
-    d = std::max(d, std::abs(double(va[i]) - double(vb[i])));
-    m = std::max(m, std::abs(double(vb[i])));
-  }
-  CHECK_MESSAGE(d <= rtol * m + atol, what, ": max|diff| ", d, " > ", rtol, " * max|ref| ", m);
-}
 
 struct Batch {
   Tensor<int64_t> ids, mask, types, labels;
@@ -63,13 +52,13 @@ TEST_CASE("BertForMaskedLM matches Hugging Face: masked logits, loss, every grad
 
   auto out = model->forward(b.ids, b.mask, b.types, b.labels);
   CHECK(out.masked_positions.to_vector() == golden.get<int64_t>("masked_positions").to_vector());
-  check_close(out.logits, golden.get<float>("masked_logits"), 1e-5, "masked logits");
-  check_close(out.loss.reshape({1}), golden.get<float>("loss"), 1e-5, "loss");
+  ember::test::check_max_close(out.logits, golden.get<float>("masked_logits"), 1e-5, "masked logits");
+  ember::test::check_max_close(out.loss.reshape({1}), golden.get<float>("loss"), 1e-5, "loss");
 
   // Without labels: every position (HF's [batch, seq, vocab]); its masked rows are the same.
   auto all = model->forward(b.ids, b.mask, b.types).logits;
   CHECK(all.shape() == Shape{b.ids.size(0), b.ids.size(1), 30522});
-  check_close(index_select(all.reshape({-1, 30522}), 0, out.masked_positions),
+  ember::test::check_max_close(index_select(all.reshape({-1, 30522}), 0, out.masked_positions),
               golden.get<float>("masked_logits"), 1e-5, "full logits at the masked positions");
 
   out.loss.backward();
@@ -79,7 +68,7 @@ TEST_CASE("BertForMaskedLM matches Hugging Face: masked logits, loss, every grad
     REQUIRE_MESSAGE(p.grad().defined(), name);
     // + 1e-10 absolute: attention.self.key.bias has an exactly zero true gradient (softmax is
     // invariant to shifting a row of scores), so both sides hold rounding noise (~1e-12).
-    check_close(p.grad(), golden.get<float>("grad." + name), 1e-5, "grad." + name, 1e-10);
+    ember::test::check_max_close(p.grad(), golden.get<float>("grad." + name), 1e-5, "grad." + name, 1e-10);
     ++checked;
   }
   CHECK(checked == 42);  // HF's named_parameters() (golden.json "parameters"): 5 + 2 × 16 + 5
@@ -102,7 +91,7 @@ TEST_CASE("BertForMaskedLM: the tied decoder's gradient is the sum of both uses"
   untied.forward(b.ids, b.mask, b.types, b.labels).loss.backward();
   Tensor<float> input_use = untied.bert->embeddings->word_embeddings->weight.grad();
   Tensor<float> decoder_use = untied.predictions->decoder_weight.grad();
-  check_close(tied->bert->embeddings->word_embeddings->weight.grad(), input_use + decoder_use, 1e-6,
+  ember::test::check_max_close(tied->bert->embeddings->word_embeddings->weight.grad(), input_use + decoder_use, 1e-6,
               "tied gradient = input use + decoder use");
   // Both uses matter: neither alone is the tied gradient.
   CHECK(max(decoder_use * decoder_use).item() > 1e-6);
@@ -119,7 +108,7 @@ TEST_CASE("BertForMaskedLM: two AdamW steps match PyTorch") {
                           optim::AdamWOptions(1e-3).betas(0.9, 0.999).eps(1e-8));
   for (int step = 1; step <= 2; ++step) {
     auto loss = model->forward(b.ids, b.mask, b.types, b.labels).loss;
-    check_close(loss.reshape({1}), golden.get<float>("step" + std::to_string(step) + ".loss"), 1e-5,
+    ember::test::check_max_close(loss.reshape({1}), golden.get<float>("step" + std::to_string(step) + ".loss"), 1e-5,
                 "loss of step " + std::to_string(step));
     loss.backward();
     opt.step();
@@ -131,7 +120,7 @@ TEST_CASE("BertForMaskedLM: two AdamW steps match PyTorch") {
     // + 1e-5 absolute (1% of lr): Adam divides by sqrt(v), so an element whose gradient is
     // rounding noise (the key biases, sums that cancel) moves by up to lr in a direction the
     // noise picks, on both sides; every other element is held to 1e-5 relative.
-    check_close(value, golden.get<float>("after2." + name), 1e-5, "after2." + name, 1e-5);
+    ember::test::check_max_close(value, golden.get<float>("after2." + name), 1e-5, "after2." + name, 1e-5);
   }
 }
 
@@ -169,7 +158,7 @@ TEST_CASE("tied weights: both names in state_dict, stored once, loaded from a si
   model->eval();
   auto golden = io::SafetensorsFile::open(kDir + "/golden.safetensors");
   Batch b = golden_batch(golden);
-  check_close(back->forward(b.ids, b.mask, b.types, b.labels).logits,
+  ember::test::check_max_close(back->forward(b.ids, b.mask, b.types, b.labels).logits,
               golden.get<float>("masked_logits"), 1e-5, "reloaded logits");
 
   // A checkpoint that stores both names (older PyTorch files) loads too: the first name wins,
@@ -181,7 +170,7 @@ TEST_CASE("tied weights: both names in state_dict, stored once, loaded from a si
   back = bert_masked_lm_from_pretrained<float>(dir.string(), FromPretrainedOptions().loading_info(&report));
   CHECK(report.missing_keys.empty());
   CHECK(report.unexpected_keys.empty());
-  check_close(back->predictions->decoder_weight, model->bert->embeddings->word_embeddings->weight,
+  ember::test::check_max_close(back->predictions->decoder_weight, model->bert->embeddings->word_embeddings->weight,
               0, "decoder = word embeddings");
   CHECK(back->predictions->decoder_weight.data() == back->bert->embeddings->word_embeddings->weight.data());
 
@@ -209,7 +198,7 @@ TEST_CASE("BertForMaskedLM loads BertForPreTraining, BertModel and classifier ch
         std::set<std::string>{"cls.seq_relationship.weight", "cls.seq_relationship.bias",
                               "bert.pooler.dense.weight", "bert.pooler.dense.bias"});
   pre->eval();
-  check_close(pre->forward(b.ids, b.mask, b.types, b.labels).logits,
+  ember::test::check_max_close(pre->forward(b.ids, b.mask, b.types, b.labels).logits,
               golden.get<float>("masked_logits"), 1e-5, "BertForPreTraining checkpoint logits");
 
   // A classifier checkpoint (a BERT body without MLM head): fresh head, as HF initializes it.

@@ -7,11 +7,13 @@
 // Tolerances: logits 1e-5 of the largest (float32, as test_bert.cpp); importance 1e-4 relative.
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
+#include "support/test_util.hpp"
 #include <ember/ember.hpp>
 
 using namespace ember;
@@ -20,17 +22,6 @@ using namespace ember::models::bert;
 namespace prune_test {
 const std::string kDir = std::string(EMBER_TEST_DATA_DIR) + "/bert_tiny_pruned";
 const std::map<int64_t, std::vector<int64_t>> kPruned = {{0, {0, 2}}, {1, {3}}};
-
-void check_close(const Tensor<float>& a, const Tensor<float>& b, double rtol, const std::string& what) {
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shapes ", a.shape(), " vs ", b.shape());
-  auto va = a.to_vector(), vb = b.to_vector();
-  double d = 0, m = 0;
-  for (std::size_t i = 0; i < va.size(); ++i) {
-    d = std::max(d, std::abs(double(va[i]) - double(vb[i])));
-    m = std::max(m, std::abs(double(vb[i])));
-  }
-  CHECK_MESSAGE(d <= rtol * m + 1e-12, what, ": max|diff| ", d, " > ", rtol, " * max|ref| ", m);
-}
 
 struct Golden {
   io::SafetensorsFile file = io::SafetensorsFile::open(kDir + "/golden.safetensors");
@@ -53,7 +44,7 @@ TEST_CASE("head pruning: Hugging Face's pruned checkpoint loads and gives its lo
   CHECK(model->bert->encoder->layer_at(1)->attention->num_heads() == 3);
   CHECK(model->bert->encoder->layer_at(0)->attention->query->weight.shape() == Shape{16, 32});
   CHECK(model->bert->encoder->layer_at(0)->attention->dense->weight.shape() == Shape{32, 16});
-  prune_test::check_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
+  ember::test::check_max_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
 }
 
 TEST_CASE("head pruning: prune_heads equals HF's, saves pruned_heads, reloads, trains") {
@@ -61,7 +52,7 @@ TEST_CASE("head pruning: prune_heads equals HF's, saves pruned_heads, reloads, t
   prune_test::Golden g;
   auto model = bert_classifier_from_pretrained<float>(prune_test::kDir + "/unpruned");
   model->eval();
-  prune_test::check_close(g.logits(*model), g.file.get<float>("logits"), 1e-5, "unpruned logits");
+  ember::test::check_max_close(g.logits(*model), g.file.get<float>("logits"), 1e-5, "unpruned logits");
   const double before = double(model->num_parameters());
   model->prune_heads({{0, {2, 0}}, {1, {3}}});
   model->prune_heads({{0, {0}}});  // already removed: skipped
@@ -69,7 +60,7 @@ TEST_CASE("head pruning: prune_heads equals HF's, saves pruned_heads, reloads, t
   CHECK(model->bert->config().pruned_heads == prune_test::kPruned);
   // 3 heads of d = 8: 3·(3·8·32 + 3·8) query/key/value rows and 3·8·32 output.dense columns
   CHECK(before - double(model->num_parameters()) == 3 * (3 * 8 * 32 + 3 * 8) + 3 * 8 * 32);
-  prune_test::check_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
+  ember::test::check_max_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
 
   // The saved tensors have HF's shapes and config.json HF's pruned_heads.
   fs::path dir = fs::temp_directory_path() / ("ember_pruned_" + std::to_string(::getpid()));
@@ -141,7 +132,7 @@ TEST_CASE("head importance equals Hugging Face's |d loss / d head_mask|; least i
   Tensor<float> got = from_vector<float>(
       {float(imp[0][0]), float(imp[0][1]), float(imp[0][2]), float(imp[0][3]), float(imp[1][0]),
        float(imp[1][1]), float(imp[1][2]), float(imp[1][3])}, {2, 4});
-  prune_test::check_close(got, g.file.get<float>("head_importance"), 1e-4, "head importance");
+  ember::test::check_max_close(got, g.file.get<float>("head_importance"), 1e-4, "head importance");
   // Parameters are left as they were: trainable, no gradient, masks removed.
   for (auto& p : model->parameters()) {
     CHECK(p.requires_grad());
@@ -271,7 +262,116 @@ TEST_CASE("magnitude pruning: Zhu & Gupta's schedule, exact per-tensor sparsity,
   bad(nn::MagnitudePruningOptions(0.5).frequency(0), "frequency");
   CHECK_THROWS_WITH_AS(nn::MagnitudePruner<float>({}, nn::MagnitudePruningOptions(0.5)),
                        doctest::Contains("no weights"), Error);
+  // begin = end is one step to the final sparsity; end = 0 reaches it at the first step.
+  for (int64_t end : {0, 5}) {
+    CAPTURE(end);
+    nn::Linear<float> c(nn::LinearOptions(10, 10).generator(&gen));
+    nn::MagnitudePruner<float> p({{"c", c.weight}},
+                                 nn::MagnitudePruningOptions(0.5).begin_step(end).end_step(end).frequency(1000));
+    CHECK(!p.reached_final());
+    for (int64_t t = 1; t <= 6; ++t) p.step(t);
+    CHECK(p.reached_final());
+    CHECK(p.sparsity() == doctest::Approx(0.5));
+  }
   // The encoder's Linear weights of BERT: 6 per layer.
   auto model = bert_classifier_from_pretrained<float>(prune_test::kDir + "/unpruned");
   CHECK(nn::encoder_linear_weights(*model).size() == 12);
 }
+
+#ifdef EMBER_HAVE_DNNL
+TEST_CASE("int8 models: saved with int8 weights and float scales, loaded as int8, same logits") {
+  namespace fs = std::filesystem;
+  prune_test::Golden g;
+  auto model = bert_classifier_from_pretrained<float>(prune_test::kDir);  // pruned: odd shapes too
+  model->eval();
+  const Tensor<float> float_logits = g.logits(*model);
+  CHECK(nn::quantize_dynamic(*model) == 14);  // 6 per layer, pooler, classifier
+  const Tensor<float> int8_logits = g.logits(*model);
+  fs::path dir = fs::temp_directory_path() / ("ember_int8_" + std::to_string(::getpid()));
+  save_pretrained(*model, dir.string());
+  auto file = io::SafetensorsFile::open((dir / "model.safetensors").string());
+  const std::string q = "bert.encoder.layer.0.attention.self.query.weight";
+  CHECK(file.info(q).dtype == "I8");
+  CHECK(file.info(q).shape == Shape{16, 32});
+  CHECK(file.info(q + "_scale").dtype == "F32");
+  CHECK(file.info(q + "_scale").shape == Shape{16});
+  CHECK(file.info("bert.embeddings.word_embeddings.weight").dtype == "F32");
+  auto cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+  CHECK(cfg["quantization_config"]["quant_method"] == "ember_dynamic_int8");
+  // The stored integers are the weights' int8 form: |q| ≤ 127, and the largest of a row is 127.
+  {
+    auto v = file.get<float>(q).to_vector();
+    float top = 0;
+    for (float x : v) top = std::max(top, std::abs(x));
+    CHECK(top == 127.0f);
+  }
+  LoadReport report;
+  auto again = bert_classifier_from_pretrained<float>(dir.string(), FromPretrainedOptions().loading_info(&report));
+  again->eval();
+  CHECK(report.unexpected_keys.empty());
+  CHECK(again->classifier->dynamic_int8());
+  ember::test::check_max_close(g.logits(*again), int8_logits, 1e-6, "int8 logits after a round trip");
+  ember::test::check_max_close(g.logits(*again), float_logits, 0.05, "int8 vs float logits");
+  // Switched back to float, the model saves a float file without quantization_config.
+  nn::quantize_dynamic(*again, false);
+  fs::path dir2 = dir.string() + "_float";
+  save_pretrained(*again, dir2.string());
+  CHECK(io::SafetensorsFile::open((dir2 / "model.safetensors").string()).info(q).dtype == "F32");
+  CHECK(!nlohmann::json::parse(std::ifstream(dir2 / "config.json")).contains("quantization_config"));
+  CHECK(!bert_classifier_from_pretrained<float>(dir2.string())->classifier->dynamic_int8());
+
+  // A scale that is missing or of the wrong shape is an error naming it.
+  for (bool with_scale : {false, true}) {
+    CAPTURE(with_scale);
+    std::vector<std::pair<std::string, io::TensorVariant>> t;
+    for (const std::string& k : file.keys()) {
+      if (file.info(k).dtype == "I8")  // stays I8
+        t.emplace_back(k, ember::models::bert::detail::quantize_weight_s8(file.get<float>(k)).first);
+      else if (k == q + "_scale") {
+        if (with_scale) t.emplace_back(k, Tensor<float>::empty({3}));
+      } else {
+        t.emplace_back(k, file.get<float>(k));
+      }
+    }
+    io::save_safetensors((dir2 / "model.safetensors").string(), t);
+    CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir2.string()),
+                         doctest::Contains(with_scale ? "is F32 of shape [3], expected F32 [16]"
+                                                      : "(its float scales) is missing"),
+                         Error);
+  }
+  // Scales must be finite and positive; a scale beside a float weight is refused; so is another
+  // tool's quantization_config.
+  auto rewrite = [&](const std::function<void(std::vector<std::pair<std::string, io::TensorVariant>>&)>& f) {
+    std::vector<std::pair<std::string, io::TensorVariant>> t;
+    for (const std::string& k : file.keys())
+      t.emplace_back(k, file.info(k).dtype == "I8"
+                            ? io::TensorVariant(ember::models::bert::detail::quantize_weight_s8(
+                                                    file.get<float>(k)).first)
+                            : io::TensorVariant(file.get<float>(k)));
+    f(t);
+    io::save_safetensors((dir2 / "model.safetensors").string(), t);
+  };
+  rewrite([&](auto& t) {
+    for (auto& [k, v] : t)
+      if (k == q + "_scale") v = full<float>(Shape{16}, std::nanf(""));
+  });
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir2.string()),
+                       doctest::Contains("scales are finite and > 0"), Error);
+  rewrite([&](auto& t) {
+    for (auto& [k, v] : t)
+      if (k == q) v = file.get<float>(k);
+  });
+  CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir2.string()),
+                       doctest::Contains("an int8 weight must be I8"), Error);
+  {
+    auto c = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+    c["quantization_config"] = {{"quant_method", "bitsandbytes"}, {"bits", 4}};
+    std::ofstream(dir2 / "config.json") << c.dump();
+    rewrite([](auto&) {});
+    CHECK_THROWS_WITH_AS(bert_classifier_from_pretrained<float>(dir2.string()),
+                         doctest::Contains("ember reads only its own int8 models"), Error);
+  }
+  fs::remove_all(dir);
+  fs::remove_all(dir2);
+}
+#endif

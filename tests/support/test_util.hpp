@@ -2,6 +2,7 @@
 // one translation unit), so shared helpers live here, defined once.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -49,5 +50,18 @@ inline void check_close(const Tensor<double>& got, const Tensor<double>& want, d
     CAPTURE(i);
     CHECK(std::abs(g[i] - w[i]) <= tol * (1.0 + std::abs(w[i])));
   }
+}
+/// max|a − b| ≤ rtol · max|b| + atol over all elements (one tolerance per tensor, relative to its
+/// largest value: how fixtures from float32 references are compared).
+inline void check_max_close(const Tensor<float>& a, const Tensor<float>& b, double rtol,
+                            const std::string& what, double atol = 1e-12) {
+  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shapes ", a.shape(), " vs ", b.shape());
+  const std::vector<float> va = a.to_vector(), vb = b.to_vector();
+  double d = 0, m = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    d = std::max(d, std::abs(double(va[i]) - double(vb[i])));
+    m = std::max(m, std::abs(double(vb[i])));
+  }
+  CHECK_MESSAGE(d <= rtol * m + atol, what, ": max|diff| ", d, " > ", rtol, " * max|ref| ", m);
 }
 }  // namespace ember::test

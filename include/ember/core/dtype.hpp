@@ -150,6 +150,11 @@ struct scalar_traits<uint8_t> {
   static constexpr const char* name = "uint8";
   static constexpr bool is_floating = false;
 };
+template <>
+struct scalar_traits<int8_t> {
+  static constexpr const char* name = "int8";
+  static constexpr bool is_floating = false;
+};
 
 /// Converts between any two ember scalar types (through float for the 16-bit ones).
 template <class To, class From>

@@ -141,9 +141,10 @@ class SafetensorsFile {
 
 /// Any tensor `save_safetensors` can write, with the dtype it is stored as:
 /// float → F32, double → F64, bf16 → BF16, half → F16, int64_t → I64, int32_t → I32,
-/// uint8_t → U8, bool → BOOL.
+/// uint8_t → U8, int8_t → I8 (int8 weights, models/bert/pretrained.hpp), bool → BOOL.
 using TensorVariant = std::variant<Tensor<float>, Tensor<double>, Tensor<bf16>, Tensor<half>,
-                                   Tensor<int64_t>, Tensor<int32_t>, Tensor<uint8_t>, Tensor<bool>>;
+                                   Tensor<int64_t>, Tensor<int32_t>, Tensor<uint8_t>,
+                                   Tensor<int8_t>, Tensor<bool>>;
 
 /// Writes `tensors` (in the given order: header entries and data) and `metadata` as a
 /// safetensors file at `path`, atomically: the data goes to `path + ".tmp.<pid>"` in the same
@@ -230,6 +231,7 @@ constexpr const char* safetensors_dtype_of() {
   else if constexpr (std::is_same_v<T, int64_t>) return "I64";
   else if constexpr (std::is_same_v<T, int32_t>) return "I32";
   else if constexpr (std::is_same_v<T, uint8_t>) return "U8";
+  else if constexpr (std::is_same_v<T, int8_t>) return "I8";
   else if constexpr (std::is_same_v<T, bool>) return "BOOL";
   else static_assert(sizeof(T) == 0, "no safetensors dtype for this element type");
 }

@@ -16,11 +16,23 @@
 #include <ember/nn/linear.hpp>
 #include <ember/nn/module.hpp>
 
+#include <type_traits>
+
 namespace ember::nn {
 
 /// Switches every Linear<float> of `model` (itself included) to int8 products, or back with
 /// `enable = false`; returns how many layers it switched. Throws ember::Error on a build without
 /// oneDNN (int8 products need it).
+/// Whether any Linear layer of `model` (itself included) runs its products in int8.
+template <class T>
+bool is_quantized_dynamic(const Module<T>& model) {
+  if constexpr (std::is_same_v<T, float>) {
+    for (const auto& [name, m] : model.named_modules())
+      if (auto* lin = dynamic_cast<const Linear<float>*>(m); lin && lin->dynamic_int8()) return true;
+  }
+  return false;
+}
+
 inline int quantize_dynamic(Module<float>& model, bool enable = true) {
 #ifndef EMBER_HAVE_DNNL
   EMBER_CHECK(!enable, "quantize_dynamic: this build has no int8 products (they need oneDNN: "

@@ -84,24 +84,30 @@ class MagnitudePruner {
   /// Zhu & Gupta's s_t for optimizer step t.
   double sparsity_at(int64_t t) const {
     const auto& o = options_;
+    if (t >= o.end_step()) return o.final_sparsity();  // (begin = end: a single step to s_f)
     if (t <= o.begin_step()) return t < o.begin_step() ? 0.0 : o.initial_sparsity();
-    if (t >= o.end_step()) return o.final_sparsity();
     const double f = double(t - o.begin_step()) / double(o.end_step() - o.begin_step());
     return o.final_sparsity() + (o.initial_sparsity() - o.final_sparsity()) * std::pow(1 - f, 3);
   }
 
   /// After optimizer step t: recomputes the masks when t is an update step (t_0 ≤ t ≤ t_end and
-  /// (t − t_0) a multiple of Δt, or t = t_end), then zeroes every masked weight.
+  /// (t − t_0) a multiple of Δt, or t = t_end, or the first step after t_end when s_f was never
+  /// applied — e.g. t_end = 0), then zeroes every masked weight.
   void step(int64_t t) {
     const auto& o = options_;
-    const bool update = t >= o.begin_step() && t <= o.end_step() &&
-                        ((t - o.begin_step()) % o.frequency() == 0 || t == o.end_step());
-    if (update) {
+    const bool on_grid = t >= o.begin_step() && t <= o.end_step() &&
+                         ((t - o.begin_step()) % o.frequency() == 0 || t == o.end_step());
+    const bool late = t > o.end_step() && !final_applied_;
+    if (on_grid || late) {
       const double s = sparsity_at(t);
       for (std::size_t i = 0; i < weights_.size(); ++i) remask(i, s);
+      final_applied_ = final_applied_ || t >= o.end_step();
     }
     apply();
   }
+
+  /// Whether the masks have reached final_sparsity (step t_end, or later, has been taken).
+  bool reached_final() const { return final_applied_; }
 
   /// Multiplies every weight by its mask, in place (no allocation for contiguous weights, which
   /// parameters are); bumps the storage version so derived copies (packed, int8) are rebuilt.
@@ -160,6 +166,7 @@ class MagnitudePruner {
   std::vector<std::pair<std::string, Tensor<T>>> weights_;
   std::vector<Tensor<T>> masks_;
   MagnitudePruningOptions options_;
+  bool final_applied_ = false;
 };
 
 }  // namespace ember::nn

@@ -132,6 +132,11 @@ class InferenceModel {
                     device_);
         nn::quantize_dynamic(*m);
       }
+      // A directory saved in int8 (bert_classification quantize) loads as int8.
+      EMBER_CHECK(device_.is_cpu() || !bert::detail::has_int8_linear(*m), dir,
+                  " holds an int8 model (config.json quantization_config), which runs on the CPU "
+                  "only, not on ", device_);
+      int8_ = int8_ || bert::detail::has_int8_linear(*m);
     }
     tokenizer_ = std::make_unique<data::WordPieceTokenizer>(data::WordPieceTokenizer::from_pretrained(dir));
     const auto& c = encoder_->config();
@@ -173,6 +178,8 @@ class InferenceModel {
   }
   /// "BertForSequenceClassification", "BertForMaskedLM" or "BertModel".
   const std::string& architecture() const { return architecture_; }
+  /// Whether the Linear layers run in int8 (InferenceOptions::dynamic_int8, or an int8 directory).
+  bool int8() const { return int8_; }
   const std::string& directory() const { return dir_; }
   const models::bert::BertConfig& config() const { return encoder_->config(); }
   const data::WordPieceTokenizer& tokenizer() const { return *tokenizer_; }
@@ -317,6 +324,7 @@ class InferenceModel {
   std::string dir_;
   Device device_;
   std::string architecture_;
+  bool int8_ = false;
   std::shared_ptr<models::bert::BertModel<float>> encoder_;
   std::shared_ptr<models::bert::BertForSequenceClassification<float>> classifier_model_;
   std::shared_ptr<models::bert::BertForMaskedLM<float>> mlm_;

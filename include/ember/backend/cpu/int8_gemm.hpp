@@ -30,6 +30,7 @@
 
 #include <ember/backend/cpu/isa.hpp>
 #include <ember/backend/cpu/strided.hpp>
+#include <ember/backend/int8_weights.hpp>
 #include <ember/backend/types.hpp>
 #include <ember/core/error.hpp>
 #include <ember/core/storage.hpp>
@@ -127,18 +128,14 @@ struct Int8Weights : PackedB {
 };
 
 /// B[k, n] (= Wᵀ: column n is output channel n) quantized per column into a dense column-major
-/// [k, n] s8 buffer (column n at q + n·k), scales into `scale`.
+/// [k, n] s8 buffer (column n at q + n·k), scales into `scale` — by backend/int8_weights.hpp, the
+/// form int8 model files store.
 inline void quantize_weights_s8(const float* b, int64_t k, int64_t n, const GemmLayout& lb,
                                 int8_t* q, float* scale) {
-  const auto row = quantize_row_s8_into_for<float>(cpu_isa());
   parallel_for(n, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(k, 1)), [&](int64_t j) {
-    if (!lb.row_major) {  // column j is contiguous
-      row(b + j * lb.ld, q + j * k, k, &scale[j]);
-    } else {  // gather the column first
-      std::vector<float> col(static_cast<std::size_t>(k));
-      for (int64_t i = 0; i < k; ++i) col[i] = b[i * lb.ld + j];
-      row(col.data(), q + j * k, k, &scale[j]);
-    }
+    // column j: contiguous when B is column-major (W row-major), else every ld-th element
+    scale[j] = lb.row_major ? quantize_weight_row_s8(b + j, lb.ld, q + j * k, k)
+                            : quantize_weight_row_s8(b + j * lb.ld, 1, q + j * k, k);
   });
 }
 

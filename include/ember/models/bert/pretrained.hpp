@@ -21,12 +21,14 @@
 // a temporary name and renamed, so an interrupted save never leaves a half-written file.
 #pragma once
 
+#include <ember/backend/int8_weights.hpp>
 #include <ember/data/wordpiece_tokenizer.hpp>
 #include <ember/io/checkpoint.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/models/bert/bert.hpp>
 #include <ember/models/bert/masked_lm.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -121,6 +123,8 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
   std::map<std::string, Tensor<T>> own_by_name(own.begin(), own.end());
   std::map<std::string, std::string> name_of;  // checkpoint key -> ember name (used keys)
   for (const std::string& key : file.keys()) {
+    if (ends_with(key, ".weight_scale") && file.contains(key.substr(0, key.size() - 6)))
+      continue;  // the float scales of an int8 weight: read with it below
     if (key == "embeddings.position_ids" || key == "bert.embeddings.position_ids") {
       check_position_ids(file, key, path);  // a known buffer: ember computes positions itself
       continue;
@@ -146,7 +150,27 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
                 it->second.shape());
     EMBER_CHECK(loaded.insert(name).second, "from_pretrained: parameter ", name,
                 " appears twice in ", path, " (e.g. with and without the bert. prefix)");
-    it->second.copy_(file.get<T>(key));
+    if (info.dtype == "I8") {  // an int8 weight (save_weights): W = q · scale per row
+      const std::string sk = key + "_scale";
+      EMBER_CHECK(info.shape.size() == 2 && file.contains(sk), "from_pretrained: ", key, " in ",
+                  path, " is int8 (I8) but ", sk, " (its float scales) is missing");
+      EMBER_CHECK(file.info(sk).shape == Shape{info.shape[0]} && file.info(sk).dtype == "F32",
+                  "from_pretrained: ", sk, " in ", path, " is ", file.info(sk).dtype, " of shape ",
+                  file.info(sk).shape, ", expected F32 [", info.shape[0], "]");
+      const Tensor<float> q = file.get<float>(key), scale = file.get<float>(sk);
+      for (float v : q.to_vector())
+        EMBER_CHECK(v >= -127.0f && v <= 127.0f, "from_pretrained: ", key, " in ", path,
+                    " holds ", v, "; int8 weights are in [-127, 127]");
+      for (float v : scale.to_vector())
+        EMBER_CHECK(std::isfinite(v) && v > 0.0f, "from_pretrained: ", sk, " in ", path,
+                    " holds the scale ", v, "; scales are finite and > 0");
+      it->second.copy_((q * scale.view({info.shape[0], 1})).template to<T>());
+    } else {
+      EMBER_CHECK(!file.contains(key + "_scale"), "from_pretrained: ", key, " in ", path,
+                  " is stored as ", info.dtype, " but has int8 scales (", key,
+                  "_scale): an int8 weight must be I8");
+      it->second.copy_(file.get<T>(key));
+    }
   }
   for (auto& [alias, first] : tied)
     if (loaded.count(alias)) loaded.insert(first);  // the shared tensor was loaded either way
@@ -160,6 +184,92 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
                 " (nor its legacy or prefixed variants)");
     report.missing_keys.push_back(name);
   }
+}
+
+/// Whether `model` runs any Linear layer in dynamic int8 (nn::quantize_dynamic).
+template <class T>
+bool has_int8_linear(const nn::Module<T>& model) {
+  return nn::is_quantized_dynamic(model);
+}
+
+/// config.json's `quantization_config` of an int8 model. Its unknown `quant_method` makes
+/// Hugging Face refuse the directory with an error instead of reading int8 numbers as weights.
+inline nlohmann::json int8_quantization_config() {
+  return {{"quant_method", "ember_dynamic_int8"},
+          {"bits", 8},
+          {"weights", "int8, symmetric, one float32 scale per output channel: <name>.weight_scale"},
+          {"activations", "int8, symmetric, one scale per row, computed at run time"}};
+}
+inline bool is_int8_config(const BertConfig& c) {
+  return c.extra.contains("quantization_config") && c.extra["quantization_config"].is_object() &&
+         c.extra["quantization_config"].value("quant_method", "") == "ember_dynamic_int8";
+}
+
+/// W [n, k] → (q [n, k] int8, s [n] float), each row by backend::quantize_weight_row_s8 — the
+/// form the int8 products derive from W, so a saved model loads back to the same integers.
+inline std::pair<Tensor<int8_t>, Tensor<float>> quantize_weight_s8(const Tensor<float>& w) {
+  const Tensor<float> c = w.to(Device::cpu()).contiguous();
+  const int64_t n = c.size(0), k = c.size(1);
+  Tensor<int8_t> q = Tensor<int8_t>::empty({n, k});
+  Tensor<float> s = Tensor<float>::empty({n});
+  for (int64_t i = 0; i < n; ++i)
+    s.data()[i] = backend::quantize_weight_row_s8(c.data() + i * k, 1, q.data() + i * k, k);
+  return {q, s};
+}
+
+/// Writes `model`'s weights as save_state_dict does, except that the weight of every Linear
+/// layer in dynamic int8 is stored as I8 `<name>.weight` with its F32 scales
+/// `<name>.weight_scale` [out_features] (a weight tied to another name is stored once, in float).
+template <class T>
+void save_weights(const nn::Module<T>& model, const std::string& path) {
+  if (!has_int8_linear(model)) return io::save_state_dict(model, path);
+  std::set<std::string> int8_weights;
+  if constexpr (std::is_same_v<T, float>) {
+    for (const auto& [name, m] : model.named_modules())
+      if (auto* lin = dynamic_cast<const nn::Linear<float>*>(m); lin && lin->dynamic_int8())
+        int8_weights.insert(name.empty() ? "weight" : name + ".weight");
+  }
+  const std::map<std::string, std::string> tied = model.tied_state_keys();
+  std::vector<std::pair<std::string, io::TensorVariant>> tensors;
+  for (auto& [name, t] : model.state_dict()) {
+    if (tied.count(name)) continue;
+    if (int8_weights.count(name) && !tied.count(name)) {
+      auto [q, s] = quantize_weight_s8(t.template to<float>());
+      tensors.emplace_back(name, q);
+      tensors.emplace_back(name + "_scale", s);
+    } else {
+      tensors.emplace_back(name, t.template to<float>());
+    }
+  }
+  io::save_safetensors(path, tensors, {{"format", "pt"}, {"quantization", "ember_dynamic_int8"}});
+}
+
+/// After loading an int8 directory: its Linear layers go back to int8 (nn::quantize_dynamic
+/// re-derives the saved q exactly from the dequantized weights). Throws for T other than float.
+template <class T>
+void apply_saved_quantization(nn::Module<T>& model, const BertConfig& c, const std::string& dir) {
+  if (!c.extra.contains("quantization_config") || c.extra["quantization_config"].is_null()) return;
+  const nlohmann::json& qc = c.extra["quantization_config"];
+  EMBER_CHECK(is_int8_config(c) && qc.value("bits", 8) == 8, "from_pretrained: ", dir,
+              "/config.json has quantization_config ", qc.dump(), "; ember reads only its own "
+              "int8 models (quant_method \"ember_dynamic_int8\", bits 8)");
+  if constexpr (std::is_same_v<T, float>) {
+    nn::quantize_dynamic(model);
+  } else {
+    EMBER_FAIL("from_pretrained: ", dir, " holds an int8 model (quantization_config "
+               "ember_dynamic_int8), which loads as float only");
+  }
+}
+
+/// The config to save with `model`: `quantization_config` set when it has int8 layers (the
+/// weights are then saved in int8) and removed when it has none.
+template <class T>
+BertConfig config_for_save(const nn::Module<T>& model, BertConfig c) {
+  if (has_int8_linear(model))
+    c.extra["quantization_config"] = int8_quantization_config();
+  else if (is_int8_config(c))
+    c.extra.erase("quantization_config");
+  return c;
 }
 
 /// Writes `j` to `path` atomically (temporary file, then rename).
@@ -239,6 +349,7 @@ std::shared_ptr<BertModel<T>> bert_model_from_pretrained(
   LoadReport local;
   detail::load_checkpoint(*model, weights, "",
                           options.loading_info() ? *options.loading_info() : local);
+  detail::apply_saved_quantization(*model, config, dir);
   return model;
 }
 
@@ -261,6 +372,7 @@ std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretraine
   LoadReport local;
   detail::load_checkpoint(*model, weights, "bert.",
                           options.loading_info() ? *options.loading_info() : local, new_head);
+  detail::apply_saved_quantization(*model, config, dir);
   return model;
 }
 
@@ -280,6 +392,7 @@ std::shared_ptr<BertForMaskedLM<T>> bert_masked_lm_from_pretrained(
   LoadReport local;
   detail::load_checkpoint(*model, weights, "bert.",
                           options.loading_info() ? *options.loading_info() : local);
+  detail::apply_saved_quantization(*model, config, dir);
   return model;
 }
 
@@ -288,9 +401,9 @@ std::shared_ptr<BertForMaskedLM<T>> bert_masked_lm_from_pretrained(
 template <class T>
 void save_pretrained(const BertModel<T>& model, const std::string& dir) {
   std::filesystem::create_directories(dir);
-  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
-                            model.config().to_json("BertModel"));
+                            detail::config_for_save(model, model.config()).to_json("BertModel"));
 }
 
 /// Writes `config.json` (with id2label/label2id) and `model.safetensors` for a classifier.
@@ -298,8 +411,8 @@ void save_pretrained(const BertModel<T>& model, const std::string& dir) {
 template <class T>
 void save_pretrained(const BertForSequenceClassification<T>& model, const std::string& dir) {
   std::filesystem::create_directories(dir);
-  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
-  BertConfig c = model.config();
+  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  BertConfig c = detail::config_for_save(model, model.config());
   if (c.problem_type.empty()) c.problem_type = "single_label_classification";
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
                             c.to_json("BertForSequenceClassification"));
@@ -311,9 +424,9 @@ void save_pretrained(const BertForSequenceClassification<T>& model, const std::s
 template <class T>
 void save_pretrained(const BertForMaskedLM<T>& model, const std::string& dir) {
   std::filesystem::create_directories(dir);
-  io::save_state_dict(model, (std::filesystem::path(dir) / "model.safetensors").string());
+  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
   detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
-                            model.config().to_json("BertForMaskedLM"));
+                            detail::config_for_save(model, model.config()).to_json("BertForMaskedLM"));
 }
 
 /// Writes the tokenizer's `vocab.txt` (one token per line, id = line number) and a
