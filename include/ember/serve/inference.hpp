@@ -133,10 +133,10 @@ class InferenceModel {
         nn::quantize_dynamic(*m);
       }
       // A directory saved in int8 (bert_classification quantize) loads as int8.
-      EMBER_CHECK(device_.is_cpu() || !bert::detail::has_int8_linear(*m), dir,
+      EMBER_CHECK(device_.is_cpu() || !nn::is_quantized_dynamic(*m), dir,
                   " holds an int8 model (config.json quantization_config), which runs on the CPU "
                   "only, not on ", device_);
-      int8_ = int8_ || bert::detail::has_int8_linear(*m);
+      int8_ = int8_ || nn::is_quantized_dynamic(*m);
     }
     tokenizer_ = std::make_unique<data::WordPieceTokenizer>(data::WordPieceTokenizer::from_pretrained(dir));
     const auto& c = encoder_->config();

@@ -186,12 +186,6 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
   }
 }
 
-/// Whether `model` runs any Linear layer in dynamic int8 (nn::quantize_dynamic).
-template <class T>
-bool has_int8_linear(const nn::Module<T>& model) {
-  return nn::is_quantized_dynamic(model);
-}
-
 /// config.json's `quantization_config` of an int8 model. Its unknown `quant_method` makes
 /// Hugging Face refuse the directory with an error instead of reading int8 numbers as weights.
 inline nlohmann::json int8_quantization_config() {
@@ -222,7 +216,7 @@ inline std::pair<Tensor<int8_t>, Tensor<float>> quantize_weight_s8(const Tensor<
 /// `<name>.weight_scale` [out_features] (a weight tied to another name is stored once, in float).
 template <class T>
 void save_weights(const nn::Module<T>& model, const std::string& path) {
-  if (!has_int8_linear(model)) return io::save_state_dict(model, path);
+  if (!nn::is_quantized_dynamic(model)) return io::save_state_dict(model, path);
   std::set<std::string> int8_weights;
   if constexpr (std::is_same_v<T, float>) {
     for (const auto& [name, m] : model.named_modules())
@@ -233,7 +227,7 @@ void save_weights(const nn::Module<T>& model, const std::string& path) {
   std::vector<std::pair<std::string, io::TensorVariant>> tensors;
   for (auto& [name, t] : model.state_dict()) {
     if (tied.count(name)) continue;
-    if (int8_weights.count(name) && !tied.count(name)) {
+    if (int8_weights.count(name)) {
       auto [q, s] = quantize_weight_s8(t.template to<float>());
       tensors.emplace_back(name, q);
       tensors.emplace_back(name + "_scale", s);
@@ -265,7 +259,7 @@ void apply_saved_quantization(nn::Module<T>& model, const BertConfig& c, const s
 /// weights are then saved in int8) and removed when it has none.
 template <class T>
 BertConfig config_for_save(const nn::Module<T>& model, BertConfig c) {
-  if (has_int8_linear(model))
+  if (nn::is_quantized_dynamic(model))
     c.extra["quantization_config"] = int8_quantization_config();
   else if (is_int8_config(c))
     c.extra.erase("quantization_config");
