@@ -17,6 +17,7 @@ packages=(
   doctest-dev            # tests
   libbenchmark-dev       # benchmarks
   libcpp-httplib-dev     # ember-serve: the HTTP server (apps/ember-serve)
+  libopenmpi-dev openmpi-bin  # distributed training: MPI and mpirun (ember::distributed)
   wrk                    # ember-serve's load benchmark (scripts/bench_serve.sh)
   clang libomp-dev       # fuzz targets (scripts/fuzz.sh): clang, and LLVM's OpenMP runtime for it
   libclang-rt-14-dev     # libFuzzer + clang's ASan/UBSan runtimes (only "recommended" by clang)

@@ -32,12 +32,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_layering  # noqa: E402  (the header parser and the forwarding-include pattern)
 
 NEEDS_NVCC = ["cuda.hpp", "backend/cuda/**"]  # relative to include/ember/
+# Headers of an optional dependency: compiled when the flags file says `have=NAME` (CMake found
+# it and added its include directories), skipped otherwise.
+NEEDS = {"distributed/mpi.hpp": "mpi"}
 ERROR_RE = re.compile(r"(fatal )?error\b")
 
 
 def read_flags_file(path):
     """Lines `include=DIR`, `implicit=DIR`, `define=NAME[=VALUE]`, `option=FLAG`, `std=FLAG`,
-    `cxxflags=FLAGS` (CMake's file(GENERATE) output). Directories the compiler searches anyway
+    `cxxflags=FLAGS`, `have=DEPENDENCY` (CMake's file(GENERATE) output); returns the flags and
+    the set of `have`s. Directories the compiler searches anyway
     (`implicit`) are dropped from the -I list: `-I/usr/include` breaks libstdc++'s
     #include_next."""
     entries = []
@@ -46,6 +50,7 @@ def read_flags_file(path):
             key, _, value = line.rstrip("\n").partition("=")
             if value:
                 entries.append((key, value))
+    have = {v for k, v in entries if k == "have"}
     implicit = {os.path.normpath(v) for k, v in entries if k == "implicit"}
     flags, seen = [], set()
     for key, value in entries:
@@ -60,7 +65,7 @@ def read_flags_file(path):
             flags.append(value)
         elif key == "cxxflags":
             flags.extend(value.split())
-    return flags
+    return flags, have
 
 
 def guarded(h, headers):
@@ -118,7 +123,7 @@ def main():
     ap.add_argument("flags", nargs="*", help="extra compiler flags, after --")
     args = ap.parse_args()
 
-    flags = read_flags_file(args.flags_file) if args.flags_file else []
+    flags, have = read_flags_file(args.flags_file) if args.flags_file else ([], set())
     flags += args.flags
     if not any(f.startswith(("-std=", "-std:")) for f in flags):
         flags.insert(0, "-std=c++17")
@@ -129,8 +134,10 @@ def main():
 
     headers = check_layering.parse(args.root)
     skip = [check_layering.pattern_regex(p) for p in NEEDS_NVCC]
+    missing = sorted(rel for rel, dep in NEEDS.items() if dep not in have and rel in headers)
     todo = sorted(rel for rel in headers
-                  if rel.endswith(".hpp") and not any(r.match(rel) for r in skip))
+                  if rel.endswith(".hpp") and not any(r.match(rel) for r in skip)
+                  and rel not in missing)
 
     nvcc_only = sum(1 for rel in headers if any(r.match(rel) for r in skip))
     unguarded = [rel for rel in todo if not guarded(headers[rel], headers)]
@@ -150,7 +157,8 @@ def main():
     print("check_headers: slowest: " + ", ".join(f"{rel} {t:.1f}s" for rel, _, t in slow))
     only = f" ({' '.join(umbrellas)})" if umbrellas else ""
     print(f"check_headers: {len(todo)} headers ({len(to_compile)} compiled, {len(umbrellas)} "
-          f"include-only{only}, {nvcc_only} nvcc-only skipped), "
+          f"include-only{only}, {nvcc_only} nvcc-only skipped"
+          f"{''.join(f', {rel} skipped (no {NEEDS[rel]})' for rel in missing)}), "
           f"{len(failed)} not self-contained, {len(unguarded)} without #pragma once; "
           f"{wall:.1f}s with {args.jobs} jobs ({args.cxx})")
     return 1 if failed or unguarded else 0

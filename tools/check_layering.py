@@ -40,6 +40,7 @@ LAYERS = {
     "io": ["io/*"],
     "models": ["models/**"],
     "train": ["train/*"],
+    "distributed": ["distributed/*"],  # process groups (MPI), DistributedDataParallel
     "serve": ["serve/*"],  # inference server parts: batcher, inference model, protocol, metrics
     "umbrella": ["ember.hpp", "cuda.hpp"],  # may include anything
 }
@@ -47,7 +48,8 @@ LAYERS = {
 # Further rules, checked on every include besides the order:
 # (who, may not include, why). `who` is a list of layer names and/or patterns.
 SEAM = "backend/*"  # the seam headers directly in backend/: the one way into the kernels
-ABOVE_BACKEND = ["tensor", "ops", "nn", "data", "optim", "io", "models", "train", "serve"]
+ABOVE_BACKEND = ["tensor", "ops", "nn", "data", "optim", "io", "models", "train", "distributed",
+                 "serve"]
 RULES = [
     (["backend/cpu/**"], "backend/cuda/**",
      "the CPU backend shares code with CUDA only through backend/*.hpp"),

@@ -6,9 +6,11 @@
 //                               [--test FILE] --output DIR
 //   bert_classification eval    --model DIR --data FILE [--batch-size N] [--threads N]
 //   bert_classification predict --model DIR [--input FILE] [--json] [--batch-size N] [--threads N]
-//   bert_classification prune   --model DIR --data FILE --heads F --output DIR
+//   bert_classification prune   --model DIR --data FILE --heads F [--ffn F] --output DIR
 //   bert_classification quantize --model DIR --output DIR   (int8 weights on disk)
 //   bert_classification distill --teacher DIR --student-layers N --train FILE ... (train's options)
+//   mpirun -np N bert_classification train --distributed ...   (data-parallel on N processes,
+//                               MPI; --batch-size is per process: docs/distributed.md)
 //   (each takes the column options: --text-column/--label-column by header name,
 //    --text-index/--label-index by position, --no-header, --format tsv|csv|jsonl; `--help` shows
 //    every option with its default)
@@ -18,6 +20,10 @@
 // DIR is a Hugging Face-layout directory (config.json, vocab.txt, model.safetensors); the
 // output's best/ directory is one too, loadable by Hugging Face transformers.
 #include <ember/ember.hpp>
+#ifdef EMBER_HAVE_MPI  // built with MPI (CMake target ember::distributed): --distributed works
+#include <ember/distributed/ddp.hpp>
+#include <ember/distributed/mpi.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -38,6 +44,104 @@
 namespace fs = std::filesystem;
 using ember::Tensor;
 using Model = ember::models::bert::BertForSequenceClassification<float>;
+
+// ---- distributed training ----------------------------------------------------------------------
+
+/// This process's place in an `mpirun` job (train --distributed), and the few things the training
+/// loop exchanges with the other ranks. Without --distributed: a world of one, and every method
+/// is a no-op. Rank 0 alone prints, logs and writes the model and checkpoints.
+struct World {
+  int rank = 0, size = 1;
+  bool main() const { return rank == 0; }
+#ifdef EMBER_HAVE_MPI
+  std::shared_ptr<ember::distributed::ProcessGroupMPI> group;
+  std::unique_ptr<ember::distributed::DistributedDataParallel<float>> ddp;
+#endif
+
+  /// Joins the MPI job; ranks other than 0 then print nothing on stdout (errors still go to
+  /// stderr, with their rank).
+  void join() {
+#ifdef EMBER_HAVE_MPI
+    group = ember::distributed::ProcessGroupMPI::world();
+    rank = group->rank();
+    size = group->size();
+    if (!main()) (void)std::freopen("/dev/null", "w", stdout);
+#else
+    EMBER_FAIL("--distributed: this program was built without MPI (bert_classification_cuda "
+               "never links it: distributed training is CPU-only for now; the CPU "
+               "bert_classification links MPI when CMake finds libopenmpi-dev)");
+#endif
+  }
+  /// DistributedDataParallel on `model`: rank 0's weights everywhere, gradients averaged.
+  void attach([[maybe_unused]] Model& model) {
+#ifdef EMBER_HAVE_MPI
+    if (group) ddp = std::make_unique<ember::distributed::DistributedDataParallel<float>>(model, group);
+#endif
+  }
+  /// Runs `backward` without reducing the gradients when `sync` is false (the micro-batches of
+  /// gradient accumulation before the last).
+  template <class F>
+  void backward(bool sync, F&& backward) {
+#ifdef EMBER_HAVE_MPI
+    if (ddp && !sync) {
+      auto guard = ddp->no_sync();
+      backward();
+      return;
+    }
+#endif
+    (void)sync;
+    backward();
+  }
+  /// Throws `ember::Error` on every rank when the ranks' `values` differ (`what` names them).
+  void check_same([[maybe_unused]] const std::vector<int64_t>& values,
+                  [[maybe_unused]] const std::string& what) const {
+#ifdef EMBER_HAVE_MPI
+    if (!group || size == 1) return;
+    std::vector<int64_t> both(values);  // max of v and of −v: equal everywhere iff max == min
+    for (int64_t v : values) both.push_back(-v);
+    Tensor<int64_t> t = ember::from_vector(both);
+    group->all_reduce(t, ember::distributed::ReduceOp::Max)->wait();
+    const std::vector<int64_t> m = t.to_vector();
+    for (std::size_t i = 0; i < values.size(); ++i)
+      EMBER_CHECK(m[i] == -m[i + values.size()], "--distributed: the processes disagree on ",
+                  what, " (value ", i + 1, ": here ", values[i], ", between ",
+                  -m[i + values.size()], " and ", m[i], " over the ranks); give every process "
+                  "the same files and options");
+#endif
+  }
+  /// The mean of `v` over the ranks.
+  double average(double v) const {
+#ifdef EMBER_HAVE_MPI
+    if (group) {
+      Tensor<double> t = ember::full<double>({1}, v);
+      group->all_reduce(t, ember::distributed::ReduceOp::Average)->wait();
+      return t.item();
+    }
+#endif
+    return v;
+  }
+  /// The ranks' confusion matrices summed (each rank evaluated its share of the examples).
+  ember::train::ConfusionMatrix sum(const ember::train::ConfusionMatrix& mine) const {
+    ember::train::ConfusionMatrix total(mine.num_classes());
+#ifdef EMBER_HAVE_MPI
+    if (group) {
+      Tensor<int64_t> t = ember::from_vector(mine.counts());
+      group->all_reduce(t)->wait();
+      total.add_counts(t.to_vector());
+      return total;
+    }
+#endif
+    total.add_counts(mine.counts());
+    return total;
+  }
+  /// Ends the whole job after an error on this rank (the others would wait forever).
+  void abort_job([[maybe_unused]] const std::string& message) const {
+#ifdef EMBER_HAVE_MPI
+    if (group && size > 1) group->abort(message, 2);
+#endif
+  }
+};
+World g_world;  // main() ends the job through it when train --distributed fails
 
 // ---- command-line checks
 // -------------------------------------------------------------------------
@@ -270,9 +374,19 @@ struct EvalStats {
   int64_t examples = 0, batches = 0, tokens = 0, padded = 0;
 };
 
+/// Refuses logits that are not finite: a model whose weights hold a NaN (a diverged or damaged
+/// checkpoint) would otherwise "predict" the first label for every input.
+void check_finite_logits(const std::vector<float>& logits, const std::string& model_name) {
+  for (float v : logits)
+    EMBER_CHECK(std::isfinite(v), "the model ", model_name, " produced a logit of ", v,
+                ": its weights are not finite numbers (a diverged or damaged checkpoint?), so "
+                "it cannot classify");
+}
+
 /// Runs the model over `loader` without gradients; returns the confusion matrix.
 ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoader& loader,
-                                       ember::Device dev, EvalStats* stats = nullptr) {
+                                       ember::Device dev, const std::string& model_name,
+                                       EvalStats* stats = nullptr) {
   ember::NoGradGuard no_grad;
   model.eval();
   ember::train::ConfusionMatrix cm(model.num_labels());
@@ -280,6 +394,7 @@ ember::train::ConfusionMatrix evaluate(Model& model, const ember::data::DataLoad
     ember::data::Batch batch = cpu_batch.to(dev);
     Tensor<float> logits =
         model.forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
+    check_finite_logits(logits.to(ember::Device::cpu()).to_vector(), model_name);
     cm.update(ember::argmax(logits, -1).to(ember::Device::cpu()), cpu_batch.labels);
     if (stats) {
       const std::vector<int64_t> mask = cpu_batch.attention_mask.to_vector();
@@ -380,7 +495,7 @@ struct TrainArgs {
   double lr = 5e-5, warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0;
   double validation_split = 0;
   uint64_t seed = 42;
-  bool resume = false, bf16 = false, allow_many_labels = false;
+  bool resume = false, bf16 = false, allow_many_labels = false, distributed = false;
   std::string device = "cpu";
   // distill: the student starts from every other layer of the teacher and learns from its
   // temperature-softened logits (docs/compression.md)
@@ -393,6 +508,11 @@ struct TrainArgs {
 };
 
 int run_train(const TrainArgs& a) {
+  if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::atoi(n) > 1)
+    EMBER_CHECK(a.distributed, "started by mpirun as one of ", n, " processes but without "
+                "--distributed: each would train alone into the same --output; add --distributed");
+  if (a.distributed) g_world.join();
+  World& world = g_world;
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
   set_matmul_precision(a.bf16, dev);
@@ -434,7 +554,9 @@ int run_train(const TrainArgs& a) {
                          .max_length(a.max_length)
                          .shuffle(true)
                          .bucket_by_length(true)
-                         .seed(a.seed);
+                         .seed(a.seed)
+                         .num_replicas(world.size)  // --distributed: this rank's share
+                         .rank(world.rank);
   if (a.max_train_examples > 0 && a.max_train_examples < train_set.size())
     train_set = train_set.subset(a.max_train_examples, a.seed);
   if (a.max_validation_examples > 0 && a.max_validation_examples < val_set->size())
@@ -483,7 +605,10 @@ int run_train(const TrainArgs& a) {
   loader_opts.max_length(max_length);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
   ember::data::DataLoader val_loader(*val_set, tokenizer,
-                                     eval_loader_options(val_set->size(), 64, max_length));
+                                     eval_loader_options(val_set->size(), 64, max_length)
+                                         .num_replicas(world.size)
+                                         .rank(world.rank)
+                                         .even_shards(false));  // counts summed over the ranks
 
   // Optimizer: AdamW without decay on biases and LayerNorm weights; linear warmup and decay.
   const int64_t steps_per_epoch = (train_loader.num_batches() + a.grad_accum - 1) / a.grad_accum;
@@ -496,13 +621,41 @@ int run_train(const TrainArgs& a) {
 
   fs::create_directories(a.output_dir);
   const std::string best_dir = a.output_dir + "/best", ckpt_dir = a.output_dir + "/checkpoint";
-  ember::train::MetricsLogger log(a.output_dir + "/metrics.jsonl", a.resume);
+  std::optional<ember::train::MetricsLogger> log;
+  if (world.main()) log.emplace(a.output_dir + "/metrics.jsonl", a.resume);
   ember::train::EarlyStopping early(a.patience > 0 ? a.patience : 1 << 30);
   ember::io::TrainerState state;
   if (a.resume && fs::exists(ckpt_dir + "/trainer_state.json")) {
     state = ember::io::load_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen);
     std::printf("resumed from %s at step %lld\n", ckpt_dir.c_str(), (long long)state.global_step);
+    // The early-stopping record, so that a worse evaluation after the resume does not replace
+    // best/ (checkpoints from before it was kept: the best metric alone).
+    ember::train::EarlyStopping::State es;
+    const auto& saved = state.user.contains("early_stopping") ? state.user["early_stopping"]
+                                                              : nlohmann::json::object();
+    es.best = saved.value("best", state.best_metric);
+    es.best_update = saved.value("best_update", int64_t(0));
+    es.num_bad = saved.value("num_bad", int64_t(0));
+    es.num_updates = saved.value("num_updates", int64_t(1));
+    if (std::isfinite(es.best)) early.set_state(es);
   }
+  // --distributed: every rank must have read the same data and plan the same steps, or one would
+  // wait forever in a collective the others never join.
+  world.check_same({train_set.size(), val_set->size(), train_set.num_labels(), total_steps,
+                    a.batch_size, a.grad_accum, state.global_step},
+                   "training examples, validation examples, labels, steps, --batch-size, "
+                   "--grad-accum, resumed step");
+  if (a.resume && state.user.contains("world_size")) {
+    const int64_t size = state.user["world_size"].get<int64_t>(),
+                  batch = state.user.value("batch_size", a.batch_size);
+    EMBER_CHECK(size == world.size && batch == a.batch_size, "--resume: ", ckpt_dir, " was "
+                "written by a run of ", size, " process(es) x --batch-size ", batch, "; resume "
+                "it with the same (now ", world.size, " x ", a.batch_size, "): the position in "
+                "the epoch and the schedule depend on them");
+  }
+  state.user["world_size"] = world.size;
+  state.user["batch_size"] = a.batch_size;
+  g_world.attach(*model);  // --distributed: rank 0's weights everywhere; gradients averaged
   std::optional<ember::nn::MagnitudePruner<float>> pruner;
   if (a.sparsity > 0) {
     EMBER_CHECK(dev.is_cpu(), "--sparsity: magnitude pruning runs on the CPU only, not on ", dev);
@@ -518,13 +671,16 @@ int run_train(const TrainArgs& a) {
                 (long long)pruner->options().end_step(), (long long)a.sparsity_every,
                 pruner->sparsity());
   }
-  std::printf("train: %lld examples, %lld labels, %lld steps (%lld epochs, batch %lld x %lld)\n",
+  std::printf("train: %lld examples, %lld labels, %lld steps (%lld epochs, batch %lld x %lld%s)\n",
               (long long)train_set.size(), (long long)train_set.num_labels(),
               (long long)total_steps, (long long)a.epochs, (long long)a.batch_size,
-              (long long)a.grad_accum);
+              (long long)a.grad_accum,
+              world.size > 1 ? ember::detail::str_cat(" x ", world.size, " processes").c_str() : "");
 
+  std::ostream quiet(nullptr);  // ranks other than 0 show no progress
   ember::train::ProgressBar progress(
-      total_steps, std::cerr, ember::train::ProgressOptions().initial_step(state.global_step));
+      total_steps, world.main() ? std::cerr : quiet,
+      ember::train::ProgressOptions().initial_step(state.global_step));
   auto start = std::chrono::steady_clock::now();
   int64_t examples_seen = 0;
   bool stop = false;
@@ -559,9 +715,11 @@ int run_train(const TrainArgs& a) {
                                                     ember::Reduction::Sum);
         }
         loss = loss / double(step_examples);
-        loss.backward();
+        // --distributed: the gradients are averaged over the ranks at the last micro-batch
+        world.backward(i + 1 == end, [&] { loss.backward(); });
         step_loss += loss.item();
       }
+      step_loss = world.average(step_loss);  // every rank takes the same decisions below
       // A diverged run stops here, before a model of NaNs is saved as the best one.
       EMBER_CHECK(std::isfinite(step_loss), "training diverged at step ", state.global_step + 1,
                   ": the loss is ", step_loss, "; lower --lr (now ", a.lr, ") or check the data");
@@ -573,34 +731,42 @@ int run_train(const TrainArgs& a) {
       if (pruner) pruner->step(state.global_step + 1);  // masked weights back to exactly 0
 
       ++state.global_step;
-      examples_seen += step_examples;
-      progress.update(step_loss, lr, step_examples);
-      if (state.global_step % a.log_every == 0)
-        log.log_train(state.global_step, step_loss, lr, epoch);
+      examples_seen += step_examples * world.size;
+      progress.update(step_loss, lr, step_examples * world.size);
+      if (log && state.global_step % a.log_every == 0)
+        log->log_train(state.global_step, step_loss, lr, epoch);
 
       const bool end_of_epoch = end == nb;
       const bool eval_now =
           a.eval_every > 0 ? state.global_step % a.eval_every == 0 || end_of_epoch : end_of_epoch;
       if (eval_now) {
-        auto cm = evaluate(*model, val_loader, dev);
+        auto cm = world.sum(evaluate(*model, val_loader, dev, "being trained"));
         double acc = cm.accuracy(), f1 = cm.macro_f1();
-        log.log_eval(state.global_step, {{"accuracy", acc}, {"macro_f1", f1}}, epoch, "validation");
+        if (log)
+          log->log_eval(state.global_step, {{"accuracy", acc}, {"macro_f1", f1}}, epoch,
+                        "validation");
         // With --sparsity, only a model at the final sparsity may become best/.
         bool improved = (!pruner || pruner->reached_final()) && early.update(acc);
         progress.write(ember::detail::str_cat("step ", state.global_step, " epoch ", epoch,
                                               ": validation accuracy ", acc, ", macro F1 ", f1,
                                               improved ? " (best so far, saved)" : ""));
-        if (improved) save_model(*model, tokenizer, best_dir);
+        if (improved && world.main()) save_model(*model, tokenizer, best_dir);
         state.best_metric = std::max(state.best_metric, acc);
         stop = early.should_stop();
       }
       state.epoch = end_of_epoch ? epoch + 1 : epoch;
       state.batch_in_epoch = end_of_epoch ? 0 : end;
-      if (eval_now) ember::io::save_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen, state);
+      if (eval_now && world.main()) {
+        const auto& es = early.state();
+        state.user["early_stopping"] = {{"best", es.best}, {"best_update", es.best_update},
+                                        {"num_bad", es.num_bad}, {"num_updates", es.num_updates}};
+        ember::io::save_checkpoint(ckpt_dir, *model, optimizer, &scheduler, gen, state);
+      }
     }
     state.batch_in_epoch = 0;
   }
   progress.close();
+  if (!world.main()) return 0;  // rank 0 reports
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("training: %lld steps in %.1f s (%.1f examples/s); best validation accuracy %.4f\n",
               (long long)state.global_step, seconds, examples_seen / std::max(seconds, 1e-9),
@@ -614,12 +780,12 @@ int run_train(const TrainArgs& a) {
   best->to(dev);
   ember::data::DataLoader test_loader(test_set, tokenizer,
                                       eval_loader_options(test_set.size(), 64, max_length));
-  auto cm = evaluate(*best, test_loader, dev);
+  auto cm = evaluate(*best, test_loader, dev, "in " + best_dir);
   std::printf("\nbest model (%s) on %s:\n%s", best_dir.c_str(), report_file.c_str(),
               cm.report(train_set.id2label()).c_str());
   std::printf("accuracy: %.4f\nmacro_f1: %.4f\n", cm.accuracy(), cm.macro_f1());
-  log.log_eval(state.global_step, {{"accuracy", cm.accuracy()}, {"macro_f1", cm.macro_f1()}}, -1,
-               "test");
+  log->log_eval(state.global_step, {{"accuracy", cm.accuracy()}, {"macro_f1", cm.macro_f1()}},
+                -1, "test");
   return 0;
 }
 
@@ -656,7 +822,7 @@ int run_eval(RunArgs& a) {
   ember::data::DataLoader loader(set, tokenizer,
                                  eval_loader_options(set.size(), a.batch_size, a.max_length));
   EvalStats stats;
-  auto cm = evaluate(*model, loader, dev, &stats);
+  auto cm = evaluate(*model, loader, dev, "in " + a.model_dir, &stats);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<std::string> names;
@@ -679,17 +845,28 @@ int run_eval(RunArgs& a) {
 struct PruneArgs {
   std::string model_dir, data_file, output_dir;
   DataArgs data;
-  double heads = 0.5;
+  double heads = 0.5, ffn = 0.0;
   int64_t max_examples = 2000, batch_size = 32, max_length = 128, threads = 0;
   uint64_t seed = 42;
 };
 
-/// Scores every attention head on labelled data (Michel et al. 2019: |∂loss/∂head_mask|, each
-/// layer normalized), removes the --heads fraction with the lowest scores over the whole model
-/// (every layer keeps one) and saves the smaller model with config.json's pruned_heads. A short
-/// `train --model OUTPUT` then recovers the accuracy (docs/compression.md).
+/// Scores every attention head and feed-forward neuron on labelled data (Michel et al. 2019:
+/// |∂loss/∂mask|), removes the --heads fraction of all heads with the lowest scores over the
+/// whole model (heads normalized per layer; every layer keeps one) and the --ffn fraction of
+/// each layer's neurons with the lowest scores in that layer, and saves the smaller model
+/// (config.json's pruned_heads and intermediate_size). A short `train --model OUTPUT` then
+/// recovers the accuracy (docs/compression.md).
 int run_prune(PruneArgs& a) {
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
+  // The output is checked before the (minutes of) scoring: not a file, not the model itself.
+  EMBER_CHECK(!fs::exists(a.output_dir) || fs::is_directory(a.output_dir), "prune: --output ",
+              a.output_dir, " exists and is not a directory");
+  EMBER_CHECK(!fs::exists(a.output_dir) || !fs::exists(a.model_dir) ||
+                  !fs::equivalent(a.output_dir, a.model_dir),
+              "prune: --output ", a.output_dir, " is the model directory itself; write the "
+              "pruned model to a new directory (the original is needed to compare and retry)");
+  EMBER_CHECK(a.heads > 0 || a.ffn > 0, "prune: nothing to remove (--heads ", a.heads,
+              ", --ffn ", a.ffn, "); give a fraction above 0 to at least one");
   auto model = load_fine_tuned(a.model_dir);
   EMBER_CHECK(!ember::nn::is_quantized_dynamic(*model), a.model_dir, " is an int8 model "
               "(bert_classification quantize); prune the float model it was made from");
@@ -706,36 +883,73 @@ int run_prune(PruneArgs& a) {
   int64_t total = 0;
   for (std::size_t l = 0; l < encoder.num_layers(); ++l)
     total += encoder.layer_at(l)->attention->num_heads();
+  const int64_t inter = model->config().intermediate_size;
   const int64_t remove = std::llround(a.heads * double(total));
+  const int64_t remove_neurons = std::llround(a.ffn * double(inter));
+  EMBER_CHECK(a.heads == 0 || remove > 0, "prune: --heads ", a.heads, " of ", total,
+              " heads rounds to 0 heads; give at least ", 0.5 / double(total), " or 0");
+  EMBER_CHECK(a.ffn == 0 || remove_neurons > 0, "prune: --ffn ", a.ffn, " of ", inter,
+              " neurons per layer rounds to 0 neurons; give at least ", 0.5 / double(inter),
+              " or 0");
+  EMBER_CHECK(remove_neurons < inter, "prune: --ffn ", a.ffn, " would remove all ", inter,
+              " neurons of every layer; keep at least one");
   const double params_before = double(model->num_parameters());
-
-  const auto start = std::chrono::steady_clock::now();
-  auto importance = ember::nn::head_importance(
-      *model, encoder, loader.num_batches(), [&](int64_t i) {
-        const ember::data::Batch& b = loader.batch(i);
-        return model->forward(b.input_ids, b.attention_mask, b.token_type_ids, b.labels).loss;
-      });
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("head importance (Michel et al. 2019; each layer normalized) on %lld examples of "
-              "%s, %.1f s:\n", (long long)set.size(), a.data_file.c_str(), seconds);
-  for (std::size_t l = 0; l < importance.size(); ++l) {
-    std::printf("  layer %zu:", l);
-    for (double v : importance[l]) std::printf(" %.3f", v);
+  auto loss_of_batch = [&](int64_t i) {
+    const ember::data::Batch& b = loader.batch(i);
+    return model->forward(b.input_ids, b.attention_mask, b.token_type_ids, b.labels).loss;
+  };
+  auto print_scores = [&](const char* what, const std::vector<std::vector<double>>& importance,
+                          double seconds) {
+    std::printf("%s on %lld examples of %s, %.1f s:\n", what, (long long)set.size(),
+                a.data_file.c_str(), seconds);
+    for (std::size_t l = 0; l < importance.size(); ++l) {
+      std::printf("  layer %zu:", l);
+      const std::size_t shown = std::min<std::size_t>(importance[l].size(), 12);
+      for (std::size_t i = 0; i < shown; ++i) std::printf(" %.3g", importance[l][i]);
+      if (shown < importance[l].size()) std::printf(" … (%zu)", importance[l].size());
+      std::printf("\n");
+    }
+  };
+  // Both scores are taken on the model as it came, before anything is removed.
+  std::map<int64_t, std::vector<int64_t>> heads, neurons;
+  if (remove > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    auto importance =
+        ember::nn::head_importance(*model, encoder, loader.num_batches(), loss_of_batch);
+    print_scores("head importance (Michel et al. 2019; each layer normalized)", importance,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    heads = ember::nn::least_important_heads(encoder, importance, remove);
+  }
+  if (remove_neurons > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    auto importance =
+        ember::nn::neuron_importance(*model, encoder, loader.num_batches(), loss_of_batch);
+    print_scores("feed-forward neuron importance (|dloss/dmask|)", importance,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    neurons = ember::nn::least_important_neurons(encoder, importance, remove_neurons);
+  }
+  if (remove > 0) {
+    model->prune_heads(heads);
+    std::printf("pruned %lld of %lld heads (original numbers):", (long long)remove,
+                (long long)total);
+    for (const auto& [layer, ids] : heads) {
+      std::printf(" layer %lld [", (long long)layer);
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        std::printf("%s%lld", i ? "," : "", (long long)ids[i]);
+      std::printf("]");
+    }
     std::printf("\n");
   }
-  const auto heads = ember::nn::least_important_heads(encoder, importance, remove);
-  model->prune_heads(heads);
-  std::printf("pruned %lld of %lld heads:", (long long)remove, (long long)total);
-  for (const auto& [layer, ids] : model->config().pruned_heads) {
-    std::printf(" layer %lld [", (long long)layer);
-    for (std::size_t i = 0; i < ids.size(); ++i) std::printf("%s%lld", i ? "," : "", (long long)ids[i]);
-    std::printf("]");
-  }
-  std::printf("\nparameters: %.2fM -> %.2fM\n", params_before / 1e6, model->num_parameters() / 1e6);
+  model->prune_neurons(neurons);
+  if (remove_neurons > 0)
+    std::printf("pruned %lld of %lld feed-forward neurons in every layer: intermediate_size "
+                "%lld -> %lld\n", (long long)remove_neurons, (long long)inter, (long long)inter,
+                (long long)model->config().intermediate_size);
+  std::printf("parameters: %.2fM -> %.2fM\n", params_before / 1e6, model->num_parameters() / 1e6);
   save_model(*model, tokenizer, a.output_dir);
-  std::printf("saved %s (config.json pruned_heads; fine-tune it with `train --model %s` to "
-              "recover accuracy)\n", a.output_dir.c_str(), a.output_dir.c_str());
+  std::printf("saved %s (config.json pruned_heads and intermediate_size; fine-tune it with "
+              "`train --model %s` to recover accuracy)\n", a.output_dir.c_str(),
+              a.output_dir.c_str());
   return 0;
 }
 
@@ -889,6 +1103,7 @@ int run_predict(RunArgs& a) {
       Tensor<float> out =
           model->forward(batch.input_ids, batch.attention_mask, batch.token_type_ids).logits;
       const std::vector<float> l = out.to(ember::Device::cpu()).to_vector();
+      check_finite_logits(l, "in " + a.model_dir);
       const std::vector<float> p = ember::softmax(out, -1).to(ember::Device::cpu()).to_vector();
       for (int64_t r = 0; r < cpu_batch.size(); ++r) {
         const std::size_t row = std::size_t(cpu_batch.indices[std::size_t(r)]);
@@ -1027,6 +1242,9 @@ int main(int argc, char** argv) {
     train->add_option("--log-every", t.log_every, "steps between metrics-log lines")
         ->check(kPositive);
     train->add_flag("--resume", t.resume, "continue from OUTPUT/checkpoint if present");
+    train->add_flag("--distributed", t.distributed,
+                    "data-parallel training over the processes of `mpirun -np N` (MPI; "
+                    "--batch-size and --threads are per process; docs/distributed.md)");
     train->add_option("--device", t.device, "cpu, cuda or cuda:N");
     train
         ->add_option("--sparsity", t.sparsity,
@@ -1109,12 +1327,15 @@ int main(int argc, char** argv) {
 
   PruneArgs pr;
   auto* prune = app.add_subcommand(
-      "prune", "remove the least important attention heads (Michel et al. 2019) and save the "
-               "smaller model with pruned_heads (docs/compression.md)");
+      "prune", "remove the least important attention heads and feed-forward neurons (Michel et "
+               "al. 2019) and save the smaller model (docs/compression.md)");
   prune->add_option("--model", pr.model_dir, "fine-tuned model directory")->required();
   prune->add_option("--data", pr.data_file, "labelled file to score the heads on")->required();
   prune->add_option("--output", pr.output_dir, "directory for the pruned model")->required();
-  prune->add_option("--heads", pr.heads, "fraction of all heads to remove")
+  prune->add_option("--heads", pr.heads, "fraction of all heads to remove (default 0.5)")
+      ->check(number_in(0.0, 1.0));
+  prune->add_option("--ffn", pr.ffn,
+                    "fraction of every layer's feed-forward neurons to remove (default 0)")
       ->check(number_in(0.0, 1.0));
   prune->add_option("--max-examples", pr.max_examples,
                     "score on a seeded random subset of this size (0: all)")->check(kNonNegative);
@@ -1134,10 +1355,8 @@ int main(int argc, char** argv) {
     if (*quantize) return run_quantize(quantize_model, quantize_output);
     if (*eval) return run_eval(e);
     if (*predict) return run_predict(p);
-  } catch (const ember::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
   } catch (const std::exception& e) {
+    g_world.abort_job(e.what());  // --distributed: ends every rank, naming this one
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }

@@ -3,6 +3,7 @@
 // the op-case table (tests/support/op_cases.hpp, run by ember_test_ops).
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <ember/ember.hpp>
@@ -98,3 +99,49 @@ TEST_CASE("in-place modification of a saved tensor is detected, also through a v
   CHECK(msg_contains([&] { x.fill_(1.0); }, "requires grad"));
 }
 
+
+TEST_CASE("post-accumulate-grad hooks run once per pass, after the gradient is complete") {
+  auto w = from_vector<double>({1, 2}).requires_grad_();
+  auto v = from_vector<double>({3}).requires_grad_();
+  std::vector<std::string> order;
+  std::vector<double> seen;
+  auto id = w.register_post_accumulate_grad_hook([&](const TD& p) {
+    order.push_back("w");
+    seen = p.grad().to_vector();  // both uses of w already summed
+  });
+  v.register_post_accumulate_grad_hook([&](const TD&) { order.push_back("v"); });
+  // w is used twice and v once, v nearer the loss: v's gradient is complete first.
+  auto loss = sum(w * w) + sum(w * v) * 2.0;
+  loss.backward();
+  CHECK(seen == std::vector<double>{2 * 1 + 6, 2 * 2 + 6});  // 2w + 2v
+  CHECK(order.size() == 2);
+  // The hook may modify .grad() in place (what DDP's all-reduce does).
+  w.remove_post_accumulate_grad_hook(id);
+  w.zero_grad();
+  w.register_post_accumulate_grad_hook([](const TD& p) {
+    TD g = p.grad();
+    for (int64_t i = 0; i < g.numel(); ++i) g.data()[i] *= 0.5;
+  });
+  sum(w * 4.0).backward();
+  CHECK(w.grad().to_vector() == std::vector<double>{2, 2});
+  CHECK(order.size() == 2);  // the removed hook stayed quiet; v got no gradient
+  CHECK(msg_contains([&] { (w * 2.0).register_post_accumulate_grad_hook([](const TD&) {}); },
+                     "only a leaf"));
+}
+
+TEST_CASE("autograd::queue_callback runs once the whole backward pass is done") {
+  auto a = from_vector<double>({1}).requires_grad_();
+  auto b = from_vector<double>({2}).requires_grad_();
+  std::vector<double> at_end;
+  int queued = 0;
+  auto hook = [&](const TD&) {
+    if (queued++ == 0)  // the first hook of the pass queues the callback (as DDP does)
+      autograd::queue_callback([&] { at_end = {a.grad().item(), b.grad().item()}; });
+  };
+  a.register_post_accumulate_grad_hook(hook);
+  b.register_post_accumulate_grad_hook(hook);
+  sum((a * b) * 3.0).backward();
+  CHECK(queued == 2);
+  CHECK(at_end == std::vector<double>{6, 3});  // both gradients were complete
+  CHECK(msg_contains([] { autograd::queue_callback([] {}); }, "no backward pass is running"));
+}

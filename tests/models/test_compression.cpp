@@ -1,11 +1,15 @@
-// Structured compression of BERT: attention-head pruning (Michel et al. 2019) against Hugging Face
-// transformers 4.x, and the distillation student (DistilBERT's every-other-layer initialization).
+// Structured compression of BERT: attention-head and FFN-neuron pruning (Michel et al. 2019)
+// against Hugging Face transformers 4.x, and the distillation student (DistilBERT's
+// every-other-layer initialization).
 //
 // Fixture: tests/data/bert_tiny_pruned (tools/gen_bert_pruned_fixture.py, transformers 4.57):
 // a tiny BERT (2 layers of 4 heads) before and after HF's `prune_heads({0: [0, 2], 1: [3]})`,
-// its logits on a padded batch, and HF's |∂loss/∂head_mask| (the head importance).
+// its logits on a padded batch, and HF's |∂loss/∂head_mask| (the head importance); the FFN
+// neuron importance from PyTorch (a mask on the activations) and the model with 16 of each
+// layer's 64 neurons removed by hand in PyTorch (ffn_pruned/).
 // Tolerances: logits 1e-5 of the largest (float32, as test_bert.cpp); importance 1e-4 relative.
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -152,6 +156,117 @@ TEST_CASE("head importance equals Hugging Face's |d loss / d head_mask|; least i
   model->prune_heads({{0, {0}}});
   auto again = nn::least_important_heads(enc, {{0.5, 0.1, 0.9}, {1, 1, 1, 0.2}}, 2);
   CHECK(again == std::map<int64_t, std::vector<int64_t>>{{0, {2}}, {1, {3}}});
+}
+
+TEST_CASE("FFN neuron pruning: importance as PyTorch's, prune_neurons as the hand-pruned HF model") {
+  namespace fs = std::filesystem;
+  prune_test::Golden g;
+  auto model = bert_classifier_from_pretrained<float>(prune_test::kDir + "/unpruned");
+  model->eval();
+  const auto& enc = *model->bert->encoder;
+  auto imp = nn::neuron_importance(*model, enc, 1, [&](int64_t) {
+    return model->forward(g.ids, g.mask, g.types, g.labels).loss;
+  });
+  REQUIRE(imp.size() == 2);
+  std::vector<float> flat;
+  for (const auto& layer : imp)
+    for (double v : layer) flat.push_back(float(v));
+  ember::test::check_max_close(from_vector<float>(flat, {2, 64}),
+                               g.file.get<float>("neuron_importance"), 1e-4, "neuron importance");
+  CHECK(!enc.layer_at(1)->neuron_mask.defined());
+  for (auto& p : model->parameters()) CHECK(!p.grad().defined());
+
+  // The 16 lowest of each layer, heads pruned as the fixture, then the neurons: HF's tensors and
+  // logits (the fixture pruned by hand in PyTorch and saved with intermediate_size 48).
+  auto neurons = nn::least_important_neurons(enc, imp, 16);
+  REQUIRE(neurons.size() == 2);
+  CHECK(neurons.at(0).size() == 16);
+  CHECK(std::is_sorted(neurons.at(1).begin(), neurons.at(1).end()));
+  model->prune_heads(prune_test::kPruned);
+  const double before = double(model->num_parameters());
+  model->prune_neurons(neurons);
+  CHECK(model->config().intermediate_size == 48);
+  CHECK(model->bert->config().intermediate_size == 48);
+  CHECK(enc.layer_at(0)->options().intermediate_size() == 48);
+  CHECK(before - double(model->num_parameters()) == 2 * 16 * (32 + 1 + 32));  // rows, bias, columns
+  ember::test::check_max_close(g.logits(*model), g.file.get<float>("ffn_pruned_logits"), 1e-5,
+                               "FFN-pruned logits");
+  auto hf = io::SafetensorsFile::open(prune_test::kDir + "/ffn_pruned/model.safetensors");
+  std::map<std::string, Tensor<float>> state;
+  for (const auto& [k, t] : model->state_dict()) state.emplace(k, t);
+  for (const std::string& k : hf.keys()) {
+    CAPTURE(k);
+    if (k.find("position_ids") != std::string::npos) continue;
+    REQUIRE(state.count(k) == 1);
+    CHECK(state.at(k).contiguous().to_vector() == hf.get<float>(k).to_vector());
+  }
+  // HF's directory loads in ember; ember's saved model reloads with the smaller FFN.
+  auto theirs = bert_classifier_from_pretrained<float>(prune_test::kDir + "/ffn_pruned");
+  theirs->eval();
+  CHECK(g.logits(*theirs).to_vector() == g.logits(*model).to_vector());
+  fs::path dir = fs::temp_directory_path() / ("ember_ffn_pruned_" + std::to_string(::getpid()));
+  save_pretrained(*model, dir.string());
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "config.json"))["intermediate_size"] == 48);
+  auto again = bert_classifier_from_pretrained<float>(dir.string());
+  again->eval();
+  CHECK(g.logits(*again).to_vector() == g.logits(*model).to_vector());
+  fs::remove_all(dir);
+
+  // Refusals change nothing: uneven layers, positions out of range, a layer left empty.
+  std::vector<int64_t> all(48);
+  for (int64_t i = 0; i < 48; ++i) all[std::size_t(i)] = i;
+  CHECK_THROWS_WITH_AS(model->prune_neurons({{0, {1, 2}}}), doctest::Contains("same number"), Error);
+  CHECK_THROWS_WITH_AS(model->prune_neurons({{0, {48}}, {1, {0}}}),
+                       doctest::Contains("neuron 48 of layer 0 is out of range"), Error);
+  CHECK_THROWS_WITH_AS(model->prune_neurons({{2, {0}}}), doctest::Contains("layer 2"), Error);
+  CHECK_THROWS_WITH_AS(model->prune_neurons({{0, all}, {1, all}}), doctest::Contains("> 0"), Error);
+  CHECK(model->config().intermediate_size == 48);
+  CHECK(enc.layer_at(1)->intermediate_dense->weight.shape() == Shape{48, 32});
+  CHECK_THROWS_WITH_AS(nn::least_important_neurons(enc, imp, 1), doctest::Contains("64 scores"),
+                       Error);
+  CHECK_THROWS_WITH_AS(nn::least_important_neurons(enc, {{0.1}}, 1),
+                       doctest::Contains("importance has 1 layers"), Error);
+
+  // A pruned model trains: gradients reach the smaller matrices.
+  again = bert_classifier_from_pretrained<float>(prune_test::kDir + "/ffn_pruned");
+  again->forward(g.ids, g.mask, g.types, g.labels).loss.backward();
+  auto& layer = *again->bert->encoder->layer_at(1);
+  REQUIRE(layer.output_dense->weight.grad().defined());
+  CHECK(layer.output_dense->weight.grad().shape() == Shape{32, 48});
+}
+
+TEST_CASE("FFN neuron pruning equals masking the neurons (double, post-LN and pre-LN)") {
+  for (bool norm_first : {false, true}) {
+    CAPTURE(norm_first);
+    Generator gen(11);
+    nn::TransformerEncoderLayer<double> layer(
+        nn::TransformerEncoderLayerOptions(12, 3, 20).norm_first(norm_first).generator(&gen));
+    layer.eval();
+    NoGradGuard no_grad;
+    for (auto& p : layer.parameters()) nn::init::normal_(p, 0.0, 0.3, gen);
+    Tensor<double> x = randn<double>({2, 5, 12}, gen);
+    Tensor<int64_t> am = from_vector<int64_t>({1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 5});
+    std::vector<double> mask(20, 1.0);
+    for (int64_t i : {0, 3, 4, 19}) mask[std::size_t(i)] = 0.0;
+    layer.neuron_mask = from_vector<double>(mask);
+    auto masked = layer.forward(x, am).to_vector();
+    layer.neuron_mask = Tensor<double>();
+    layer.prune_neurons({19, 4, 0, 3, 3});  // any order; duplicates count once
+    CHECK(layer.options().intermediate_size() == 16);
+    CHECK(layer.extra_repr().find("intermediate_size=16") != std::string::npos);
+    auto pruned = layer.forward(x, am).to_vector();
+    double d = 0;
+    for (std::size_t i = 0; i < masked.size(); ++i) d = std::max(d, std::abs(masked[i] - pruned[i]));
+    CHECK(d < 1e-12);
+    std::vector<int64_t> all(16);
+    for (int64_t i = 0; i < 16; ++i) all[std::size_t(i)] = i;
+    CHECK_THROWS_WITH_AS(layer.prune_neurons(all), doctest::Contains("keep at least one"), Error);
+    CHECK_THROWS_WITH_AS(layer.prune_neurons({16}), doctest::Contains("out of range"), Error);
+    CHECK(layer.options().intermediate_size() == 16);
+    layer.neuron_mask = ones<double>({20});
+    CHECK_THROWS_WITH_AS(layer.forward(x, am), doctest::Contains("neuron_mask of shape [16]"),
+                         Error);
+  }
 }
 
 TEST_CASE("pruned_heads in config.json: read, written, checked") {

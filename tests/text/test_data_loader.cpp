@@ -268,6 +268,49 @@ TEST_CASE("DataLoader: length bucketing reduces padding on SST-2 dev") {
   CHECK(padding_tokens(eval) * 4 < pad_plain);
 }
 
+TEST_CASE("DataLoader: num_replicas/rank split each epoch as one process with the global batch") {
+  auto ds = numbered(24);
+  for (int64_t epoch : {0, 3}) {
+    DataLoader whole(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(6).shuffle(true).seed(5));
+    whole.set_epoch(epoch);
+    std::vector<DataLoader> ranks;
+    for (int64_t r = 0; r < 3; ++r) {
+      ranks.emplace_back(ds, tiny_tokenizer(), DataLoaderOptions().batch_size(2).shuffle(true)
+                                                   .seed(5).num_replicas(3).rank(r));
+      ranks.back().set_epoch(epoch);
+    }
+    REQUIRE(whole.num_batches() == 4);
+    for (int64_t b = 0; b < 4; ++b) {
+      std::vector<int64_t> expected = whole.batch(b).indices;
+      for (int64_t r = 0; r < 3; ++r) {
+        REQUIRE(ranks[std::size_t(r)].num_batches() == 4);
+        const auto got = ranks[std::size_t(r)].batch(b).indices;
+        // rank r's rows are positions r, r+3 of the single process's batch
+        CHECK(got == std::vector<int64_t>{expected[std::size_t(r)], expected[std::size_t(r + 3)]});
+      }
+    }
+  }
+  // 10 examples over 4 ranks: padded to 12 (examples repeated from the start of the order), or
+  // split 3/3/2/2 with nothing seen twice.
+  auto ten = numbered(10);
+  std::vector<int64_t> seen;
+  for (int64_t r = 0; r < 4; ++r) {
+    DataLoader even(ten, tiny_tokenizer(), DataLoaderOptions().batch_size(8).num_replicas(4).rank(r));
+    CHECK(visit_order(even).size() == 3);
+    DataLoader exact(ten, tiny_tokenizer(),
+                     DataLoaderOptions().batch_size(8).num_replicas(4).rank(r).even_shards(false));
+    auto o = visit_order(exact);
+    CHECK(o.size() == (r < 2 ? 3u : 2u));
+    seen.insert(seen.end(), o.begin(), o.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<int64_t> all(10);
+  std::iota(all.begin(), all.end(), int64_t(0));
+  CHECK(seen == all);
+  CHECK_THROWS_WITH_AS(DataLoader(ten, tiny_tokenizer(), DataLoaderOptions().num_replicas(2).rank(2)),
+                       doctest::Contains("0 <= rank < num_replicas"), ember::Error);
+}
+
 TEST_CASE("DataLoader: invalid options") {
   auto ds = numbered(4);
   auto pairs = TextClassificationDataset::from_rows({"a"}, {"0"}, {"b"});

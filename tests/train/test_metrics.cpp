@@ -54,6 +54,14 @@ TEST_CASE("ConfusionMatrix: binary case by hand") {
   CHECK(cm.macro_f1() == doctest::Approx(46.0 / 66));
   CHECK(cm.micro_f1() == doctest::Approx(0.7));
   CHECK(cm.weighted_f1() == doctest::Approx((4 * 2.0 / 3 + 6 * 8.0 / 11) / 10));
+
+  // Two halves added (a distributed evaluation's sum) give the same matrix.
+  ConfusionMatrix a = make(2, {0, 1, 1, 0, 1}, {0, 1, 0, 0, 1});
+  ConfusionMatrix b = make(2, {1, 0, 0, 1, 1}, {1, 1, 0, 1, 0});
+  a.add_counts(b.counts());
+  CHECK(a.counts() == cm.counts());
+  CHECK_THROWS_AS(a.add_counts({1, 2, 3}), ember::Error);
+  CHECK_THROWS_AS(a.add_counts({1, -1, 0, 0}), ember::Error);
 }
 
 TEST_CASE("ConfusionMatrix: scikit-learn docstring examples") {

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""A BERT classifier with physically pruned attention heads, checked against Hugging Face.
+"""A BERT classifier with physically pruned attention heads (and FFN neurons), checked against
+Hugging Face.
 
 Transformers 5.x dropped head pruning (`pruned_heads` in config.json, `prune_heads`); 4.x builds
 the model, prunes it by `config.pruned_heads` ({"layer": [original head indices]}) and only then
 loads the weights, so the checkpoint must hold the pruned shapes: query/key/value [kept*d, hidden]
 with the kept heads' rows in their original order, attention.output.dense [hidden, kept*d].
+Pruned feed-forward neurons need nothing special: config.json's smaller `intermediate_size`
+(the same in every layer) gives intermediate.dense [intermediate_size, hidden] and output.dense
+[hidden, intermediate_size].
 Needs transformers 4.x beside the project's torch, in a directory of its own:
 
     .venv-torch/bin/pip install --target .venv-hf4 'transformers<5'
@@ -154,7 +158,8 @@ def main():
         return make_pruned(model, tokenizer, a.heads, a.make_pruned)
 
     print(f"{a.model}: pruned_heads {model.config.pruned_heads or {}}")
-    print(f"heads left per layer {heads_left(model)} of {model.config.num_attention_heads}")
+    print(f"heads left per layer {heads_left(model)} of {model.config.num_attention_heads}; "
+          f"intermediate_size {model.config.intermediate_size}")
     texts = read_texts(a.texts, a.limit)
     logits = hf_logits(model, tokenizer, texts, a.max_length)
 

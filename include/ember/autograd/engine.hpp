@@ -1,6 +1,7 @@
 // ember/autograd/engine.hpp — the autograd engine: `run_backward` (the graph in topological
 // order from the root, each node's gradient accumulated before it runs, the graph freed unless
-// retained), `AccumulateGrad` (a leaf's node: adds into `.grad()`), `sum_to` (undoes
+// retained), `AccumulateGrad` (a leaf's node: adds into `.grad()`, then runs the leaf's
+// post-accumulate-grad hooks), `sum_to` (undoes
 // broadcasting once, for every op) and `Tensor::backward`.
 //
 // Tensor and autograd are one layer (docs/architecture.md): a Tensor carries its grad_fn and
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -85,6 +87,35 @@ void AccumulateGrad<T>::apply() {
     Tensor<T> acc(leaf->grad);
     detail::add_same_shape(acc, g, acc, "autograd: gradient accumulation");
   }
+  // By index, over the hooks present now: one registered by a hook runs from the next pass on.
+  const std::size_t hooks = leaf->post_accumulate_grad_hooks.size();
+  if (hooks > 0) {
+    const Tensor<T> param(leaf);
+    for (std::size_t i = 0; i < hooks && i < leaf->post_accumulate_grad_hooks.size(); ++i)
+      leaf->post_accumulate_grad_hooks[i].second(param);
+  }
+}
+
+namespace detail {
+inline std::vector<std::function<void()>>& final_callbacks() {
+  thread_local std::vector<std::function<void()>> callbacks;
+  return callbacks;
+}
+inline bool& in_backward() {
+  thread_local bool active = false;
+  return active;
+}
+}  // namespace detail
+
+/// Runs `callback` once the backward pass now running on this thread has finished every node
+/// (PyTorch's `Variable._execution_engine.queue_callback`): DistributedDataParallel waits there
+/// for its last all-reduces, so `loss.backward()` returns with synchronized gradients. Callbacks
+/// run in the order queued; one queued by a callback runs too. If the pass throws, the queued
+/// callbacks are dropped. Throws `ember::Error` outside a backward pass.
+inline void queue_callback(std::function<void()> callback) {
+  EMBER_CHECK(detail::in_backward(), "autograd::queue_callback: no backward pass is running (call "
+                                     "it from a hook during backward)");
+  detail::final_callbacks().push_back(std::move(callback));
 }
 
 inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
@@ -114,11 +145,27 @@ inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
   }
   // Reverse post-order: every node runs after all nodes that feed it gradient. (apply() never
   // re-enters run_backward: backward functions run with grad mode off and record nothing.)
+  auto& callbacks = detail::final_callbacks();
+  struct Pass {  // marks the pass; drops unrun callbacks however it ends
+    std::vector<std::function<void()>>& callbacks;
+    explicit Pass(std::vector<std::function<void()>>& c) : callbacks(c) {
+      callbacks.clear();
+      detail::in_backward() = true;
+    }
+    ~Pass() {
+      detail::in_backward() = false;
+      callbacks.clear();
+    }
+  } pass(callbacks);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = *it;
     if (n->has_grad()) n->apply();
     n->clear_grad();
     if (!retain_graph) n->release();
+  }
+  for (std::size_t i = 0; i < callbacks.size(); ++i) {
+    std::function<void()> callback = std::move(callbacks[i]);  // the vector may grow meanwhile
+    callback();
   }
 }
 

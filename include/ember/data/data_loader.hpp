@@ -24,6 +24,12 @@
 //      j = randint(i + 1). Each epoch thus draws from its own disjoint stretch of the Philox
 //      stream, so epoch e's order depends only on (seed, e), not on the epochs before it: a run
 //      resumed at epoch e sees exactly the batches the original run saw.
+//   1b. with num_replicas N > 1 (distributed training), rank r keeps positions r, r+N, r+2N, …
+//      of that order (after padding it to a multiple of N by repeating its start, unless
+//      even_shards is false). Every rank computes the same order (same seed and epoch), so the
+//      ranks' shares are disjoint, and rank r's batch b holds the examples a single process with
+//      batch size N·batch_size would put at positions N·i + r of its batch b (without
+//      bucket_by_length): N ranks see, step by step, what one process sees.
 //   2. bucket_by_length: the order is cut into chunks of bucket_size batches (default 50); each
 //      chunk is stably sorted by token count, so a batch holds examples of similar length and
 //      needs little padding. The order is then cut into batches, and with shuffle the batches
@@ -37,7 +43,7 @@
 // is a DMA transfer without the driver's staging copy. This needs the CUDA backend in the program.
 //
 // Errors: ember::Error for batch_size < 1, max_length < 0 or too small for the special tokens
-// (2, pairs 3; 0 means no truncation), bucket_size < 1, a negative epoch, a batch index out of
+// (2, pairs 3; 0 means no truncation), bucket_size < 1, rank outside [0, num_replicas), a negative epoch, a batch index out of
 // range, pin_memory(true) in a program without the CUDA backend.
 #pragma once
 
@@ -77,6 +83,15 @@ struct DataLoaderOptions {
   /// Batches per sorting chunk when bucketing.
   EMBER_ARG(int64_t, bucket_size) = 50;
   EMBER_ARG(uint64_t, seed) = 0;
+  /// Distributed data parallelism (PyTorch's `DistributedSampler`): this process is `rank` of
+  /// `num_replicas` and sees only its share of each epoch (step 1b in the header comment).
+  EMBER_ARG(int64_t, num_replicas) = 1;
+  EMBER_ARG(int64_t, rank) = 0;
+  /// With num_replicas > 1: repeat examples from the start of the epoch's order until every rank
+  /// has the same number (DistributedSampler's padding; training, where every rank must take the
+  /// same steps). false: ranks differ by at most one example and none is seen twice (evaluation,
+  /// where the counts are summed over the ranks).
+  EMBER_ARG(bool, even_shards) = true;
   /// Build the batch tensors in page-locked host memory (PyTorch's `pin_memory=True`), so that
   /// `.to(Device::cuda(0))` copies them by DMA without a staging copy. Needs the CUDA backend.
   EMBER_ARG(bool, pin_memory) = false;
@@ -196,6 +211,10 @@ inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
               "DataLoader: max_length must be 0 (no truncation) or >= ", min_length,
               " to hold the special tokens", dataset.has_text_pair() ? " of a pair" : "",
               ", found ", options_.max_length());
+  EMBER_CHECK(options_.num_replicas() >= 1 && options_.rank() >= 0 &&
+                  options_.rank() < options_.num_replicas(),
+              "DataLoader: expected 0 <= rank < num_replicas, found rank ", options_.rank(),
+              " of num_replicas ", options_.num_replicas());
   EMBER_CHECK(options_.bucket_size() >= 1, "DataLoader: bucket_size must be >= 1, found ",
               options_.bucket_size());
   EMBER_CHECK(!options_.pin_memory() || backend::cuda_backend_available(),
@@ -238,7 +257,8 @@ inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
 inline void DataLoader::set_epoch(int64_t epoch) {
   EMBER_CHECK(epoch >= 0, "DataLoader::set_epoch: epoch must be >= 0, found ", epoch);
   epoch_ = epoch;
-  const int64_t n = num_examples(), bs = options_.batch_size();
+  int64_t n = num_examples();
+  const int64_t bs = options_.batch_size();
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));
 
@@ -249,6 +269,18 @@ inline void DataLoader::set_epoch(int64_t epoch) {
       int64_t j = static_cast<int64_t>(gen.randint(static_cast<uint64_t>(i + 1)));
       std::swap(order[i], order[j]);
     }
+  }
+  if (const int64_t replicas = options_.num_replicas(); replicas > 1 && n > 0) {  // step 1b
+    if (options_.even_shards()) {  // pad to a multiple of replicas with the order's start
+      const int64_t total = (n + replicas - 1) / replicas * replicas;
+      for (int64_t i = 0; n + i < total; ++i) order.push_back(order[static_cast<std::size_t>(i % n)]);
+      n = total;
+    }
+    std::vector<int64_t> mine;
+    for (int64_t i = options_.rank(); i < n; i += replicas)
+      mine.push_back(order[static_cast<std::size_t>(i)]);
+    order.swap(mine);
+    n = static_cast<int64_t>(order.size());
   }
   if (options_.bucket_by_length()) {
     const int64_t chunk = bs * options_.bucket_size();

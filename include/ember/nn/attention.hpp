@@ -49,8 +49,6 @@
 #include <ember/ops/matmul.hpp>
 #include <ember/ops/softmax.hpp>
 
-#include <ember/ops/embedding.hpp>
-
 #include <cmath>
 #include <limits>
 #include <set>
@@ -192,10 +190,10 @@ class MultiHeadAttention : public Module<T> {
     EMBER_CHECK(!kept.empty(), this->repr(), ": prune_heads would remove every head (",
                 heads_.size(), " left, ", drop.size(), " to remove); keep at least one");
     const Tensor<int64_t> index = from_vector(rows).to(query->weight.device());
-    query = self->replace_module("query", select_features(*query, index, 0));
-    key = self->replace_module("key", select_features(*key, index, 0));
-    value = self->replace_module("value", select_features(*value, index, 0));
-    dense = output->replace_module("dense", select_features(*dense, index, 1));
+    query = self->replace_module("query", nn::select_features(*query, index, 0));
+    key = self->replace_module("key", nn::select_features(*key, index, 0));
+    value = self->replace_module("value", nn::select_features(*value, index, 0));
+    dense = output->replace_module("dense", nn::select_features(*dense, index, 1));
     heads_ = kept;
     pruned_.insert(drop.begin(), drop.end());
     head_mask = Tensor<T>();
@@ -236,30 +234,6 @@ class MultiHeadAttention : public Module<T> {
     EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(-1) == options_.hidden_size(), this->repr(),
                 ": expected an input of shape [batch, seq, ", options_.hidden_size(), "], found ",
                 x.defined() ? x.shape() : Shape{});
-  }
-  // A copy of `lin` keeping only the rows (dim 0: output features) or columns (dim 1: input
-  // features) at `index`; the bias follows the rows. A private generator draws the new layer's
-  // throwaway initialization, so pruning leaves the default generator's stream alone.
-  static std::shared_ptr<Linear<T>> select_features(const Linear<T>& lin,
-                                                    const Tensor<int64_t>& index, int64_t dim) {
-    NoGradGuard no_grad;
-    Generator scratch(0);
-    LinearOptions o = lin.options();
-    o.generator(&scratch);
-    if (dim == 0)
-      o.out_features(index.numel());
-    else
-      o.in_features(index.numel());
-    auto out = std::make_shared<Linear<T>>(o);
-    out->to(lin.weight.device());
-    out->weight.copy_(index_select(lin.weight, dim, index));
-    out->weight.requires_grad_(lin.weight.requires_grad());
-    if (lin.bias.defined()) {
-      out->bias.copy_(dim == 0 ? index_select(lin.bias, 0, index) : lin.bias);
-      out->bias.requires_grad_(lin.bias.requires_grad());
-    }
-    if constexpr (std::is_same_v<T, float>) out->set_dynamic_int8(lin.dynamic_int8());
-    return out;
   }
 
   MultiHeadAttentionOptions options_;

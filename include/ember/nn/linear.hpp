@@ -8,6 +8,7 @@
 
 #include <ember/nn/init.hpp>
 #include <ember/nn/module.hpp>
+#include <ember/ops/embedding.hpp>
 #include <ember/ops/matmul.hpp>
 
 #include <string>
@@ -93,5 +94,36 @@ class Linear : public Module<T> {
   LinearOptions options_;
   bool dynamic_int8_ = false;
 };
+
+/// A copy of `lin` keeping only the output features (`dim` 0: weight rows and bias) or the input
+/// features (`dim` 1: weight columns) at `index` — structured pruning's removal step
+/// (`MultiHeadAttention::prune_heads`, `TransformerEncoderLayer::prune_neurons`). On `lin`'s
+/// device, with its requires_grad flags and int8 setting. A private generator draws the new
+/// layer's throwaway initialization, so pruning leaves the default generator's stream alone.
+/// Throws `ember::Error` for `dim` other than 0 or 1 or an index out of range.
+template <class T>
+std::shared_ptr<Linear<T>> select_features(const Linear<T>& lin, const Tensor<int64_t>& index,
+                                           int64_t dim) {
+  EMBER_CHECK(dim == 0 || dim == 1, "select_features: dim must be 0 (outputs) or 1 (inputs), "
+              "found ", dim);
+  NoGradGuard no_grad;
+  Generator scratch(0);
+  LinearOptions o = lin.options();
+  o.generator(&scratch);
+  if (dim == 0)
+    o.out_features(index.numel());
+  else
+    o.in_features(index.numel());
+  auto out = std::make_shared<Linear<T>>(o);
+  out->to(lin.weight.device());
+  out->weight.copy_(index_select(lin.weight, dim, index));
+  out->weight.requires_grad_(lin.weight.requires_grad());
+  if (lin.bias.defined()) {
+    out->bias.copy_(dim == 0 ? index_select(lin.bias, 0, index) : lin.bias);
+    out->bias.requires_grad_(lin.bias.requires_grad());
+  }
+  if constexpr (std::is_same_v<T, float>) out->set_dynamic_int8(lin.dynamic_int8());
+  return out;
+}
 
 }  // namespace ember::nn

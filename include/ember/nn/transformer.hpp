@@ -113,6 +113,13 @@ class TransformerEncoderLayer : public Module<T> {
     const double p = options_.hidden_dropout();
     auto ffn = [&](const Tensor<T>& in) {
       Tensor<T> inner = apply_activation(intermediate_dense->forward(in), options_.activation());
+      if (neuron_mask.defined()) {
+        EMBER_CHECK(neuron_mask.dim() == 1 && neuron_mask.size(0) == options_.intermediate_size(),
+                    this->repr(), ": expected neuron_mask of shape [",
+                    options_.intermediate_size(), "] (one value per neuron), found ",
+                    neuron_mask.shape());
+        inner = inner * neuron_mask;  // [inter] broadcasts over the tokens
+      }
       return ember::dropout(output_dense->forward(inner), p, train, gen);
     };
     if (options_.norm_first()) {
@@ -126,6 +133,36 @@ class TransformerEncoderLayer : public Module<T> {
     return output_norm->forward(h + ffn(h));
   }
 
+  /// Removes the feed-forward neurons at `positions` (indices into today's 0..intermediate_size−1;
+  /// duplicates count once): intermediate.dense loses those rows and bias entries, output.dense
+  /// those columns, so the block computes W₂' act(W₁' x + b₁') + b₂ with a smaller inner
+  /// dimension — exactly the output of the full block with those neurons' activations set to 0.
+  /// `options().intermediate_size()` becomes the new size. Structured pruning of the FFN (Michel
+  /// et al. 2019 score heads; the same gradient estimate scores neurons, nn/prune.hpp). Do it
+  /// before creating an optimizer (the old parameters are gone). Throws `ember::Error` for a
+  /// position out of range or when no neuron would be left.
+  void prune_neurons(const std::vector<int64_t>& positions) {
+    const int64_t inter = options_.intermediate_size();
+    std::vector<char> drop(std::size_t(inter), 0);
+    for (int64_t i : positions) {
+      EMBER_CHECK(i >= 0 && i < inter, this->repr(), ": prune_neurons: neuron ", i,
+                  " is out of range for intermediate_size ", inter);
+      drop[std::size_t(i)] = 1;
+    }
+    std::vector<int64_t> kept;
+    for (int64_t i = 0; i < inter; ++i)
+      if (!drop[std::size_t(i)]) kept.push_back(i);
+    if (int64_t(kept.size()) == inter) return;
+    EMBER_CHECK(!kept.empty(), this->repr(), ": prune_neurons would remove all ", inter,
+                " neurons; keep at least one");
+    const Tensor<int64_t> index = from_vector(kept).to(intermediate_dense->weight.device());
+    intermediate_dense =
+        intermediate->replace_module("dense", nn::select_features(*intermediate_dense, index, 0));
+    output_dense = output->replace_module("dense", nn::select_features(*output_dense, index, 1));
+    options_.intermediate_size(int64_t(kept.size()));
+    neuron_mask = Tensor<T>();
+  }
+
   std::string extra_repr() const override {
     return ember::detail::str_cat("hidden_size=", options_.hidden_size(),
                                   ", num_heads=", options_.num_heads(),
@@ -134,6 +171,12 @@ class TransformerEncoderLayer : public Module<T> {
                                   ", activation=", activation_name(options_.activation()));
   }
   const TransformerEncoderLayerOptions& options() const { return options_; }
+
+  /// A mask on the feed-forward neurons: undefined (none), or [intermediate_size] multiplying
+  /// each neuron's activation before output.dense (1 keeps it, 0 silences it). With
+  /// requires_grad, its gradient is the loss's sensitivity to each neuron
+  /// (nn::neuron_importance).
+  Tensor<T> neuron_mask;
 
   std::shared_ptr<MultiHeadAttention<T>> attention;  ///< attention.{self,output}
   std::shared_ptr<LayerNorm<T>> attention_norm;      ///< attention.output.LayerNorm

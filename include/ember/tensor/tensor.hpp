@@ -14,8 +14,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <iomanip>
 #include <memory>
 #include <numeric>
@@ -59,6 +61,8 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl<T>> grad;                 // leaf gradient (.grad())
   std::shared_ptr<autograd::TypedNode<T>> grad_fn;     // node that produced this (non-leaf)
   std::shared_ptr<autograd::TypedNode<T>> grad_accumulator;  // leaf: lazily created
+  // leaf: called after backward() accumulated into .grad() ({id, hook}; Tensor::register_…)
+  std::vector<std::pair<uint64_t, std::function<void(const Tensor<T>&)>>> post_accumulate_grad_hooks;
 };
 
 /// Hook installed by the CUDA backend: copies `nbytes` between devices (`kind` as cudaMemcpy).
@@ -219,6 +223,28 @@ class Tensor {
   void set_grad(const Tensor& g) { impl().grad = g.impl_; }
   /// Drops the stored gradient (PyTorch's `set_to_none=True`).
   void zero_grad() { impl().grad.reset(); }
+  /// Calls `hook(*this)` each time a backward pass has finished accumulating this leaf's gradient
+  /// into `.grad()` — once per pass that reaches the leaf, as soon as its gradient is complete
+  /// (PyTorch's `register_post_accumulate_grad_hook`; DistributedDataParallel starts a bucket's
+  /// all-reduce from it while the rest of the backward runs). The hook runs with grad mode off
+  /// and may read and modify `.grad()` in place. Returns an id for
+  /// `remove_post_accumulate_grad_hook`. Throws `ember::Error` for a tensor that is not a leaf.
+  uint64_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) {
+    EMBER_CHECK(is_leaf(), "register_post_accumulate_grad_hook: only a leaf tensor (a parameter) "
+                           "accumulates a gradient; this one was computed by ",
+                impl().grad_fn->name());
+    static std::atomic<uint64_t> next_id{0};
+    const uint64_t id = ++next_id;
+    impl().post_accumulate_grad_hooks.emplace_back(id, std::move(hook));
+    return id;
+  }
+  /// Removes the hook `register_post_accumulate_grad_hook` returned `id` for (no-op if gone).
+  void remove_post_accumulate_grad_hook(uint64_t id) {
+    auto& hooks = impl().post_accumulate_grad_hooks;
+    hooks.erase(std::remove_if(hooks.begin(), hooks.end(),
+                               [&](const auto& h) { return h.first == id; }),
+                hooks.end());
+  }
   /// The node that produced this tensor, or null for a leaf.
   const std::shared_ptr<autograd::TypedNode<T>>& grad_fn() const { return impl().grad_fn; }
   /// Back-propagates from this scalar (gradient 1). Throws if it does not require grad.

@@ -45,6 +45,20 @@ class ConfusionMatrix {
   template <class T>
   void update_logits(const Tensor<T>& logits, const Tensor<int64_t>& labels);
   void reset() { std::fill(counts_.begin(), counts_.end(), 0); }
+  /// The counts, row-major [label][pred] (num_classes² values).
+  const std::vector<int64_t>& counts() const { return counts_; }
+  /// Adds counts laid out as `counts()` — another matrix's, or their sum over the ranks of a
+  /// distributed evaluation. Throws `ember::Error` for a wrong size or a negative count.
+  void add_counts(const std::vector<int64_t>& counts) {
+    EMBER_CHECK(counts.size() == counts_.size(), "ConfusionMatrix::add_counts: expected ",
+                counts_.size(), " counts (", num_classes_, " x ", num_classes_, "), found ",
+                counts.size());
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      EMBER_CHECK(counts[i] >= 0, "ConfusionMatrix::add_counts: count ", i, " is negative (",
+                  counts[i], ")");
+      counts_[i] += counts[i];
+    }
+  }
 
   int64_t num_classes() const { return num_classes_; }
   /// Examples of true class `label` predicted as `pred`.

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 #include <string>
 
@@ -130,6 +131,38 @@ class BertModel : public nn::Module<T> {
     }
   }
 
+  /// Removes feed-forward neurons, {layer: [positions in 0..intermediate_size−1]}
+  /// (`TransformerEncoderLayer::prune_neurons`; `nn::least_important_neurons` chooses them), and
+  /// sets `config().intermediate_size` to the new size, so the saved model is an ordinary BERT
+  /// checkpoint with a smaller FFN that Hugging Face and ember load. A config.json has one
+  /// intermediate_size, so every layer must keep the same number of neurons. Throws
+  /// `ember::Error` — before changing anything — for a layer or position out of range or when
+  /// the layers would end up with different sizes or a layer with none.
+  void prune_neurons(const std::map<int64_t, std::vector<int64_t>>& neurons_to_prune) {
+    const int64_t L = int64_t(encoder->num_layers());
+    std::vector<int64_t> left(std::size_t(L), config_.intermediate_size);
+    for (const auto& [layer, positions] : neurons_to_prune) {
+      EMBER_CHECK(layer >= 0 && layer < L, "BertModel::prune_neurons: layer ", layer,
+                  " is out of range for ", L, " layers");
+      std::set<int64_t> distinct;
+      for (int64_t i : positions) {
+        EMBER_CHECK(i >= 0 && i < config_.intermediate_size, "BertModel::prune_neurons: neuron ",
+                    i, " of layer ", layer, " is out of range for intermediate_size ",
+                    config_.intermediate_size);
+        distinct.insert(i);
+      }
+      left[std::size_t(layer)] -= int64_t(distinct.size());
+    }
+    for (int64_t l = 0; l < L; ++l)
+      EMBER_CHECK(left[std::size_t(l)] == left[0] && left[0] > 0, "BertModel::prune_neurons: "
+                  "every layer must keep the same number (> 0) of its ", config_.intermediate_size,
+                  " neurons (config.json has one intermediate_size), but layer 0 would keep ",
+                  left[0], " and layer ", l, " ", left[std::size_t(l)]);
+    for (const auto& [layer, positions] : neurons_to_prune)
+      encoder->layer_at(std::size_t(layer))->prune_neurons(positions);
+    config_.intermediate_size = left[0];
+  }
+
   /// `input_ids` [batch, seq] int64; `attention_mask` [batch, seq] (1 = token, 0 = padding) or
   /// undefined (all tokens); `token_type_ids` [batch, seq] or undefined (all segment 0).
   BertOutput<T> forward(const Tensor<int64_t>& input_ids,
@@ -201,6 +234,11 @@ class BertForSequenceClassification : public nn::Module<T> {
   void prune_heads(const std::map<int64_t, std::vector<int64_t>>& heads_to_prune) {
     bert->prune_heads(heads_to_prune);
     config_.pruned_heads = bert->config().pruned_heads;
+  }
+  /// `BertModel::prune_neurons` on `bert`, recorded in this model's config too.
+  void prune_neurons(const std::map<int64_t, std::vector<int64_t>>& neurons_to_prune) {
+    bert->prune_neurons(neurons_to_prune);
+    config_.intermediate_size = bert->config().intermediate_size;
   }
 
   std::shared_ptr<BertModel<T>> bert;
