@@ -747,10 +747,10 @@ int run_train(const TrainArgs& a) {
                         "validation");
         // With --sparsity, only a model at the final sparsity may become best/.
         bool improved = (!pruner || pruner->reached_final()) && early.update(acc);
+        if (improved && world.main()) save_model(*model, tokenizer, best_dir);  // then say so
         progress.write(ember::detail::str_cat("step ", state.global_step, " epoch ", epoch,
                                               ": validation accuracy ", acc, ", macro F1 ", f1,
                                               improved ? " (best so far, saved)" : ""));
-        if (improved && world.main()) save_model(*model, tokenizer, best_dir);
         state.best_metric = std::max(state.best_metric, acc);
         stop = early.should_stop();
       }
