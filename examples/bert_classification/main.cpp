@@ -898,8 +898,11 @@ int run_prune(PruneArgs& a) {
     const ember::data::Batch& b = loader.batch(i);
     return model->forward(b.input_ids, b.attention_mask, b.token_type_ids, b.labels).loss;
   };
+  // Prints the scores (the first 12 of each layer) and the seconds since `start`.
   auto print_scores = [&](const char* what, const std::vector<std::vector<double>>& importance,
-                          double seconds) {
+                          std::chrono::steady_clock::time_point start) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%s on %lld examples of %s, %.1f s:\n", what, (long long)set.size(),
                 a.data_file.c_str(), seconds);
     for (std::size_t l = 0; l < importance.size(); ++l) {
@@ -916,16 +919,14 @@ int run_prune(PruneArgs& a) {
     const auto start = std::chrono::steady_clock::now();
     auto importance =
         ember::nn::head_importance(*model, encoder, loader.num_batches(), loss_of_batch);
-    print_scores("head importance (Michel et al. 2019; each layer normalized)", importance,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    print_scores("head importance (Michel et al. 2019; each layer normalized)", importance, start);
     heads = ember::nn::least_important_heads(encoder, importance, remove);
   }
   if (remove_neurons > 0) {
     const auto start = std::chrono::steady_clock::now();
     auto importance =
         ember::nn::neuron_importance(*model, encoder, loader.num_batches(), loss_of_batch);
-    print_scores("feed-forward neuron importance (|dloss/dmask|)", importance,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    print_scores("feed-forward neuron importance (|dloss/dmask|)", importance, start);
     neurons = ember::nn::least_important_neurons(encoder, importance, remove_neurons);
   }
   if (remove > 0) {

@@ -85,7 +85,7 @@ class DistributedDataParallel {
       for (auto& [name, b] : module_.named_buffers()) sync_from_rank0(b, name);
     }
     for (auto& [name, p] : module_.named_parameters())
-      if (p.requires_grad()) params_.push_back({name, p, 0, 0, 0, false, 0});
+      if (p.requires_grad()) params_.push_back({name, p, 0, Tensor<T>(), 0, false});
     EMBER_CHECK(!params_.empty(), "DistributedDataParallel: the module has no trainable parameters");
     build_buckets();
     for (std::size_t i = 0; i < params_.size(); ++i)
@@ -137,10 +137,10 @@ class DistributedDataParallel {
   struct Param {
     std::string name;
     Tensor<T> tensor;
-    std::size_t bucket, offset;  // its bucket and element offset in the bucket's buffer
+    std::size_t bucket;     // its bucket
+    Tensor<T> in_bucket;    // its slice of the bucket's buffer, shaped as the parameter (a view)
     uint64_t hook;
     bool ready;
-    int64_t numel;
   };
   struct Bucket {
     std::vector<std::size_t> params;
@@ -160,27 +160,32 @@ class DistributedDataParallel {
   void build_buckets() {
     const double cap = options_.bucket_cap_mb() * 1024 * 1024;
     Bucket current;
-    int64_t bytes = 0, elements = 0;
+    int64_t elements = 0;
+    // The buffer is made when the bucket closes; then each parameter gets its slice as a view
+    // of the parameter's shape, once, so a step copies gradients without making tensors.
     auto close = [&] {
       if (current.params.empty()) return;
       current.flat = zeros<T>({elements}, params_[current.params[0]].tensor.device());
+      int64_t offset = 0;
+      for (std::size_t k : current.params) {
+        Param& p = params_[k];
+        p.in_bucket = current.flat.narrow(0, offset, p.tensor.numel()).view(p.tensor.shape());
+        offset += p.tensor.numel();
+      }
+      current.pending = current.params.size();
       buckets_.push_back(std::move(current));
       current = Bucket();
-      bytes = elements = 0;
+      elements = 0;
     };
     for (std::size_t k = params_.size(); k-- > 0;) {  // reverse registration order
       Param& p = params_[k];
-      p.numel = p.tensor.numel();
-      const int64_t size = p.numel * int64_t(sizeof(T));
-      if (!current.params.empty() && double(bytes + size) > cap) close();
+      if (!current.params.empty() && double(elements + p.tensor.numel()) * sizeof(T) > cap)
+        close();
       p.bucket = buckets_.size();
-      p.offset = std::size_t(elements);
       current.params.push_back(k);
-      bytes += size;
-      elements += p.numel;
+      elements += p.tensor.numel();
     }
     close();
-    for (auto& b : buckets_) b.pending = b.params.size();
   }
 
   double now() const { return std::chrono::duration<double>(Clock::now() - pass_start_).count(); }
@@ -205,10 +210,7 @@ class DistributedDataParallel {
   void launch_ready() {
     while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) {
       Bucket& b = buckets_[next_launch_];
-      for (std::size_t k : b.params) {
-        const Param& p = params_[k];
-        b.flat.narrow(0, int64_t(p.offset), p.numel).copy_(p.tensor.grad().reshape({p.numel}));
-      }
+      for (std::size_t k : b.params) params_[k].in_bucket.copy_(params_[k].tensor.grad());
       b.started = now();
       b.work = group_->all_reduce(b.flat, ReduceOp::Average);
       ++next_launch_;
@@ -246,11 +248,7 @@ class DistributedDataParallel {
       Bucket& b = buckets_[k];
       b.work->wait();
       timeline_.push_back({int64_t(k), b.flat.numel() * int64_t(sizeof(T)), b.started, now()});
-      for (std::size_t i : b.params) {
-        Param& p = params_[i];
-        Tensor<T> g = p.tensor.grad();
-        g.view({p.numel}).copy_(b.flat.narrow(0, int64_t(p.offset), p.numel));
-      }
+      for (std::size_t i : b.params) params_[i].tensor.grad().copy_(params_[i].in_bucket);
     }
     compute_seconds_ = compute_end;
     reset_pass();
