@@ -11,8 +11,9 @@
 # bin/: ember_test_cuda, bench_cuda, bert_classification_cuda (stripped; Release; the CPU side
 #       without BLAS, as scripts/gpu_check.sh builds it; sm_90 unless EMBER_CUDA_ARCHS says else).
 # lib/: the non-glibc libraries they load that a CUDA image may lack (utf8proc, Google
-#       Benchmark, the CUDA runtime, libgomp). cuBLAS/cuBLASLt are not copied (hundreds of MB):
-#       gpu_check.sh finds the GPU machine's own (same CUDA major version) and adds its folder.
+#       Benchmark, the CUDA runtime, libgomp, OpenMPI's). cuBLAS/cuBLASLt and NCCL are not
+#       copied (hundreds of MB): gpu_check.sh finds the GPU machine's own (PyTorch's wheels
+#       carry both) and adds their folders.
 # source_dir: the absolute path of this checkout. The tests read their fixtures from the path
 #       compiled into them (EMBER_TEST_DATA_DIR); gpu_check.sh links that path to the checkout
 #       it runs in when it differs.
@@ -26,6 +27,7 @@ ARCHS="${EMBER_CUDA_ARCHS:-90}"
 JOBS="${EMBER_BUILD_JOBS:-$(nproc)}"
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCHMARKS=OFF \
+  -DEMBER_USE_NCCL="${EMBER_GPU_BUNDLE_NCCL:-ON}" \
   -DEMBER_USE_BLAS=OFF -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" --target ember_test_cuda bench_cuda bert_classification_cuda
 
@@ -42,7 +44,7 @@ done
 for lib in $(ldd "$BUNDLE"/bin/* | awk '/=> \// {print $3}' | sort -u); do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libstdc++.so*|libgcc_s.so*) ;;
-    libcuda.so*|libcublas.so*|libcublasLt.so*) ;;
+    libcuda.so*|libcublas.so*|libcublasLt.so*|libnccl.so*) ;;
     *) cp -L "$lib" "$BUNDLE/lib/" ;;
   esac
 done

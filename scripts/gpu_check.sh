@@ -134,6 +134,19 @@ if [ -n "${EMBER_GPU_BUNDLE:-}" ]; then
     exit 2
   fi
   export LD_LIBRARY_PATH="$BUNDLE/lib:$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # NCCL likewise (ember_test_cuda's NCCL case and bert_classification_cuda link it): the
+  # toolkit's, or the nvidia-nccl wheel PyTorch depends on.
+  if ldd "$BUNDLE"/bin/* | grep -q 'libnccl.so.2 => not found'; then
+    NCCL=$(find /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local /opt /usr/lib \
+             -name 'libnccl.so.2*' -print -quit 2>/dev/null || true)
+    if [ -z "$NCCL" ]; then
+      echo "FATAL: no libnccl.so.2 on this machine (the bundle does not carry NCCL; build it" \
+           "with EMBER_GPU_BUNDLE_NCCL=OFF to leave NCCL out)" >&2
+      exit 2
+    fi
+    export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$NCCL")"
+    echo "NCCL: $NCCL"
+  fi
   # The tests read fixtures from the checkout path compiled into them: point it at this one.
   SRC_DIR=$(cat "$BUNDLE/source_dir")
   if [ "$SRC_DIR" != "$(pwd)" ] && [ ! -e "$SRC_DIR" ]; then

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Checks that every public header of ember is self-contained and guarded.
 
-For each include/ember/**/*.hpp (not cuda.hpp nor backend/cuda/**, which need nvcc), compiles a
-one-line translation unit `#include <ember/HEADER>` with `-fsyntax-only`, so a header that leans
-on something its includer happened to include first fails here. Also checks that each header
+For each include/ember/**/*.hpp (not the nvcc-only cuda.hpp, backend/cuda/** and
+distributed/nccl.hpp), compiles a one-line translation unit `#include <ember/HEADER>` with
+`-fsyntax-only`, so a header that leans on something its includer happened to include first
+fails here. Also checks that each header
 has `#pragma once` (or, for the two headers that forward to tensor.hpp when included first,
 the include guard that pattern needs; see check_layering.is_redirect).
 
@@ -31,7 +32,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree when CTest r
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_layering  # noqa: E402  (the header parser and the forwarding-include pattern)
 
-NEEDS_NVCC = ["cuda.hpp", "backend/cuda/**"]  # relative to include/ember/
+NEEDS_NVCC = ["cuda.hpp", "backend/cuda/**", "distributed/nccl.hpp"]  # relative to include/ember/
 # Headers of an optional dependency: compiled when the flags file says `have=NAME` (CMake found
 # it and added its include directories), skipped otherwise.
 NEEDS = {"distributed/mpi.hpp": "mpi"}

@@ -43,6 +43,9 @@ LAYERS = {
     "distributed": ["distributed/*"],  # process groups (MPI), DistributedDataParallel
     "serve": ["serve/*"],  # inference server parts: batcher, inference model, protocol, metrics
     "umbrella": ["ember.hpp", "cuda.hpp"],  # may include anything
+    # nvcc-only pieces of GPU programs: the NCCL group, which queues its collectives on the CUDA
+    # backend's current stream (backend/cuda/stream.cuh), so no rule keeps it from backend/cuda
+    "gpu-programs": ["distributed/nccl.hpp"],
 }
 
 # Further rules, checked on every include besides the order:
@@ -98,6 +101,10 @@ LAYER_RES = {name: [pattern_regex(p) for p in pats] for name, pats in LAYERS.ite
 
 def layer_of(rel):
     found = [name for name, res in LAYER_RES.items() if any(r.match(rel) for r in res)]
+    # A file named exactly by a layer belongs to it, whatever wildcard also matches.
+    exact = [name for name in found if rel in LAYERS[name]]
+    if len(exact) == 1:
+        return exact[0]
     return found[0] if len(found) == 1 else (None if not found else found)
 
 

@@ -10,7 +10,8 @@
 //   bert_classification quantize --model DIR --output DIR   (int8 weights on disk)
 //   bert_classification distill --teacher DIR --student-layers N --train FILE ... (train's options)
 //   mpirun -np N bert_classification train --distributed ...   (data-parallel on N processes,
-//                               MPI; --batch-size is per process: docs/distributed.md)
+//                               MPI; with --device cuda one GPU per process and NCCL;
+//                               --batch-size is per process: docs/distributed.md)
 //   (each takes the column options: --text-column/--label-column by header name,
 //    --text-index/--label-index by position, --no-header, --format tsv|csv|jsonl; `--help` shows
 //    every option with its default)
@@ -23,6 +24,11 @@
 #ifdef EMBER_HAVE_MPI  // built with MPI (CMake target ember::distributed): --distributed works
 #include <ember/distributed/ddp.hpp>
 #include <ember/distributed/mpi.hpp>
+#ifdef EMBER_HAVE_NCCL  // bert_classification_cuda with NCCL: --distributed --device cuda
+// The NCCL group over the ranks of `bootstrap` on this process's GPU (nccl_group.cu, nvcc).
+std::shared_ptr<ember::distributed::ProcessGroup> nccl_group(
+    ember::distributed::ProcessGroup& bootstrap);
+#endif
 #endif
 
 #include <CLI/CLI.hpp>
@@ -54,28 +60,53 @@ struct World {
   int rank = 0, size = 1;
   bool main() const { return rank == 0; }
 #ifdef EMBER_HAVE_MPI
-  std::shared_ptr<ember::distributed::ProcessGroupMPI> group;
+  std::shared_ptr<ember::distributed::ProcessGroupMPI> group;  // the job: checks, averages, metrics
+  std::shared_ptr<ember::distributed::ProcessGroup> gradients;  // what DDP reduces: MPI or NCCL
   std::unique_ptr<ember::distributed::DistributedDataParallel<float>> ddp;
 #endif
 
   /// Joins the MPI job; ranks other than 0 then print nothing on stdout (errors still go to
-  /// stderr, with their rank).
-  void join() {
+  /// stderr, with their rank). With a CUDA `device` the gradients go over NCCL, one GPU per
+  /// process: unless CUDA_VISIBLE_DEVICES says otherwise, rank r of a node gets its GPU r.
+  void join([[maybe_unused]] const std::string& device) {
 #ifdef EMBER_HAVE_MPI
+    const bool gpu = device.rfind("cuda", 0) == 0;
+    EMBER_CHECK(!gpu || device == "cuda", "--distributed: give --device cuda, not ", device,
+                " (each process takes the GPU of its local rank)");
+    if (gpu && std::getenv("CUDA_VISIBLE_DEVICES") == nullptr)  // before the first CUDA call
+      if (const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+        setenv("CUDA_VISIBLE_DEVICES", local, 1);
     group = ember::distributed::ProcessGroupMPI::world();
     rank = group->rank();
     size = group->size();
     if (!main()) (void)std::freopen("/dev/null", "w", stdout);
+    gradients = group;
+    if (gpu) {
+#ifdef EMBER_HAVE_NCCL
+      gradients = nccl_group(*group);
 #else
-    EMBER_FAIL("--distributed: this program was built without MPI (bert_classification_cuda "
-               "never links it: distributed training is CPU-only for now; the CPU "
-               "bert_classification links MPI when CMake finds libopenmpi-dev)");
+      EMBER_FAIL("--distributed --device cuda needs NCCL: this program was built without it "
+                 "(bert_classification_cuda links NCCL when CMake finds nccl.h and libnccl.so)");
+#endif
+    }
+#else
+    EMBER_FAIL("--distributed: this program was built without MPI (CMake links it when it finds "
+               "libopenmpi-dev: scripts/setup.sh installs it)");
 #endif
   }
   /// DistributedDataParallel on `model`: rank 0's weights everywhere, gradients averaged.
   void attach([[maybe_unused]] Model& model) {
 #ifdef EMBER_HAVE_MPI
-    if (group) ddp = std::make_unique<ember::distributed::DistributedDataParallel<float>>(model, group);
+    if (gradients)
+      ddp = std::make_unique<ember::distributed::DistributedDataParallel<float>>(model, gradients);
+#endif
+  }
+  /// Lets go of DDP and the NCCL group before main returns (their CUDA resources must be freed
+  /// while the CUDA runtime is still there); MPI stays up until the end of the program.
+  void leave() {
+#ifdef EMBER_HAVE_MPI
+    ddp.reset();
+    gradients.reset();
 #endif
   }
   /// Runs `backward` without reducing the gradients when `sync` is false (the micro-batches of
@@ -511,7 +542,7 @@ int run_train(const TrainArgs& a) {
   if (const char* n = std::getenv("OMPI_COMM_WORLD_SIZE"); n && std::atoi(n) > 1)
     EMBER_CHECK(a.distributed, "started by mpirun as one of ", n, " processes but without "
                 "--distributed: each would train alone into the same --output; add --distributed");
-  if (a.distributed) g_world.join();
+  if (a.distributed) g_world.join(a.device);
   World& world = g_world;
   if (a.threads > 0) ember::set_num_threads(int(a.threads));
   const ember::Device dev = parse_device(a.device);
@@ -1350,8 +1381,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (verbose) std::fprintf(stderr, "%s", ember::cpu_info().summary().c_str());
   try {
-    if (*train) return run_train(t);
-    if (*distill) return run_train(d);
+    if (*train || *distill) {
+      const int rc = run_train(*train ? t : d);
+      g_world.leave();
+      return rc;
+    }
     if (*prune) return run_prune(pr);
     if (*quantize) return run_quantize(quantize_model, quantize_output);
     if (*eval) return run_eval(e);

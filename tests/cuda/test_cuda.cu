@@ -19,6 +19,10 @@
 // masked softmax → dropout → matmul) on the same GPU, switched with
 // `ember::cuda::set_fused_attention`, from the same inputs and generator seed.
 //
+// The NCCL case (built when CMake finds NCCL: ember::nccl) runs a group of one through every
+// collective and DistributedDataParallel's bucketed step on the GPU; the many-rank runs need
+// several GPUs (docs/distributed.md).
+//
 // Without a usable CUDA device the program prints "skipped: no CUDA device" and exits with 77,
 // which CTest reports as skipped (SKIP_RETURN_CODE in tests/CMakeLists.txt): never a silent pass.
 #include <ember/cuda.hpp>
@@ -27,6 +31,11 @@
 #include <doctest/doctest.h>
 
 #include "support/op_cases.hpp"
+
+#ifdef EMBER_HAVE_NCCL
+#include <ember/distributed/ddp.hpp>
+#include <ember/distributed/nccl.hpp>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -637,6 +646,87 @@ TEST_CASE("tiny BERT on the GPU: the fused attention step equals the unfused one
   for (std::size_t i = 0; i < pf.size(); ++i)
     check_close(pf[i].second.grad(), pu[i].second.grad().to(Device::cpu()), "grad of " + pf[i].first, 1e-4);
 }
+
+#ifdef EMBER_HAVE_NCCL
+TEST_CASE("NCCL, a group of one: every collective on GPU tensors, and DDP's bucketed step") {
+  using namespace ember::distributed;
+  auto group = ProcessGroupNCCL::single(0);
+  CHECK(std::string(group->backend()) == "nccl");
+  REQUIRE(group->size() == 1);
+  auto gpu = [](std::vector<float> v) { return from_vector(v).to(kGpu); };
+
+  // Each collective waits for the kernels queued before it on ember's stream: `t * 2` must be
+  // in place before the all-reduce reads t.
+  Tensor<float> t = gpu({1.5f, -2, 3}) * 2.0f;
+  group->all_reduce(t)->wait();
+  CHECK(t.to_vector() == std::vector<float>{3, -4, 6});
+  group->all_reduce(t, ReduceOp::Average)->wait();
+  CHECK(t.to_vector() == std::vector<float>{3, -4, 6});
+  Tensor<int64_t> m = from_vector<int64_t>({4, -9}).to(kGpu);
+  group->all_reduce(m, ReduceOp::Max)->wait();
+  CHECK(m.to_vector() == std::vector<int64_t>{4, -9});
+  Tensor<double> d = from_vector<double>({0.25, 1e300}).to(kGpu);
+  group->broadcast(d, 0)->wait();
+  CHECK(d.to_vector() == std::vector<double>{0.25, 1e300});
+  Tensor<float> out = zeros<float>({3}, kGpu);
+  group->all_gather(out, t)->wait();
+  CHECK(out.to_vector() == std::vector<float>{3, -4, 6});
+  Tensor<float> part = zeros<float>({3}, kGpu);
+  group->reduce_scatter(part, out, ReduceOp::Average)->wait();
+  CHECK(part.to_vector() == std::vector<float>{3, -4, 6});
+  // Many in flight, then a barrier: all complete, in order.
+  std::vector<Tensor<float>> many;
+  std::vector<std::shared_ptr<Work>> works;
+  for (int i = 0; i < 20; ++i) many.push_back(full<float>({1000}, float(i), kGpu));
+  for (auto& x : many) works.push_back(group->all_reduce(x));
+  group->barrier()->wait();
+  for (int i = 0; i < 20; ++i) {
+    CHECK(works[std::size_t(i)]->is_completed());
+    CHECK(many[std::size_t(i)].to_vector() == std::vector<float>(1000, float(i)));
+  }
+  // Refusals, before anything is queued.
+  Tensor<float> on_cpu = zeros<float>({3});
+  CHECK_THROWS_WITH_AS(group->all_reduce(on_cpu), doctest::Contains("exchanges tensors on cuda:0"),
+                       Error);
+  CHECK_THROWS_WITH_AS(group->all_reduce(m, ReduceOp::Average), doctest::Contains("int64"), Error);
+
+  // DistributedDataParallel on the tiny BERT (dropout off): with one rank the average is the
+  // gradient itself, so the bucketed step — hooks, flat buckets, NCCL all-reduce, copy back —
+  // must give the plain step's parameters bit for bit.
+  const std::string dir = std::string(EMBER_TEST_DATA_DIR) + "/bert_tiny";
+  auto golden = io::SafetensorsFile::open(dir + "/golden.safetensors");
+  Tensor<int64_t> ids = golden.get<int64_t>("a.input_ids").to(kGpu),
+                  mask = golden.get<int64_t>("a.attention_mask").to(kGpu),
+                  labels = golden.get<int64_t>("a.labels").reshape({-1}).to(kGpu);
+  Generator g1(7), g2(7);
+  auto model = models::bert::bert_classifier_from_pretrained<float>(dir, models::bert::FromPretrainedOptions().generator(&g1));
+  auto reference = models::bert::bert_classifier_from_pretrained<float>(dir, models::bert::FromPretrainedOptions().generator(&g2));
+  model->to(kGpu);
+  reference->to(kGpu);
+  model->eval();
+  reference->eval();
+  DistributedDataParallel<float> ddp(*model, group, DistributedDataParallelOptions().bucket_cap_mb(0.02));
+  REQUIRE(ddp.buckets().size() > 2);
+  optim::SGD<float> opt(model->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  optim::SGD<float> ref_opt(reference->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  for (int step = 0; step < 5; ++step) {
+    opt.zero_grad();
+    model->forward(ids, mask, {}, labels).loss.backward();
+    opt.step();
+    ref_opt.zero_grad();
+    reference->forward(ids, mask, {}, labels).loss.backward();
+    ref_opt.step();
+  }
+  CHECK(ddp.timeline().size() == ddp.buckets().size());  // every bucket went through NCCL
+  auto pm = model->named_parameters(), pr = reference->named_parameters();
+  REQUIRE(pm.size() == pr.size());
+  for (std::size_t i = 0; i < pm.size(); ++i) {
+    CAPTURE(pm[i].first);
+    CHECK(pm[i].second.to(Device::cpu()).contiguous().to_vector() ==
+          pr[i].second.to(Device::cpu()).contiguous().to_vector());
+  }
+}
+#endif  // EMBER_HAVE_NCCL
 
 TEST_CASE("memory: statistics, empty_cache, and recovery from out-of-memory") {
   cuda::empty_cache();

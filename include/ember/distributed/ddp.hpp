@@ -25,7 +25,7 @@
 // mean gradients = the mean gradient of the N·b examples: the same step as one process with
 // batch N·b, up to float rounding (the sum's order differs).
 //
-// Use:
+// Use (MPI, CPU tensors; for GPU tensors a ProcessGroupNCCL, distributed/nccl.hpp):
 //   auto group = ember::distributed::ProcessGroupMPI::world();
 //   ember::distributed::DistributedDataParallel<float> ddp(*model, group);
 //   loss = model->forward(…).loss; loss.backward();   // gradients averaged over the ranks
@@ -192,7 +192,9 @@ class DistributedDataParallel {
 
   // A parameter's gradient is complete (the hook, inside backward).
   void on_ready(std::size_t i) {
-    if (!sync_ || group_->size() == 1) return;  // alone: the gradients are the average already
+    // A group of one reduces too (an average over one rank changes nothing): the same code
+    // path at every world size, so a one-GPU run exercises the buckets and the backend.
+    if (!sync_) return;
     if (!in_pass_) {
       in_pass_ = true;
       pass_start_ = Clock::now();

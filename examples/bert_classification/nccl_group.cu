@@ -1,0 +1,10 @@
+// The NCCL group of bert_classification_cuda (`train --distributed --device cuda`): one GPU per
+// process, the unique id sent over the MPI job. In its own small .cu file because NCCL's group
+// queues work on the CUDA backend's streams (nvcc-only headers), while main.cpp stays plain C++.
+#include <ember/distributed/nccl.hpp>
+
+std::shared_ptr<ember::distributed::ProcessGroup> nccl_group(
+    ember::distributed::ProcessGroup& bootstrap) {
+  // World::join made this rank's GPU the only visible one (CUDA_VISIBLE_DEVICES), so device 0.
+  return ember::distributed::ProcessGroupNCCL::create(bootstrap, 0);
+}
