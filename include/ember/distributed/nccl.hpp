@@ -120,6 +120,7 @@ class ProcessGroupNCCL final : public ProcessGroup {
     EMBER_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
     EMBER_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     EMBER_CUDA_CHECK(cudaMalloc(&barrier_buffer_, sizeof(float)));
+    EMBER_CUDA_CHECK(cudaMemset(barrier_buffer_, 0, sizeof(float)));
     watchdog_ = std::thread([this] { watch(); });
   }
 
