@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "support/jsonl.hpp"
 #include "support/test_util.hpp"
 using ember::test::kDataDir;
 
@@ -35,23 +36,13 @@ using ember::data::Padding;
 using ember::data::WordPieceTokenizer;
 using ember::data::WordPieceTokenizerOptions;
 using json = nlohmann::json;
+using ember::test::read_jsonl;
 
 const std::string kVocab = kDataDir + "/bert_tiny/vocab.txt";
 
 const WordPieceTokenizer& uncased() {
   static const WordPieceTokenizer tok(kVocab);
   return tok;
-}
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot open ", path);
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) rows.push_back(json::parse(line));
-  }
-  return rows;
 }
 
 std::vector<std::string> sst2_sentences() {
