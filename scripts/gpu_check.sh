@@ -136,7 +136,8 @@ if [ -n "${EMBER_GPU_BUNDLE:-}" ]; then
   export LD_LIBRARY_PATH="$BUNDLE/lib:$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # NCCL likewise (ember_test_cuda's NCCL case and bert_classification_cuda link it): the
   # toolkit's, or the nvidia-nccl wheel PyTorch depends on.
-  if ldd "$BUNDLE"/bin/* | grep -q 'libnccl.so.2 => not found'; then
+  deps=$(ldd "$BUNDLE"/bin/* 2>/dev/null || true)  # (not piped into grep -q: pipefail)
+  if grep -q 'libnccl.so.2 => not found' <<<"$deps"; then
     NCCL=$(find /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local /opt /usr/lib \
              -name 'libnccl.so.2*' -print -quit 2>/dev/null || true)
     if [ -z "$NCCL" ]; then

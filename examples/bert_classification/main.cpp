@@ -67,15 +67,15 @@ struct World {
 
   /// Joins the MPI job; ranks other than 0 then print nothing on stdout (errors still go to
   /// stderr, with their rank). With a CUDA `device` the gradients go over NCCL, one GPU per
-  /// process: unless CUDA_VISIBLE_DEVICES says otherwise, rank r of a node gets its GPU r.
+  /// process: rank r of a node gets the node's GPU r (of CUDA_VISIBLE_DEVICES' list when set).
   void join([[maybe_unused]] const std::string& device) {
 #ifdef EMBER_HAVE_MPI
     const bool gpu = device.rfind("cuda", 0) == 0;
     EMBER_CHECK(!gpu || device == "cuda", "--distributed: give --device cuda, not ", device,
                 " (each process takes the GPU of its local rank)");
-    if (gpu && std::getenv("CUDA_VISIBLE_DEVICES") == nullptr)  // before the first CUDA call
-      if (const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
-        setenv("CUDA_VISIBLE_DEVICES", local, 1);
+    EMBER_CHECK(!gpu || ember::cuda::is_built(), "--device cuda: this program was built without "
+                "ember's CUDA backend (use bert_classification_cuda)");
+    if (gpu) use_local_gpu();
     group = ember::distributed::ProcessGroupMPI::world();
     rank = group->rank();
     size = group->size();
@@ -100,6 +100,32 @@ struct World {
     if (gradients)
       ddp = std::make_unique<ember::distributed::DistributedDataParallel<float>>(model, gradients);
 #endif
+  }
+  /// ember keeps its tensors on one device per process (`cuda:0`), so this rank's GPU must be
+  /// the only one it sees: narrows CUDA_VISIBLE_DEVICES (before the first CUDA call) to the
+  /// local rank's entry of its list, or to GPU `local rank` when it is unset.
+  static void use_local_gpu() {
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (local == nullptr) return;  // not under OpenMPI's mpirun: leave the choice to the user
+    const int r = std::atoi(local);
+    std::vector<std::string> gpus;
+    if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
+      std::string list = visible, item;
+      for (std::size_t i = 0; i <= list.size(); ++i)
+        if (i == list.size() || list[i] == ',') {
+          if (!item.empty()) gpus.push_back(item);
+          item.clear();
+        } else {
+          item += list[i];
+        }
+      EMBER_CHECK(!gpus.empty(), "--distributed --device cuda: CUDA_VISIBLE_DEVICES is empty");
+      EMBER_CHECK(r < int(gpus.size()), "--distributed --device cuda: local rank ", r,
+                  " needs a GPU of its own, but CUDA_VISIBLE_DEVICES lists ", gpus.size(),
+                  " (start at most that many processes per node)");
+      setenv("CUDA_VISIBLE_DEVICES", gpus[std::size_t(r)].c_str(), 1);
+    } else {
+      setenv("CUDA_VISIBLE_DEVICES", local, 1);
+    }
   }
   /// Lets go of DDP and the NCCL group before main returns (their CUDA resources must be freed
   /// while the CUDA runtime is still there); MPI stays up until the end of the program.
@@ -1392,6 +1418,7 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(p);
   } catch (const std::exception& e) {
     g_world.abort_job(e.what());  // --distributed: ends every rank, naming this one
+    g_world.leave();              // (a world of one gets here: free NCCL before main returns)
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }

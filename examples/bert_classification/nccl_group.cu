@@ -5,6 +5,7 @@
 
 std::shared_ptr<ember::distributed::ProcessGroup> nccl_group(
     ember::distributed::ProcessGroup& bootstrap) {
-  // World::join made this rank's GPU the only visible one (CUDA_VISIBLE_DEVICES), so device 0.
+  // World::join made this rank's GPU the only visible one (CUDA_VISIBLE_DEVICES), so device 0
+  // (a process started without mpirun uses the first GPU it sees).
   return ember::distributed::ProcessGroupNCCL::create(bootstrap, 0);
 }

@@ -655,8 +655,15 @@ TEST_CASE("NCCL, a group of one: every collective on GPU tensors, and DDP's buck
   REQUIRE(group->size() == 1);
   auto gpu = [](std::vector<float> v) { return from_vector(v).to(kGpu); };
 
-  // Each collective waits for the kernels queued before it on ember's stream: `t * 2` must be
-  // in place before the all-reduce reads t.
+  // Each collective waits for the kernels queued before it on ember's stream. A chain of
+  // kernels over 16 M floats is still running when the all-gather is queued; read too early,
+  // its input is the poisoned (NaN) fresh allocation, and the zeros of `gathered` prove that
+  // NCCL wrote it (with one rank, all_reduce and broadcast change nothing).
+  Tensor<float> chain = full<float>({int64_t(1) << 24}, 1.0f, kGpu);
+  for (int i = 0; i < 8; ++i) chain = chain * 2.0f;
+  Tensor<float> gathered = zeros<float>({int64_t(1) << 24}, kGpu);
+  group->all_gather(gathered, chain)->wait();
+  CHECK(sum(gathered).item() == 256.0f * float(1 << 24));  // exact: sums of powers of two
   Tensor<float> t = gpu({1.5f, -2, 3}) * 2.0f;
   group->all_reduce(t)->wait();
   CHECK(t.to_vector() == std::vector<float>{3, -4, 6});

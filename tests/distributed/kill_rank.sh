@@ -18,33 +18,38 @@ rm -rf "$out" "$out".log "$out".resume.log
 args=(train --distributed --model "$model" --train "$data" --validation "$data"
       --max-train-examples 512 --max-validation-examples 32 --epochs 6 --batch-size 8
       --eval-every 4 --lr 1e-3 --threads 1 --output "$out")
-launch=("$mpiexec" --allow-run-as-root --oversubscribe -np 2)
+# Every process of this job carries a tag of its own in its environment, so that only this
+# job's rank 1 is killed when CTest runs other MPI tests of the same program at the same time.
+tag="kill_rank_$$_$RANDOM"
+launch=("$mpiexec" --allow-run-as-root --oversubscribe -x "EMBER_KILL_TAG=$tag" -np 2)
 
 "${launch[@]}" "$bin" "${args[@]}" >"$out".log 2>&1 &
 job=$!
+stop_job() { kill -TERM "$job" 2>/dev/null || true; }  # mpirun passes it on to the ranks
+trap stop_job EXIT
 for _ in $(seq 600); do  # the first checkpoint, 60 s at most
   [ -f "$out/checkpoint/trainer_state.json" ] && break
   kill -0 "$job" 2>/dev/null || break
   sleep 0.1
 done
-[ -f "$out/checkpoint/trainer_state.json" ] || { kill -9 "$job" 2>/dev/null; fail "no checkpoint"; }
+[ -f "$out/checkpoint/trainer_state.json" ] || fail "no checkpoint"
 
-# Rank 1: the bert_classification process whose environment says OMPI_COMM_WORLD_RANK=1.
+# Rank 1 of this job: the process whose environment has this job's tag and rank 1.
 victim=""
 for pid in $(pgrep -f -- "$bin" || true); do
-  if { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+  if grep -qzx "EMBER_KILL_TAG=$tag" "/proc/$pid/environ" 2>/dev/null &&
+     grep -qzx 'OMPI_COMM_WORLD_RANK=1' "/proc/$pid/environ" 2>/dev/null; then
     victim=$pid
   fi
 done
-[ -n "$victim" ] || { wait "$job" || true; fail "rank 1 not found (the run ended before the kill?)"; }
-kill -9 "$victim"
+[ -n "$victim" ] || fail "rank 1 not found (the run ended before the kill?)"
+kill -9 "$victim" || fail "rank 1 (pid $victim) ended before it could be killed"
 start=$(date +%s%N)
 for _ in $(seq 600); do
   kill -0 "$job" 2>/dev/null || break
   sleep 0.1
 done
 if kill -0 "$job" 2>/dev/null; then
-  pkill -9 -f -- "$bin" || true
   fail "the job was still running 60 s after rank 1 was killed"
 fi
 rc=0
@@ -57,8 +62,10 @@ grep -m 3 -i "rank 1\|killed\|signal" "$out".log | sed 's/^/  | /'
 
 # Resume with the same world size: continues from the checkpoint and finishes.
 step=$(sed -n 's/.*"global_step": *\([0-9]*\).*/\1/p' "$out/checkpoint/trainer_state.json" | head -1)
-"${launch[@]}" "$bin" "${args[@]}" --resume >"$out".resume.log 2>&1 || fail "--resume failed"
-grep -q "resumed from .*checkpoint at step [1-9]" "$out".resume.log || fail "--resume did not resume"
+timeout 240 "${launch[@]}" "$bin" "${args[@]}" --resume >"$out".resume.log 2>&1 ||
+  fail "--resume failed"
+grep -q "resumed from .*checkpoint at step $step\$" "$out".resume.log ||
+  fail "--resume did not continue from the checkpoint's step $step"
 grep -q "^accuracy: " "$out".resume.log || fail "--resume did not finish"
 echo "kill_rank: $(grep -m 1 'resumed from' "$out".resume.log) (checkpoint said $step); finished:"
 grep -m 1 "^training:" "$out".resume.log | sed 's/^/  | /'

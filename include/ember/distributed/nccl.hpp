@@ -30,7 +30,11 @@
 // `timeout_seconds`: on either it aborts the communicator (ncclCommAbort, which unblocks the GPU),
 // and every pending and later collective fails with an `ember::Error` naming the cause — the
 // program then ends the job (ProcessGroupMPI::abort) instead of hanging, as PyTorch's NCCL
-// watchdog does. Source: NCCL's documentation, "Fault tolerance" and "Using NCCL with CUDA
+// watchdog does. Its reach: collectives that were queued and do not finish on the GPU. The
+// communicator is a blocking one, so a host call that blocks — ncclCommInitRank, or a first
+// collective whose connection setup waits for a peer that never comes — is not covered (a
+// nonblocking communicator, ncclCommInitRankConfig with blocking = 0, would be); under
+// `mpirun` a rank that dies ends the whole job anyway. Source: NCCL's documentation, "Fault tolerance" and "Using NCCL with CUDA
 // streams"; PyTorch's ProcessGroupNCCL.
 #pragma once
 
@@ -134,11 +138,16 @@ class ProcessGroupNCCL final : public ProcessGroup {
     }
     cv_.notify_all();
     if (watchdog_.joinable()) watchdog_.join();
+    int previous = 0;
+    const bool restore = cudaGetDevice(&previous) == cudaSuccess;
     (void)cudaSetDevice(device_);  // destructors never throw: errors are ignored from here on
     if (comm_ != nullptr) (void)ncclCommDestroy(comm_);  // null after an abort
+    if (!orphans_.empty() && cudaStreamQuery(stream_) != cudaSuccess)
+      for (auto& keep : orphans_) new std::shared_ptr<void>(std::move(keep));  // leak, never reuse
     for (cudaEvent_t e : free_events_) (void)cudaEventDestroy(e);
     if (barrier_buffer_ != nullptr) (void)cudaFree(barrier_buffer_);
     if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
+    if (restore) (void)cudaSetDevice(previous);
   }
   ProcessGroupNCCL(const ProcessGroupNCCL&) = delete;
   ProcessGroupNCCL& operator=(const ProcessGroupNCCL&) = delete;
@@ -226,17 +235,24 @@ class ProcessGroupNCCL final : public ProcessGroup {
     EMBER_CUDA_CHECK(cudaEventRecord(ready, backend::cuda::current_stream(device_)));
     EMBER_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready, 0));
     free_events_.push_back(ready);  // reusable at once: the wait above captured its state
+    auto work = std::make_shared<Work>();  // allocations before the launch: nothing may throw
+    jobs_.emplace_back();                   // between a launched collective and its tracking
     const ncclResult_t r = launch(stream_);
     if (r != ncclSuccess) {
+      jobs_.pop_back();
       free_events_.push_back(done);
       EMBER_FAIL("ProcessGroupNCCL: ", op, " failed with ", ncclGetErrorString(r), " (",
                  ncclGetLastError(comm_), ")");
     }
-    EMBER_CUDA_CHECK(cudaEventRecord(done, stream_));
-    auto work = std::make_shared<Work>();
     const auto timeout = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(options_.timeout_seconds()));
-    jobs_.push_back({op, done, work, std::move(keep), Clock::now() + timeout});
+    jobs_.back() = {op, done, work, std::move(keep), Clock::now() + timeout};
+    const cudaError_t recorded = cudaEventRecord(done, stream_);
+    if (recorded != cudaSuccess) {  // the collective runs but its end cannot be seen
+      (void)cudaGetLastError();
+      fail_all(std::string("rank ") + std::to_string(rank_) + ": cannot record the end of " + op +
+               " (" + cudaGetErrorName(recorded) + ")");
+    }
     lock.unlock();
     cv_.notify_all();
     return work;
@@ -254,10 +270,13 @@ class ProcessGroupNCCL final : public ProcessGroup {
   }
 
   // The watchdog: completes the collectives in order as their end events pass; on an NCCL
-  // error or a timeout, aborts the communicator and fails every pending collective.
+  // error or a timeout, aborts the communicator and fails every pending collective. It looks
+  // every 20 µs at first and backs off to every 1 ms while a collective takes long, so a long
+  // all-reduce does not cost a core of polling.
   void watch() {
     (void)cudaSetDevice(device_);
     std::unique_lock<std::mutex> lock(mutex_);
+    std::chrono::microseconds pause(20);
     for (;;) {
       if (jobs_.empty()) {
         if (stopping_) return;
@@ -270,6 +289,7 @@ class ProcessGroupNCCL final : public ProcessGroup {
         Job finished = std::move(job);
         jobs_.pop_front();
         free_events_.push_back(finished.done);
+        pause = std::chrono::microseconds(20);
         lock.unlock();
         finished.work->finish();
         finished.keep.reset();
@@ -291,25 +311,29 @@ class ProcessGroupNCCL final : public ProcessGroup {
                   "called different collectives)";
       }
       if (!problem.empty()) {
-        fail_all(lock, "rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " +
-                           problem);
+        fail_all("rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + problem);
         continue;
       }
       // Not done yet: look again shortly (or sooner when a new collective arrives).
-      cv_.wait_for(lock, std::chrono::microseconds(50));
+      cv_.wait_for(lock, pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(1000));
     }
   }
 
-  void fail_all(std::unique_lock<std::mutex>& lock, const std::string& message) {
+  // Under mutex_: aborts the communicator and fails every pending collective. Their tensors are
+  // not released: a collective queued behind its ready event may still run on the
+  // communication stream after the abort, and the caching allocator would hand its memory to
+  // the compute stream at once. They are kept until the destructor finds the stream idle.
+  void fail_all(const std::string& message) {
     failed_ = message;
     (void)ncclCommAbort(comm_);  // ends the kernels still waiting for peers
     comm_ = nullptr;
-    std::deque<Job> jobs;
-    jobs.swap(jobs_);
-    lock.unlock();
     auto error = std::make_exception_ptr(Error("ProcessGroupNCCL: " + message));
-    for (Job& j : jobs) j.work->finish(error);
-    lock.lock();
+    for (Job& j : jobs_) {
+      orphans_.push_back(std::move(j.keep));
+      j.work->finish(error);
+    }
+    jobs_.clear();
   }
 
   static ncclDataType_t nccl_type(Datatype t) {
@@ -345,6 +369,7 @@ class ProcessGroupNCCL final : public ProcessGroup {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   std::vector<cudaEvent_t> free_events_;
+  std::vector<std::shared_ptr<void>> orphans_;  // tensors of collectives failed by an abort
   std::string failed_;
   bool stopping_ = false;
 };

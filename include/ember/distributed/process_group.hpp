@@ -11,7 +11,7 @@
 // The collectives of one group run one at a time, in the order they were called, and every rank
 // must call the same collectives in the same order (MPI's and NCCL's rule). A tensor handed to a
 // collective must stay untouched until its Work completes (the Work keeps it alive). Backends:
-// MPI (CPU tensors, distributed/mpi.hpp). Errors (a rank that died, a bad buffer) surface from
+// MPI (CPU tensors, distributed/mpi.hpp) and NCCL (GPU tensors, distributed/nccl.hpp, nvcc). Errors (a rank that died, a bad buffer) surface from
 // `Work::wait()` as `ember::Error`; a program that cannot go on should abort the whole job
 // (`ProcessGroupMPI::abort`), never leave the other ranks waiting.
 #pragma once
