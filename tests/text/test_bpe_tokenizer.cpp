@@ -361,6 +361,23 @@ TEST_CASE("ByteLevelBPETokenizer: bad files throw ember::Error naming the file")
   bad_merge["model"]["merges"].push_back({"zzz", "a"});
   msg = error_of(from_json(temp_file("badmerge.json", bad_merge.dump())));
   CHECK(contains(msg, "'zzz' is not in the vocabulary"));
+  // A fresh-user trial's files: a stray huge id (would size the id table by itself), two
+  // tokens with one id, a wrongly typed added-token field (was nlohmann's type_error).
+  json huge_id = good;
+  huge_id["model"]["vocab"]["zzzz"] = 2000000000;
+  msg = error_of(from_json(temp_file("huge_id.json", huge_id.dump())));
+  CHECK(contains(msg, "expected ids that number the"));
+  CHECK(contains(msg, "found id 2000000000"));
+  json same_id = good;
+  same_id["model"]["vocab"]["zzzz"] = same_id["model"]["vocab"]["a"];
+  msg = error_of(from_json(temp_file("same_id.json", same_id.dump())));
+  CHECK(contains(msg, "have the same id"));
+  json typed = good;
+  typed["added_tokens"][0]["lstrip"] = "yes";
+  const std::string typed_path = temp_file("typed.json", typed.dump());
+  msg = error_of(from_json(typed_path));
+  CHECK(contains(msg, typed_path));
+  CHECK(contains(msg, "wrong type"));
   json pairs_as_strings = good;  // the older "a b" spelling of merges loads the same
   for (auto& m : pairs_as_strings["model"]["merges"])
     m = m[0].get<std::string>() + " " + m[1].get<std::string>();

@@ -311,6 +311,12 @@ TEST_CASE("UnigramTokenizer: bad files throw ember::Error naming the file") {
                       })
                      .second,
                  "malformed added token"));
+  CHECK(contains(with("typed.json",
+                      [](json& j) {
+                        j["added_tokens"][0]["lstrip"] = "yes";
+                      })
+                     .second,
+                 "wrong type"));
   // No normalizer at all, and no post-processor, are fine.
   CHECK(with("plain.json", [](json& j) {
           j["normalizer"] = nullptr;

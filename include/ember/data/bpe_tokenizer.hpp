@@ -176,6 +176,8 @@ class ByteLevelBPETokenizer {
 
  private:
   static constexpr const char* kWho = "ByteLevelBPETokenizer";  // starts error messages
+  static ByteLevelBPETokenizer from_tokenizer_json_(const std::string& path,
+                                                    ByteLevelBPETokenizerOptions options);
   ByteLevelBPETokenizer() = default;
   struct Tok;  // a token with character offsets, before the post-processor
   struct Seq;  // the tokens of one text and its character → byte table
@@ -449,7 +451,18 @@ inline ByteLevelBPETokenizer::ByteLevelBPETokenizer(const std::string& vocab_jso
   finish_(options);
 }
 
-inline ByteLevelBPETokenizer ByteLevelBPETokenizer::from_tokenizer_json(
+// A field of the wrong JSON type deep inside the file (e.g. "lstrip": "yes") surfaces from
+// nlohmann as a type_error: turned into an ember::Error naming the file.
+inline ByteLevelBPETokenizer ByteLevelBPETokenizer::from_tokenizer_json(const std::string& path, ByteLevelBPETokenizerOptions options) {
+  try {
+    return from_tokenizer_json_(path, std::move(options));
+  } catch (const nlohmann::json::exception& e) {
+    EMBER_FAIL(kWho, ": tokenizer file '", path, "': a field has the wrong type or value (",
+               e.what(), ")");
+  }
+}
+
+inline ByteLevelBPETokenizer ByteLevelBPETokenizer::from_tokenizer_json_(
     const std::string& path, ByteLevelBPETokenizerOptions options) {
   using nlohmann::json;
   const json j = detail::parse_tokenizer_json_file(path, kWho, "tokenizer file");
@@ -573,10 +586,18 @@ inline void ByteLevelBPETokenizer::set_vocab_(std::unordered_map<std::string, in
   EMBER_CHECK(!vocab.empty(), "ByteLevelBPETokenizer: ", source, " is empty");
   int64_t max_id = 0;
   for (const auto& [t, id] : vocab) max_id = std::max(max_id, id);
+  // Ids number the tokens from 0 (a few holes are tolerated): a stray huge id would otherwise
+  // size the id → token table by itself.
+  EMBER_CHECK(max_id < int64_t(vocab.size()) + 65536, "ByteLevelBPETokenizer: ", source,
+              ": expected ids that number the ", vocab.size(), " tokens from 0, found id ",
+              max_id);
   id_to_token_.assign(static_cast<std::size_t>(max_id) + 1, std::string());
   has_id_.assign(id_to_token_.size(), false);
   token_to_id_.reserve(vocab.size());
   for (auto& [t, id] : vocab) {
+    EMBER_CHECK(!has_id_[static_cast<std::size_t>(id)], "ByteLevelBPETokenizer: ", source,
+                ": tokens \"", id_to_token_[static_cast<std::size_t>(id)], "\" and \"", t,
+                "\" have the same id ", id);
     token_to_id_[t] = static_cast<int32_t>(id);
     id_to_token_[static_cast<std::size_t>(id)] = t;
     has_id_[static_cast<std::size_t>(id)] = true;

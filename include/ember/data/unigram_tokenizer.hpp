@@ -149,6 +149,8 @@ class UnigramTokenizer {
 
  private:
   static constexpr const char* kWho = "UnigramTokenizer";  // starts error messages
+  static UnigramTokenizer from_tokenizer_json_(const std::string& path,
+                                               UnigramTokenizerOptions options);
   UnigramTokenizer() = default;
   struct NormStep;    // one normalizer of the Sequence
   struct Normalized;  // text + alignment to the original characters
@@ -326,7 +328,18 @@ inline int64_t charsmap_first_prefix(const std::string& units, const unsigned ch
 
 }  // namespace detail
 
-inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json(const std::string& path,
+// A field of the wrong JSON type deep inside the file (e.g. "lstrip": "yes") surfaces from
+// nlohmann as a type_error: turned into an ember::Error naming the file.
+inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json(const std::string& path, UnigramTokenizerOptions options) {
+  try {
+    return from_tokenizer_json_(path, std::move(options));
+  } catch (const nlohmann::json::exception& e) {
+    EMBER_FAIL(kWho, ": tokenizer file '", path, "': a field has the wrong type or value (",
+               e.what(), ")");
+  }
+}
+
+inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json_(const std::string& path,
                                                               UnigramTokenizerOptions options) {
   using nlohmann::json;
   const json j = detail::parse_tokenizer_json_file(path, kWho, "tokenizer file");
