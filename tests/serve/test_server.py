@@ -11,8 +11,9 @@ bad      every malformed request gets its status and JSON error (malformed JSON,
          alone or inside batches of mixed lengths.
 sigterm  SIGTERM while 16 clients send requests: every request the server accepted is answered
          completely (200), none is cut off, and the server exits 0.
-memory   resident memory after 200,000 requests (wrk, 8 connections) within 10% of after 10,000
-         (wrk runs in 2-second rounds until each count is reached).
+memory   resident memory after 200,000 requests (wrk, 8 connections) within 5% of after 105,000
+         (the second half: a leak grows there, the allocator's warm-up does not; wrk runs in
+         2-second rounds until each count is reached).
 
 Exit status 0 when every check passes; each failure is printed.
 """
@@ -357,18 +358,26 @@ def part_memory(args):
             errors += int(m.group(2)) + int(m.group(3))
         return done, errors
 
+    # A leak grows with the number of requests; the allocator's warm-up (per-thread arenas, the
+    # batcher's and httplib's buffers reaching their working sizes) does not. One 2-core CI run
+    # measured +10.2% between 13 k and 207 k requests where others measured +0.7% and +5.0%, so
+    # the limit is on the second half, after the warm-up has had 100 k requests: 5% of the
+    # resident size there is about 30 bytes per request over 95 k requests.
     try:
         t0 = time.time()
         done, errors = run(10000)
         rss_10k = server.rss_kib()
-        more, errors2 = run(190000)
+        mid, errors2 = run(95000)
+        rss_mid = server.rss_kib()
+        more, errors3 = run(95000)
         rss_200k = server.rss_kib()
-        total = done + more
-        check(total >= 200000 and errors + errors2 == 0,
-              f"{total} requests in {time.time() - t0:.1f} s, {errors + errors2} errors")
-        check(rss_200k <= 1.10 * rss_10k,
-              f"resident memory after {total} requests {rss_200k} KiB, after {done}: {rss_10k} KiB "
-              f"(+{100.0 * (rss_200k - rss_10k) / rss_10k:.1f}%, limit +10%)")
+        total = done + mid + more
+        check(total >= 200000 and errors + errors2 + errors3 == 0,
+              f"{total} requests in {time.time() - t0:.1f} s, {errors + errors2 + errors3} errors")
+        check(rss_200k <= 1.05 * rss_mid,
+              f"resident memory after {total} requests {rss_200k} KiB, after {done + mid}: "
+              f"{rss_mid} KiB (+{100.0 * (rss_200k - rss_mid) / rss_mid:.1f}%, limit +5%); "
+              f"after {done}: {rss_10k} KiB")
     finally:
         check(server.stop() == 0, "exit 0 after SIGTERM")
 
