@@ -8,20 +8,21 @@
 #                                      at most S seconds each when --time is given, on a corpus kept in build/fuzz/corpus/TARGET
 #                                      (seeded from fuzz/corpus/TARGET, grown run after run);
 #                                      prints executions, exec/s, corpus size and coverage
-# Targets: safetensors bert_config tokenizer text_dataset (default: all). A crash, a sanitizer
-# report, a timeout (-timeout=10 s per input) or an input using over 2 GB (-rss_limit_mb) stops
-# the target, leaves the input in build/fuzz/artifacts/TARGET/ and makes the script fail.
+# Targets: safetensors bert_config tokenizer text_dataset conll tokenizer_json bpe_files (default:
+# all). A crash, a sanitizer report, a timeout (-timeout=10 s per input) or an input using over
+# 2 GB (-rss_limit_mb) stops the target, leaves the input in build/fuzz/artifacts/TARGET/ and
+# makes the script fail.
 # Reproduce one: build/fuzz/fuzz/fuzz_TARGET build/fuzz/artifacts/TARGET/crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all_targets=(safetensors bert_config tokenizer text_dataset)
+all_targets=(safetensors bert_config tokenizer text_dataset conll tokenizer_json bpe_files)
 smoke=0 runs=10000000 seconds=0 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --runs) runs="$2"; shift ;;
     --time) seconds="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac

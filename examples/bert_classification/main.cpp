@@ -18,8 +18,10 @@
 //   (each takes --device cpu|cuda|cuda:N and, with cuda, --bf16; CUDA needs the
 //    bert_classification_cuda build, which links the CUDA backend: see docs/gpu.md)
 //
-// DIR is a Hugging Face-layout directory (config.json, vocab.txt, model.safetensors); the
-// output's best/ directory is one too, loadable by Hugging Face transformers.
+// DIR is a Hugging Face-layout directory (config.json, model.safetensors and the tokenizer:
+// vocab.txt, or tokenizer.json) of any family docs/models.md lists — BERT, RoBERTa, XLM-R,
+// DistilBERT, ELECTRA; the output's best/ directory is one too, loadable by Hugging Face
+// transformers.
 #include <ember/ember.hpp>
 #ifdef EMBER_HAVE_MPI  // built with MPI (CMake target ember::distributed): --distributed works
 #include <ember/distributed/ddp.hpp>
@@ -484,10 +486,22 @@ std::string label_names(const Model& model) {
   return s;
 }
 
-void save_model(const Model& model, const ember::data::WordPieceTokenizer& tok,
-                const std::string& dir) {
+/// Writes the model and its tokenizer: a WordPiece tokenizer's vocab.txt and
+/// tokenizer_config.json, or — for the byte-level BPE and Unigram tokenizers of RoBERTa, XLM-R —
+/// the tokenizer files of `source_dir`, copied.
+void save_model(const Model& model, const ember::data::AutoTokenizer& tok,
+                const std::string& source_dir, const std::string& dir) {
   ember::models::bert::save_pretrained(model, dir);
-  ember::models::bert::save_tokenizer(tok, dir);
+  if (tok.model_type() == "WordPiece")
+    return ember::models::bert::save_tokenizer(tok.get<ember::data::WordPieceTokenizer>(), dir);
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "vocab.json", "merges.txt"}) {
+    const fs::path from = fs::path(source_dir) / name, to = fs::path(dir) / name;
+    if (!fs::exists(from) || fs::equivalent(fs::path(source_dir), fs::path(dir))) continue;
+    const fs::path tmp = to.string() + ".tmp";
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, to);  // the file appears whole or not at all
+  }
 }
 
 /// Prints the training file's label set with counts, and warns when integer and non-integer
@@ -528,11 +542,11 @@ std::shared_ptr<Model> load_fine_tuned(const std::string& dir) {
 /// The tokenizer's ids must fit the model's embedding table (an error before anything runs,
 /// rather than at the first batch), and --max-length its positions: a longer --max-length is
 /// lowered to max_position_embeddings, with a note. Returns the --max-length to use.
-int64_t check_model_inputs(const Model& model, const ember::data::WordPieceTokenizer& tok,
+int64_t check_model_inputs(const Model& model, const ember::data::AutoTokenizer& tok,
                            int64_t max_length, const std::string& dir) {
   const auto& c = model.config();
-  EMBER_CHECK(int64_t(tok.vocab_size()) <= c.vocab_size, dir, "/vocab.txt has ", tok.vocab_size(),
-              " tokens but config.json's vocab_size is ", c.vocab_size,
+  EMBER_CHECK(int64_t(tok.vocab_size()) <= c.vocab_size, dir, "'s tokenizer has ",
+              tok.vocab_size(), " tokens but config.json's vocab_size is ", c.vocab_size,
               ": the model cannot embed the extra ids");
   if (max_length <= c.max_position_embeddings) return max_length;
   std::fprintf(stderr, "note: --max-length %lld exceeds the model's max_position_embeddings "
@@ -657,7 +671,7 @@ int run_train(const TrainArgs& a) {
               "model it was made from, then quantize the result");
   model->train();
 
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  auto tokenizer = ember::data::AutoTokenizer::from_pretrained(model_dir);
   const int64_t max_length = check_model_inputs(*model, tokenizer, a.max_length, model_dir);
   loader_opts.max_length(max_length);
   ember::data::DataLoader train_loader(train_set, tokenizer, loader_opts);
@@ -804,7 +818,7 @@ int run_train(const TrainArgs& a) {
                         "validation");
         // With --sparsity, only a model at the final sparsity may become best/.
         bool improved = (!pruner || pruner->reached_final()) && early.update(acc);
-        if (improved && world.main()) save_model(*model, tokenizer, best_dir);  // then say so
+        if (improved && world.main()) save_model(*model, tokenizer, model_dir, best_dir);  // then say so
         progress.write(ember::detail::str_cat("step ", state.global_step, " epoch ", epoch,
                                               ": validation accuracy ", acc, ", macro F1 ", f1,
                                               improved ? " (best so far, saved)" : ""));
@@ -869,7 +883,7 @@ int run_eval(RunArgs& a) {
   auto model = load_fine_tuned(a.model_dir);
   model->to(dev);
   apply_int8(a.int8, *model, dev);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  auto tokenizer = ember::data::AutoTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   // Labels map through the model's own label2id: a label it was not trained on is an error.
   a.data.detect_columns(a.data_file);
@@ -928,7 +942,7 @@ int run_prune(PruneArgs& a) {
   EMBER_CHECK(!ember::nn::is_quantized_dynamic(*model), a.model_dir, " is an int8 model "
               "(bert_classification quantize); prune the float model it was made from");
   model->eval();
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  auto tokenizer = ember::data::AutoTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   a.data.detect_columns(a.data_file);
   auto set = ember::data::TextClassificationDataset(
@@ -936,7 +950,7 @@ int run_prune(PruneArgs& a) {
   if (a.max_examples > 0 && a.max_examples < set.size()) set = set.subset(a.max_examples, a.seed);
   ember::data::DataLoader loader(set, tokenizer,
                                  eval_loader_options(set.size(), a.batch_size, a.max_length));
-  const auto& encoder = *model->bert->encoder;
+  const auto& encoder = *model->base_model->encoder;
   int64_t total = 0;
   for (std::size_t l = 0; l < encoder.num_layers(); ++l)
     total += encoder.layer_at(l)->attention->num_heads();
@@ -1004,7 +1018,7 @@ int run_prune(PruneArgs& a) {
                 "%lld -> %lld\n", (long long)remove_neurons, (long long)inter, (long long)inter,
                 (long long)model->config().intermediate_size);
   std::printf("parameters: %.2fM -> %.2fM\n", params_before / 1e6, model->num_parameters() / 1e6);
-  save_model(*model, tokenizer, a.output_dir);
+  save_model(*model, tokenizer, a.model_dir, a.output_dir);
   std::printf("saved %s (config.json pruned_heads and intermediate_size; fine-tune it with "
               "`train --model %s` to recover accuracy)\n", a.output_dir.c_str(),
               a.output_dir.c_str());
@@ -1018,13 +1032,13 @@ int run_prune(PruneArgs& a) {
 /// loads as an int8 model wherever a model directory is read.
 int run_quantize(const std::string& model_dir, const std::string& output_dir) {
   auto model = load_fine_tuned(model_dir);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(model_dir);
+  auto tokenizer = ember::data::AutoTokenizer::from_pretrained(model_dir);
   const auto size = [](const std::string& dir) {
     return double(fs::file_size(fs::path(dir) / "model.safetensors")) / 1e6;
   };
   const double before = size(model_dir);
   const int layers = ember::nn::quantize_dynamic(*model);
-  save_model(*model, tokenizer, output_dir);
+  save_model(*model, tokenizer, model_dir, output_dir);
   std::printf("quantized %d Linear layers to int8; model.safetensors %.1f MB -> %.1f MB in %s\n",
               layers, before, size(output_dir), output_dir.c_str());
   return 0;
@@ -1141,7 +1155,7 @@ int run_predict(RunArgs& a) {
   model->to(dev);
   model->eval();
   apply_int8(a.int8, *model, dev);
-  auto tokenizer = ember::data::WordPieceTokenizer::from_pretrained(a.model_dir);
+  auto tokenizer = ember::data::AutoTokenizer::from_pretrained(a.model_dir);
   a.max_length = check_model_inputs(*model, tokenizer, a.max_length, a.model_dir);
   PredictInput in = read_predict_input(a.input_file, a.data);
 

@@ -403,7 +403,7 @@ int run_fill_mask(const std::string& model_dir, const std::string& input_file, i
     auto ids = ember::from_vector(enc.input_ids, {1, enc.seq}).to(dev);
     auto mask = ember::from_vector(enc.attention_mask, {1, enc.seq}).to(dev);
     auto types = ember::from_vector(enc.token_type_ids, {1, enc.seq}).to(dev);
-    Tensor<float> h = model->bert->forward(ids, mask, types).last_hidden_state.select(0, 0);
+    Tensor<float> h = model->base_model->forward(ids, mask, types).last_hidden_state.select(0, 0);
     Tensor<float> logits = model->prediction_scores(
         ember::index_select(h, 0, ember::from_vector(masks, {int64_t(masks.size())}).to(dev)));
     const std::vector<float> probs = ember::softmax(logits, -1).to(ember::Device::cpu()).to_vector();

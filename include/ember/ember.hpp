@@ -33,6 +33,8 @@
 #include <ember/data/data_loader.hpp>
 #include <ember/data/text_corpus.hpp>
 #include <ember/data/mlm_collator.hpp>
+#include <ember/data/auto_tokenizer.hpp>
+#include <ember/data/conll.hpp>
 #include <ember/io/safetensors.hpp>
 #include <ember/io/checkpoint.hpp>
 #include <ember/models/bert/config.hpp>
@@ -40,6 +42,7 @@
 #include <ember/models/bert/masked_lm.hpp>
 #include <ember/models/bert/pretrained.hpp>
 #include <ember/models/bert/distill.hpp>
+#include <ember/models/auto.hpp>
 #include <ember/train/metrics.hpp>
 #include <ember/train/progress.hpp>
 #include <ember/train/early_stopping.hpp>

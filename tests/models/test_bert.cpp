@@ -109,7 +109,7 @@ TEST_CASE("tiny BERT matches Hugging Face: hidden states, pooler, logits, loss, 
     auto mask = golden.get<int64_t>(k + ".attention_mask");
     auto labels = golden.get<int64_t>(k + ".labels").reshape({-1});
     for (auto& [name, p] : model->named_parameters()) p.zero_grad();
-    auto h = model->bert->forward(ids, mask, types);
+    auto h = model->base_model->forward(ids, mask, types);
     check_rel(h.last_hidden_state, golden.get<float>(k + ".last_hidden_state"), 1e-5,
               k + ".last_hidden_state");
     check_rel(h.pooler_output, golden.get<float>(k + ".pooler_output"), 1e-5, k + ".pooler_output");
@@ -170,7 +170,7 @@ TEST_CASE("checkpoint variants: no bert. prefix, legacy gamma/beta, position_ids
   CHECK(report.unexpected_keys.empty());  // position_ids is a known buffer, not a surprise
   model->eval();
   auto golden = io::SafetensorsFile::open(kTiny + "/golden.safetensors");
-  auto h = model->bert->forward(golden.get<int64_t>("a.input_ids"),
+  auto h = model->base_model->forward(golden.get<int64_t>("a.input_ids"),
                                 golden.get<int64_t>("a.attention_mask"),
                                 golden.get<int64_t>("a.token_type_ids"));
   check_rel(h.last_hidden_state, golden.get<float>("a.last_hidden_state"), 1e-5, "variant");

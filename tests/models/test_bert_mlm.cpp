@@ -89,9 +89,9 @@ TEST_CASE("BertForMaskedLM: the tied decoder's gradient is the sum of both uses"
   untied.load_state_dict(tied->state_dict());  // strict: both names of the tie are keys of both
   tied->forward(b.ids, b.mask, b.types, b.labels).loss.backward();
   untied.forward(b.ids, b.mask, b.types, b.labels).loss.backward();
-  Tensor<float> input_use = untied.bert->embeddings->word_embeddings->weight.grad();
+  Tensor<float> input_use = untied.base_model->embeddings->word_embeddings->weight.grad();
   Tensor<float> decoder_use = untied.predictions->decoder_weight.grad();
-  ember::test::check_max_close(tied->bert->embeddings->word_embeddings->weight.grad(), input_use + decoder_use, 1e-6,
+  ember::test::check_max_close(tied->base_model->embeddings->word_embeddings->weight.grad(), input_use + decoder_use, 1e-6,
               "tied gradient = input use + decoder use");
   // Both uses matter: neither alone is the tied gradient.
   CHECK(max(decoder_use * decoder_use).item() > 1e-6);
@@ -170,9 +170,9 @@ TEST_CASE("tied weights: both names in state_dict, stored once, loaded from a si
   back = bert_masked_lm_from_pretrained<float>(dir.string(), FromPretrainedOptions().loading_info(&report));
   CHECK(report.missing_keys.empty());
   CHECK(report.unexpected_keys.empty());
-  ember::test::check_max_close(back->predictions->decoder_weight, model->bert->embeddings->word_embeddings->weight,
+  ember::test::check_max_close(back->predictions->decoder_weight, model->base_model->embeddings->word_embeddings->weight,
               0, "decoder = word embeddings");
-  CHECK(back->predictions->decoder_weight.data() == back->bert->embeddings->word_embeddings->weight.data());
+  CHECK(back->predictions->decoder_weight.data() == back->base_model->embeddings->word_embeddings->weight.data());
 
   // load_state_dict (strict) takes a dict without the tied names.
   nn::StateDict<float> once;
@@ -217,7 +217,7 @@ TEST_CASE("BertForMaskedLM loads BertForPreTraining, BertModel and classifier ch
   const double sd = std::sqrt(mean(fresh->predictions->transform->dense->weight * fresh->predictions->transform->dense->weight).item());
   CHECK(sd == doctest::Approx(0.02).epsilon(0.1));  // normal(0, initializer_range)
   CHECK(fresh->predictions->decoder_weight.data() ==
-        fresh->bert->embeddings->word_embeddings->weight.data());
+        fresh->base_model->embeddings->word_embeddings->weight.data());
 
   // A config that contradicts the checkpoint: an error naming the parameter and both shapes.
   namespace fs = std::filesystem;
@@ -243,7 +243,7 @@ TEST_CASE("BertForMaskedLM from a config: HF's initialization, labels checked") 
   c.max_position_embeddings = 16;
   Generator gen(3);
   BertForMaskedLM<float> model(c, &gen);
-  Tensor<float> pad_row = model.bert->embeddings->word_embeddings->weight.select(0, 0);
+  Tensor<float> pad_row = model.base_model->embeddings->word_embeddings->weight.select(0, 0);
   CHECK(max(pad_row * pad_row).item() == 0.0f);
   CHECK(max(model.predictions->bias * model.predictions->bias).item() == 0.0f);
   auto ids = from_vector<int64_t>({2, 5, 7, 9}, {1, 4});

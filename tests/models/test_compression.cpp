@@ -43,11 +43,11 @@ TEST_CASE("head pruning: Hugging Face's pruned checkpoint loads and gives its lo
   auto model = bert_classifier_from_pretrained<float>(prune_test::kDir);
   model->eval();
   CHECK(model->config().pruned_heads == prune_test::kPruned);
-  CHECK(model->bert->encoder->layer_at(0)->attention->num_heads() == 2);
-  CHECK(model->bert->encoder->layer_at(0)->attention->heads() == std::vector<int64_t>{1, 3});
-  CHECK(model->bert->encoder->layer_at(1)->attention->num_heads() == 3);
-  CHECK(model->bert->encoder->layer_at(0)->attention->query->weight.shape() == Shape{16, 32});
-  CHECK(model->bert->encoder->layer_at(0)->attention->dense->weight.shape() == Shape{32, 16});
+  CHECK(model->base_model->encoder->layer_at(0)->attention->num_heads() == 2);
+  CHECK(model->base_model->encoder->layer_at(0)->attention->heads() == std::vector<int64_t>{1, 3});
+  CHECK(model->base_model->encoder->layer_at(1)->attention->num_heads() == 3);
+  CHECK(model->base_model->encoder->layer_at(0)->attention->query->weight.shape() == Shape{16, 32});
+  CHECK(model->base_model->encoder->layer_at(0)->attention->dense->weight.shape() == Shape{32, 16});
   ember::test::check_max_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
 }
 
@@ -61,7 +61,7 @@ TEST_CASE("head pruning: prune_heads equals HF's, saves pruned_heads, reloads, t
   model->prune_heads({{0, {2, 0}}, {1, {3}}});
   model->prune_heads({{0, {0}}});  // already removed: skipped
   CHECK(model->config().pruned_heads == prune_test::kPruned);
-  CHECK(model->bert->config().pruned_heads == prune_test::kPruned);
+  CHECK(model->base_model->config().pruned_heads == prune_test::kPruned);
   // 3 heads of d = 8: 3·(3·8·32 + 3·8) query/key/value rows and 3·8·32 output.dense columns
   CHECK(before - double(model->num_parameters()) == 3 * (3 * 8 * 32 + 3 * 8) + 3 * 8 * 32);
   ember::test::check_max_close(g.logits(*model), g.file.get<float>("pruned_logits"), 1e-5, "pruned logits");
@@ -88,7 +88,7 @@ TEST_CASE("head pruning: prune_heads equals HF's, saves pruned_heads, reloads, t
   again->train();
   auto out = again->forward(g.ids, g.mask, g.types, g.labels);
   out.loss.backward();
-  auto& attn = *again->bert->encoder->layer_at(0)->attention;
+  auto& attn = *again->base_model->encoder->layer_at(0)->attention;
   REQUIRE(attn.query->weight.grad().defined());
   CHECK(attn.query->weight.grad().shape() == Shape{16, 32});
   CHECK(attn.dense->weight.grad().shape() == Shape{32, 16});
@@ -128,7 +128,7 @@ TEST_CASE("head importance equals Hugging Face's |d loss / d head_mask|; least i
   prune_test::Golden g;
   auto model = bert_classifier_from_pretrained<float>(prune_test::kDir + "/unpruned");
   model->eval();
-  const auto& enc = *model->bert->encoder;
+  const auto& enc = *model->base_model->encoder;
   auto imp = nn::head_importance(*model, enc, 1, [&](int64_t) {
     return model->forward(g.ids, g.mask, g.types, g.labels).loss;
   });
@@ -163,7 +163,7 @@ TEST_CASE("FFN neuron pruning: importance as PyTorch's, prune_neurons as the han
   prune_test::Golden g;
   auto model = bert_classifier_from_pretrained<float>(prune_test::kDir + "/unpruned");
   model->eval();
-  const auto& enc = *model->bert->encoder;
+  const auto& enc = *model->base_model->encoder;
   auto imp = nn::neuron_importance(*model, enc, 1, [&](int64_t) {
     return model->forward(g.ids, g.mask, g.types, g.labels).loss;
   });
@@ -186,7 +186,7 @@ TEST_CASE("FFN neuron pruning: importance as PyTorch's, prune_neurons as the han
   const double before = double(model->num_parameters());
   model->prune_neurons(neurons);
   CHECK(model->config().intermediate_size == 48);
-  CHECK(model->bert->config().intermediate_size == 48);
+  CHECK(model->base_model->config().intermediate_size == 48);
   CHECK(enc.layer_at(0)->options().intermediate_size() == 48);
   CHECK(before - double(model->num_parameters()) == 2 * 16 * (32 + 1 + 32));  // rows, bias, columns
   ember::test::check_max_close(g.logits(*model), g.file.get<float>("ffn_pruned_logits"), 1e-5,
@@ -230,7 +230,7 @@ TEST_CASE("FFN neuron pruning: importance as PyTorch's, prune_neurons as the han
   // A pruned model trains: gradients reach the smaller matrices.
   again = bert_classifier_from_pretrained<float>(prune_test::kDir + "/ffn_pruned");
   again->forward(g.ids, g.mask, g.types, g.labels).loss.backward();
-  auto& layer = *again->bert->encoder->layer_at(1);
+  auto& layer = *again->base_model->encoder->layer_at(1);
   REQUIRE(layer.output_dense->weight.grad().defined());
   CHECK(layer.output_dense->weight.grad().shape() == Shape{32, 48});
 }
@@ -315,7 +315,7 @@ TEST_CASE("distillation student: every other teacher layer, pruned heads follow"
   CHECK(checked == 5 + 16 + 2 + 2);  // embeddings, one layer, pooler, classifier
   // Layer 1 of a two-layer student comes from teacher layer 1.
   auto two = student_from_teacher(*teacher, 2);
-  CHECK(two->bert->encoder->layer_at(1)->attention->num_heads() == 3);
+  CHECK(two->base_model->encoder->layer_at(1)->attention->num_heads() == 3);
 }
 
 TEST_CASE("magnitude pruning: Zhu & Gupta's schedule, exact per-tensor sparsity, masks hold") {

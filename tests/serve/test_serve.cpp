@@ -252,7 +252,7 @@ TEST_CASE("InferenceModel: fill-mask candidates are the masked-LM head's top tok
   mlm->eval();
   NoGradGuard no_grad;
   const int64_t n = int64_t(job.encoding.size());
-  const Tensor<float> h = mlm->bert->forward(from_vector(job.encoding.input_ids, {1, n})).last_hidden_state;
+  const Tensor<float> h = mlm->base_model->forward(from_vector(job.encoding.input_ids, {1, n})).last_hidden_state;
   for (const auto& m : r.masks) {
     const std::vector<float> p = softmax(mlm->prediction_scores(h.select(0, 0).select(0, m.position)
                                                                      .reshape({1, model.hidden_size()})), -1).to_vector();

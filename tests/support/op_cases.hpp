@@ -676,6 +676,22 @@ inline std::vector<ember::test::opcase::OpCase> ember::test::opcase::build_op_ca
   t.add("kl_div(x, relu(y), mean) (zeros in the target)",
         [](const auto& a) { return kl_div(a[0], relu(a[1]), Reduction::Mean); },
         {{normal({3, 5}), normal({3, 5})}, {normal({2, 3, 4}), normal({2, 3, 4})}});
+  // mse_loss and binary_cross_entropy_with_logits (the regression and multi-label heads): every
+  // reduction; BCE with targets in [0, 1] (gradients reach them too, as in PyTorch), logits up to
+  // ±6 and exact 0/1 targets.
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+    const char* rn = r == Reduction::Mean ? "mean" : r == Reduction::Sum ? "sum" : "none";
+    t.add(std::string("mse_loss(x, y, ") + rn + ")",
+          [r](const auto& a) { return mse_loss(a[0], a[1], r); },
+          {{normal({4, 3}), normal({4, 3})}, {normal({3, 5}).t(), normal({3, 5}).t()},
+           {normal({6}), normal({6})}, big({normal({70001}), normal({70001})})});
+    t.add(std::string("binary_cross_entropy_with_logits(x, y, ") + rn + ")",
+          [r](const auto& a) { return binary_cross_entropy_with_logits(a[0], a[1], r); },
+          {{normal({4, 3}, 0.0, 3.0), uniform({4, 3}, 0.0, 1.0)},
+           {normal({3, 5}, 0.0, 3.0).t(), uniform({3, 5}, 0.0, 1.0).t()},
+           {values({4}, {-6.0, -0.5, 0.7, 6.0}), values({4}, {0.0, 1.0, 0.0, 1.0})},
+           big({normal({70001}), uniform({70001}, 0.0, 1.0)})});
+  }
   t.add("kl_div(x, y, none, log_target)",
         [](const auto& a) { return kl_div(a[0], a[1], Reduction::None, true); },
         {{normal({3, 5}), normal({3, 5})}, {normal({2, 3}).t(), normal({2, 3})}});

@@ -368,6 +368,16 @@ TEST_CASE("ByteLevelBPETokenizer: bad files throw ember::Error naming the file")
   msg = error_of(from_json(temp_file("huge_id.json", huge_id.dump())));
   CHECK(contains(msg, "expected ids that number the"));
   CHECK(contains(msg, "found id 2000000000"));
+  // The same for an added token's id (fuzz_tokenizer_json: the id table was resized to it).
+  json huge_added = good;
+  huge_added["added_tokens"].push_back({{"id", 2000000000}, {"content", "zz"}});
+  msg = error_of(from_json(temp_file("huge_added.json", huge_added.dump())));
+  CHECK(contains(msg, "added token 'zz' has id 2000000000"));
+  CHECK(contains(msg, "expected ids that go on from the model's 1000 tokens"));
+  json far_added = good;  // a few unused ids are fine
+  far_added["added_tokens"].push_back({{"id", 1500}, {"content", "zz"}});
+  CHECK(ByteLevelBPETokenizer::from_tokenizer_json(temp_file("far_added.json", far_added.dump()))
+            .vocab_size() == 1501);
   json same_id = good;
   same_id["model"]["vocab"]["zzzz"] = same_id["model"]["vocab"]["a"];
   msg = error_of(from_json(temp_file("same_id.json", same_id.dump())));

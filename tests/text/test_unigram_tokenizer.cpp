@@ -13,6 +13,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -317,6 +319,28 @@ TEST_CASE("UnigramTokenizer: bad files throw ember::Error naming the file") {
                       })
                      .second,
                  "wrong type"));
+  // Found by fuzz_tokenizer_json: an added token's huge id resized the piece table to it (64 GB);
+  // twelve Replace "a" → "aaaa" made encode("a") a text of 16 million characters (a timeout).
+  auto [huge_path, huge_msg] = with("huge_added.json", [](json& j) {
+    j["added_tokens"].push_back({{"id", 2000000000}, {"content", "zz"}});
+  });
+  CHECK(contains(huge_msg, huge_path));
+  CHECK(contains(huge_msg, "added token 'zz' has id 2000000000"));
+  CHECK(contains(huge_msg, "expected ids that go on from the model's 1002 tokens"));
+  const json grow = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aaaa"}};
+  auto [grow_path, grow_msg] = with("grow.json", [&](json& j) {
+    for (int k = 0; k < 12; ++k) j["normalizer"]["normalizers"].push_back(grow);
+  });
+  CHECK(contains(grow_msg, grow_path));
+  CHECK(contains(grow_msg, "at most 256 times longer, found one that can make it"));
+  CHECK(contains(grow_msg, "step 5"));  // nmt_nfkc's 18, Strip, Replace 1, then 18 x 4 x 4
+  CHECK(with("grow_ok.json",
+             [&](json& j) {  // 18 x 4 x 3: fine
+               j["normalizer"]["normalizers"].push_back(grow);
+               j["normalizer"]["normalizers"].push_back(
+                   {{"type", "Replace"}, {"pattern", {{"Regex", "b{2,}"}}}, {"content", "cccccc"}});
+             })
+            .second.empty());
   // No normalizer at all, and no post-processor, are fine.
   CHECK(with("plain.json", [](json& j) {
           j["normalizer"] = nullptr;
@@ -351,5 +375,49 @@ TEST_CASE("UnigramTokenizer: random bytes never crash; offsets stay inside the t
       FAIL_CHECK("random input ", iter, " gave bad offsets or invalid UTF-8");
       break;
     }
+  }
+}
+
+TEST_CASE("UnigramTokenizer: encode is linear in the number of spaces (docs/tokenizer.md)") {
+  // Each space once made the Metaspace step, and each Replace match the normalizer, rewrite the
+  // whole text and its alignment: 200 KB of "a b " took 10.6 s. Texts of 32 KB and 512 KB (16x),
+  // a space every 2-6 bytes and a Replace (" {2,}", XLM-R's hub files) matching every word: the
+  // larger must take under 64x the time of the smaller (linear: 16x; n^1.5: 64x; quadratic:
+  // 256x, and the 512 KB text alone about a minute). CPU time, best of 5 / 3, so that a loaded
+  // machine or a sanitizer build does not fail it; the margin covers cache effects (the 32 KB
+  // text's work fits in cache, the 512 KB one's does not: ratios of 17-33 measured in Release).
+  const json base = read_json_file(kUnigramDir + "/tokenizer.json");
+  const json replace = {{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}};
+  const UnigramTokenizer hub =
+      variant_tokenizer(base, {{"normalizer_tail", json::array({replace})}}, "linear_hub");
+  auto text_of = [](std::size_t bytes) {
+    const std::string unit = "hello world  a b  the movie ";
+    std::string s;
+    while (s.size() + unit.size() <= bytes) s += unit;
+    return s;
+  };
+  const std::string small = text_of(32 * 1024), large = text_of(512 * 1024);
+  auto best_cpu_s = [](const UnigramTokenizer& tok, const std::string& text, int reps,
+                       std::size_t& n) {
+    double best = 1e9;
+    for (int rep = 0; rep < reps; ++rep) {
+      const std::clock_t c0 = std::clock();
+      n = tok.encode(text).size();
+      best = std::min(best, static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
+    }
+    return std::max(best, 1e-4);
+  };
+  for (const UnigramTokenizer* tok : {&unigram(), &hub}) {
+    std::size_t small_tokens = 0, large_tokens = 0;
+    const double t_small = best_cpu_s(*tok, small, 5, small_tokens);
+    const double t_large = best_cpu_s(*tok, large, 3, large_tokens);
+    MESSAGE("encode of ", small.size(), " / ", large.size(), " bytes (", small_tokens, " / ",
+            large_tokens, " tokens): ", t_small, " / ", t_large, " s CPU, ratio ",
+            t_large / t_small);
+    CHECK(large_tokens > 15 * small_tokens);
+    CHECK(t_large / t_small < 64.0);
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+    CHECK(t_large < 5.0);  // 0.15 s after the fix; about a minute before it
+#endif
   }
 }

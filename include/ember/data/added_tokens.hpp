@@ -16,9 +16,10 @@
 // is read as Python's errors="replace" does (utf8_decode_with_offsets); a U+FFFD's offsets cover
 // the ill-formed bytes it stands for.
 //
-// Errors: ember::Error for an unreadable or unparsable file and a malformed added token (the
-// message names the tokenizer class, the file and what was expected and found), and for padding
-// without a pad token or Padding::max_length without a max_length.
+// Errors: ember::Error for an unreadable or unparsable file and a malformed added token or one
+// whose id is far beyond the vocabulary (the message names the tokenizer class, the file and what
+// was expected and found), and for padding without a pad token or Padding::max_length without a
+// max_length.
 #pragma once
 
 #include <ember/core/error.hpp>
@@ -72,9 +73,11 @@ class AddedVocabulary {
   void split(const std::u32string& text, std::vector<std::pair<std::size_t, std::size_t>>& pieces,
              std::vector<int32_t>& piece_ids, bool normalized) const;
   /// The entries of a tokenizer.json's "added_tokens" array; `who` and `where` (the class and
-  /// the file) start the error messages.
+  /// the file) start the error messages. Ids must stay below vocab_size (the model's) + the
+  /// number of added tokens + 65536: a stray huge id would otherwise size the tokenizer's
+  /// id → token table by itself (found by fuzzing: 2000000000 asked for 64 GB).
   static std::vector<AddedToken> parse(const nlohmann::json& added, const std::string& who,
-                                       const std::string& where);
+                                       const std::string& where, std::size_t vocab_size);
 
  private:
   std::vector<AddedToken> tokens_;
@@ -284,8 +287,10 @@ inline void AddedVocabulary::split(const std::u32string& text,
 
 inline std::vector<AddedToken> AddedVocabulary::parse(const nlohmann::json& added,
                                                       const std::string& who,
-                                                      const std::string& where) {
+                                                      const std::string& where,
+                                                      std::size_t vocab_size) {
   EMBER_CHECK(added.is_array(), who, ": ", where, ": expected added_tokens to be an array");
+  const auto id_limit = static_cast<int64_t>(vocab_size + added.size() + 65536);
   std::vector<AddedToken> out;
   for (const nlohmann::json& a : added) {
     EMBER_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer() &&
@@ -296,6 +301,9 @@ inline std::vector<AddedToken> AddedVocabulary::parse(const nlohmann::json& adde
     t.id = a["id"].get<int64_t>();
     EMBER_CHECK(t.id >= 0 && t.id < std::numeric_limits<int32_t>::max(), who, ": ", where,
                 ": added token '", t.content, "' has id ", t.id);
+    EMBER_CHECK(t.id < id_limit, who, ": ", where, ": added token '", t.content, "' has id ", t.id,
+                "; expected ids that go on from the model's ", vocab_size, " tokens (below ",
+                id_limit, ")");
     t.single_word = a.value("single_word", false);
     t.lstrip = a.value("lstrip", false);
     t.rstrip = a.value("rstrip", false);

@@ -519,8 +519,8 @@ inline ByteLevelBPETokenizer ByteLevelBPETokenizer::from_tokenizer_json_(
     tok.bpe_.unk_token = model["unk_token"].get<std::string>();
 
   // Added tokens: they may extend the vocabulary with new ids.
-  for (BPEAddedToken& t :
-       AddedVocabulary::parse(j.value("added_tokens", json::array()), kWho, where)) {
+  for (BPEAddedToken& t : AddedVocabulary::parse(j.value("added_tokens", json::array()), kWho,
+                                                 where, tok.id_to_token_.size())) {
     if (t.id >= static_cast<int64_t>(tok.id_to_token_.size())) {
       tok.id_to_token_.resize(static_cast<std::size_t>(t.id) + 1);
       tok.has_id_.resize(static_cast<std::size_t>(t.id) + 1, false);

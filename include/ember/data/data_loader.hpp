@@ -119,9 +119,12 @@ class DataLoader {
  public:
   class iterator;
 
-  /// Tokenizes every example of `dataset` once (see the header comment). Throws ember::Error
-  /// for invalid options.
-  DataLoader(const TextClassificationDataset& dataset, const WordPieceTokenizer& tokenizer,
+  /// Tokenizes every example of `dataset` once (see the header comment) with any of ember's
+  /// tokenizers (WordPieceTokenizer, ByteLevelBPETokenizer, UnigramTokenizer, AutoTokenizer:
+  /// `encode(text[, text_pair], max_length)` and `pad_token_id()`). Throws ember::Error for
+  /// invalid options or a tokenizer without a padding token.
+  template <class Tokenizer>
+  DataLoader(const TextClassificationDataset& dataset, const Tokenizer& tokenizer,
              DataLoaderOptions options = {});
 
   /// Sets the epoch (>= 0) and computes its order; iterators from before are invalidated.
@@ -201,9 +204,12 @@ class DataLoader::iterator {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline DataLoader::DataLoader(const TextClassificationDataset& dataset,
-                              const WordPieceTokenizer& tokenizer, DataLoaderOptions options)
+template <class Tokenizer>
+DataLoader::DataLoader(const TextClassificationDataset& dataset, const Tokenizer& tokenizer,
+                       DataLoaderOptions options)
     : options_(std::move(options)), pad_id_(tokenizer.pad_token_id()) {
+  EMBER_CHECK(pad_id_ >= 0, "DataLoader: the tokenizer has no padding token (pad_token_id -1); "
+              "batches are padded with it");
   const int64_t min_length = dataset.has_text_pair() ? 3 : 2;
   EMBER_CHECK(options_.batch_size() >= 1, "DataLoader: batch_size must be >= 1, found ",
               options_.batch_size());

@@ -56,8 +56,9 @@
 // JSON; whose model is not Unigram or is malformed (vocab not [piece, score] pairs, unk_id out of
 // range, byte_fallback); whose normalizer, pre-tokenizer, post-processor or decoder is of a kind
 // not listed above (the message says what was expected and what was found); a charsmap that does
-// not parse. Also: an id out of range, a max_length too small for the special tokens, padding
-// without a pad token.
+// not parse; a normalizer whose steps can make a text over 256 times longer (twelve Replace "a"
+// → "aaaa" turn one "a" into 16 million characters; tokenizers accepts that file). Also: an id
+// out of range, a max_length too small for the special tokens, padding without a pad token.
 #pragma once
 
 #include <ember/core/arg.hpp>
@@ -149,6 +150,10 @@ class UnigramTokenizer {
 
  private:
   static constexpr const char* kWho = "UnigramTokenizer";  // starts error messages
+  // The most times longer the normalizer may make a text (Replace "a" → "aaaa" twelve times
+  // made one "a" 16 million characters: found by fuzzing). Real files stay far below: XLM-R's
+  // nmt_nfkc charsmap at most 18 (U+FDFA), its Replace 1.
+  static constexpr double kMaxNormalizerGrowth = 256;
   static UnigramTokenizer from_tokenizer_json_(const std::string& path,
                                                UnigramTokenizerOptions options);
   UnigramTokenizer() = default;
@@ -248,12 +253,30 @@ struct UnigramTokenizer::Normalized {
     align.insert(align.begin() + static_cast<std::ptrdiff_t>(b), a.begin(), a.end());
   }
 
-  /// NormalizedString::replace of [b, e) by `content`: every new character is "inserted" after
-  /// the removed range, so it aligns with the range's last character.
-  void replace(std::size_t b, std::size_t e, const std::u32string& content) {
-    std::vector<std::pair<char32_t, int>> dest;
-    for (char32_t c : content) dest.emplace_back(c, 1);
-    transform(b, e, dest, e - b);
+  /// NormalizedString::replace of every range [b, e) of `matches` (sorted, disjoint) by
+  /// `content`, in one pass over the text: every new character is "inserted" after the removed
+  /// range, so it aligns with the range's last character. (One transform per match rewrote the
+  /// whole text each time: quadratic in the number of matches, 1 MB of words took minutes.)
+  void replace_all(const std::vector<std::pair<std::size_t, std::size_t>>& matches,
+                   const std::u32string& content) {
+    if (matches.empty()) return;
+    std::u32string t;
+    std::vector<std::pair<std::size_t, std::size_t>> a;
+    t.reserve(text.size());
+    a.reserve(text.size());
+    std::size_t done = 0;
+    for (const auto& [b, e] : matches) {
+      t.append(text, done, b - done);
+      a.insert(a.end(), align.begin() + static_cast<std::ptrdiff_t>(done),
+               align.begin() + static_cast<std::ptrdiff_t>(b));
+      t.append(content);
+      a.insert(a.end(), content.size(), align[e - 1]);
+      done = e;
+    }
+    t.append(text, done, std::u32string::npos);
+    a.insert(a.end(), align.begin() + static_cast<std::ptrdiff_t>(done), align.end());
+    text.swap(t);
+    align.swap(a);
   }
 
   Normalized slice(std::size_t b, std::size_t e) const {
@@ -401,8 +424,8 @@ inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json_(const std::string
   }
 
   // -- added tokens (ids beyond the model's vocabulary extend it)
-  for (AddedToken& t :
-       AddedVocabulary::parse(j.value("added_tokens", json::array()), kWho, where)) {
+  for (AddedToken& t : AddedVocabulary::parse(j.value("added_tokens", json::array()), kWho, where,
+                                              tok.pieces_.size())) {
     const auto id = static_cast<std::size_t>(t.id);
     if (id >= tok.pieces_.size()) {
       tok.pieces_.resize(id + 1);
@@ -426,6 +449,8 @@ inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json_(const std::string
   const std::string supported_norms =
       "a normalizer Precompiled, Strip, Replace (String, or Regex \"c{n,}\" / \"c+\") or a "
       "Sequence of them";
+  // How many times longer the normalizer can make a text: each step's worst case, multiplied.
+  double growth = 1.0;
   for (const json& n : norms) {
     fail_if(!n.is_object(), supported_norms, n);
     const std::string kind = n.value("type", "");
@@ -494,6 +519,28 @@ inline UnigramTokenizer UnigramTokenizer::from_tokenizer_json_(const std::string
     } else {
       fail_if(true, supported_norms, n);
     }
+    std::size_t longest = 1;  // characters one character (or a matched run) can become
+    if (step.kind == NormStep::Kind::precompiled) {
+      std::vector<char32_t> r;
+      for (std::size_t from = 0; from < tok.charsmap_normalized_.size();) {
+        const std::size_t to =
+            std::min(tok.charsmap_normalized_.find('\0', from), tok.charsmap_normalized_.size());
+        r.clear();
+        detail::utf8_decode(std::string_view(tok.charsmap_normalized_).substr(from, to - from), r);
+        longest = std::max(longest, r.size());
+        from = to + 1;
+      }
+    } else if (step.kind == NormStep::Kind::replace_string) {
+      longest = (step.content.size() + step.pattern.size() - 1) / step.pattern.size();
+    } else if (step.kind == NormStep::Kind::replace_run) {
+      longest = (step.content.size() + step.run_min - 1) / step.run_min;
+    }
+    growth *= static_cast<double>(std::max<std::size_t>(longest, 1));
+    EMBER_CHECK(growth <= kMaxNormalizerGrowth, kWho, ": ", where,
+                ": expected a normalizer that makes a text at most ", kMaxNormalizerGrowth,
+                " times longer, found one that can make it ", growth,
+                " times longer (its steps multiply; step ", tok.norm_.size() + 1, ": ",
+                n.dump().substr(0, 120), ")");
     tok.norm_.push_back(std::move(step));
   }
 
@@ -692,7 +739,7 @@ inline void UnigramTokenizer::normalize_(Normalized& n) const {
       }
       case NormStep::Kind::replace_string:
       case NormStep::Kind::replace_run: {
-        // Non-overlapping leftmost matches, replaced from the right (alignment only looks left).
+        // Non-overlapping leftmost matches, all replaced in one pass.
         std::vector<std::pair<std::size_t, std::size_t>> matches;
         const std::u32string& t = n.text;
         for (std::size_t i = 0; i < t.size();) {
@@ -710,8 +757,7 @@ inline void UnigramTokenizer::normalize_(Normalized& n) const {
             ++i;
           }
         }
-        for (auto it = matches.rbegin(); it != matches.rend(); ++it)
-          n.replace(it->first, it->second, step.content);
+        n.replace_all(matches, step.content);
         break;
       }
     }
@@ -831,10 +877,9 @@ inline void UnigramTokenizer::word_tokens_(const Normalized& piece, std::vector<
   std::vector<std::size_t> byte_char;
   std::vector<std::pair<int32_t, std::size_t>> toks;
   for (Normalized& w : words) {
-    // Metaspace: ' ' → '▁', the prefix, then a split before every '▁' (MergedWithNext).
-    for (std::size_t k = w.text.size(); k-- > 0;) {
-      if (w.text[k] == ' ') w.replace(k, k + 1, std::u32string(1, replacement_));
-    }
+    // Metaspace: ' ' → '▁' (one character for one: the alignment stays), the prefix, then a
+    // split before every '▁' (MergedWithNext).
+    std::replace(w.text.begin(), w.text.end(), char32_t{' '}, replacement_);
     const bool prepend =
         prepend_ == Prepend::always || (prepend_ == Prepend::first && w.shift == 0);
     if (prepend && !w.text.empty() && w.text[0] != replacement_)

@@ -1,5 +1,6 @@
-// ember/ops/loss.hpp — `cross_entropy`: softmax cross-entropy on logits with ignore_index and
-// label smoothing, exactly PyTorch's F.cross_entropy (class-index targets, no class weights).
+// ember/ops/loss.hpp — the losses, each PyTorch's: `cross_entropy` (softmax cross-entropy on
+// logits with ignore_index and label smoothing, F.cross_entropy with class-index targets, no
+// class weights), `mse_loss`, `binary_cross_entropy_with_logits`, `kl_div`, `distillation_loss`.
 //
 // For a sample with logits x (C classes), target class t and smoothing ε:
 //   loss = (1 − ε) · (−log p_t) + ε · mean_c(−log p_c),     p = softmax(x)
@@ -16,6 +17,8 @@
 // element and avoids keeping a probability tensor as large as the logits), the targets, and the
 // per-row max and log-sum-exp ([rows] each).
 //
+// `mse_loss` and `binary_cross_entropy_with_logits` (the regression and multi-label heads) are
+// compositions of elementwise ops too.
 // `kl_div` and `distillation_loss` (knowledge distillation, Hinton, Vinyals & Dean, "Distilling
 // the Knowledge in a Neural Network", 2015) are compositions of ops with their own backward
 // (log_softmax, softmax, where, log, mul, sum), so their gradients are those ops' gradients.
@@ -212,6 +215,45 @@ Tensor<T> distillation_loss(const Tensor<T>& student_logits, const Tensor<T>& te
                    (temperature * temperature);
   if (reduction == Reduction::None) return rows;
   return reduction == Reduction::Sum ? sum(rows) : mean(rows);
+}
+
+/// Mean squared error, PyTorch's `F.mse_loss(input, target, reduction)`: pointwise
+/// (input − target)², averaged over every element (Mean), summed (Sum) or returned (None).
+/// `input` and `target` have the same shape (no broadcasting: PyTorch warns on it, and a
+/// [N, 1] against [N] mix-up would silently give an [N, N] loss). Throws `ember::Error` when the
+/// shapes differ. Gradient: 2 (input − target) · g (/ numel for Mean), to both arguments.
+template <class T>
+Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target,
+                   Reduction reduction = Reduction::Mean) {
+  EMBER_CHECK(input.defined() && target.defined() && input.shape() == target.shape(),
+              "mse_loss: expected input and target of the same shape, found ",
+              input.defined() ? input.shape() : Shape{}, " and ",
+              target.defined() ? target.shape() : Shape{});
+  Tensor<T> d = input - target;
+  Tensor<T> pointwise = d * d;
+  if (reduction == Reduction::None) return pointwise;
+  return reduction == Reduction::Sum ? sum(pointwise) : mean(pointwise);
+}
+
+/// Binary cross-entropy on logits x with targets y in [0, 1], PyTorch's
+/// `F.binary_cross_entropy_with_logits(input, target, reduction)` (no weight, no pos_weight):
+///   pointwise  −[y · log σ(x) + (1 − y) · log(1 − σ(x))]
+///            = (1 − y) · x + m + log(e^(−m) + e^(−x − m)),   m = max(−x, 0)
+/// — ATen's stable form: no exp overflows for |x| large (x = ±1e4 gives finite losses). The
+/// gradient, σ(x) − y (· g / numel for Mean), comes from the composed ops; m's own gradient is
+/// 1 − 1 = 0, so the kink of max at x = 0 does not matter. Throws `ember::Error` when the shapes
+/// differ. Used by multi-label classification (problem_type "multi_label_classification").
+template <class T>
+Tensor<T> binary_cross_entropy_with_logits(const Tensor<T>& input, const Tensor<T>& target,
+                                           Reduction reduction = Reduction::Mean) {
+  EMBER_CHECK(input.defined() && target.defined() && input.shape() == target.shape(),
+              "binary_cross_entropy_with_logits: expected input (logits) and target of the same "
+              "shape, found ", input.defined() ? input.shape() : Shape{}, " and ",
+              target.defined() ? target.shape() : Shape{});
+  Tensor<T> m = relu(-input);
+  Tensor<T> pointwise = (1.0 - target) * input + m + log(exp(-m) + exp(-input - m));
+  if (reduction == Reduction::None) return pointwise;
+  return reduction == Reduction::Sum ? sum(pointwise) : mean(pointwise);
 }
 
 }  // namespace ember

@@ -103,6 +103,18 @@ class InferenceModel {
     namespace bert = models::bert;
     const std::string weights = (std::filesystem::path(dir) / "model.safetensors").string();
     bool has_classifier = false, has_mlm = false;
+    {  // ember-serve reads vocab.txt (WordPiece) and BERT's heads: other families are refused
+      const bert::BertConfig c = bert::detail::read_config(dir);
+      EMBER_CHECK(c.family() == bert::Family::Bert, "InferenceModel: ", dir, " holds a ",
+                  c.model_type, " model; ember-serve serves BERT models (model_type bert) so far");
+      const nlohmann::json arch = c.extra.value("architectures", nlohmann::json::array());
+      for (const auto& a : arch)
+        EMBER_CHECK(!(a.is_string() && a.get<std::string>().find("ForTokenClassification") !=
+                                           std::string::npos),
+                    "InferenceModel: ", dir, " holds a token-classification model (",
+                    a.get<std::string>(), "); ember-serve serves sequence classification, fill-mask "
+                    "and embeddings");
+    }
     if (std::filesystem::exists(weights)) {
       const io::SafetensorsFile file = io::SafetensorsFile::open(weights);
       has_classifier = file.contains("classifier.weight");
@@ -111,11 +123,11 @@ class InferenceModel {
     }
     if (has_classifier) {
       classifier_model_ = bert::bert_classifier_from_pretrained<float>(dir);
-      encoder_ = classifier_model_->bert;
+      encoder_ = classifier_model_->base_model;
       architecture_ = "BertForSequenceClassification";
     } else if (has_mlm) {
       mlm_ = bert::bert_masked_lm_from_pretrained<float>(dir);
-      encoder_ = mlm_->bert;
+      encoder_ = mlm_->base_model;
       architecture_ = "BertForMaskedLM";
     } else {
       encoder_ = bert::bert_model_from_pretrained<float>(dir);

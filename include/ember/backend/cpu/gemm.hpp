@@ -396,10 +396,60 @@ inline void broadcast_rows(int64_t rows, int64_t cols, const T* v, T* c, int64_t
 /// `gemm_packed_weights` (packed_gemm.hpp) when it applies; else one product through `gemm`, a
 /// batch through `batched_gemm`, the bias epilogue initializing C with the bias rows so that the
 /// product accumulates onto it (β = 1) in the same pass.
+/// The dynamic int8 product (int8_gemm.hpp) on a CPU without an int8 dot-product instruction
+/// (AVX512-VNNI or AMX-INT8: e.g. AVX2-only Zen 2/3, Skylake-SP). There oneDNN's s8·s8 kernels
+/// add pairs of u8·s8 products in int16 with saturation (vpmaddubsw), which breaks the promised
+/// exact int32 sums when a pair exceeds 32767 (255·127·2 does): y was off by far more than the
+/// quantization error. Here the same quantized integers are multiplied as floats instead — each
+/// product and partial sum exact while below 2^24 (K ≤ 1040 terms of ≤ 127²; beyond that, one
+/// float rounding per addition, ≤ 1e-7 relative) — so the result is the int8 arithmetic of the
+/// header comment of int8_gemm.hpp, at the speed of a float product. Weights are quantized on
+/// every call (k·n work, small next to the product's m·k·n).
+template <class T>
+inline void gemm_int8_exact_fallback(const GemmArgs<T>& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    EMBER_CHECK(g.batch.ndim == 0 && g.alpha == 1.0f && g.beta == 0.0f,
+                "int8 product: needs one product, alpha 1, beta 0");
+    if (g.m == 0 || g.n == 0) return;
+    GemmLayout la, lb;
+    gemm_layout(g.m, g.k, g.a_rs, g.a_cs, &la);
+    gemm_layout(g.k, g.n, g.b_rs, g.b_cs, &lb);
+    EMBER_CHECK(la.row_major, "int8 product: the input must be row-major");
+    const int64_t m = g.m, n = g.n, k = g.k;
+    // W's column j (output channel j) quantized as int8_weights.hpp stores it, kept as floats.
+    ScratchBuffer<int8_t> wq8(static_cast<std::size_t>(k * n));
+    ScratchBuffer<float> wq(static_cast<std::size_t>(k * n)), ws(static_cast<std::size_t>(n));
+    parallel_for(n, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(k, 1)), [&](int64_t j) {
+      ws[j] = lb.row_major ? quantize_weight_row_s8(g.b + j, lb.ld, wq8.data() + j * k, k)
+                           : quantize_weight_row_s8(g.b + j * lb.ld, 1, wq8.data() + j * k, k);
+      for (int64_t t = 0; t < k; ++t) wq[j * k + t] = float(wq8[j * k + t]);  // column-major B
+    });
+    ScratchBuffer<int8_t> xq8(static_cast<std::size_t>(m * k));
+    ScratchBuffer<float> xq(static_cast<std::size_t>(m * k)), xs(static_cast<std::size_t>(m));
+    const auto quantize = detail::quantize_row_s8_into_for<float>(cpu_isa());
+    parallel_for(m, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(k, 1)), [&](int64_t i) {
+      quantize(g.a + i * la.ld, xq8.data() + i * k, k, &xs[i]);
+      for (int64_t t = 0; t < k; ++t) xq[i * k + t] = float(xq8[i * k + t]);
+    });
+    gemm<float>(m, n, k, 1.0f, xq.data(), k, 1, wq.data(), 1, k, 0.0f, g.c, g.ldc, 1);
+    parallel_for(m, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t i) {
+      float* y = g.c + i * g.ldc;
+      for (int64_t j = 0; j < n; ++j)
+        y[j] = y[j] * xs[i] * ws[j] + (g.bias != nullptr ? g.bias[j] : 0.0f);
+    });
+  } else {
+    gemm_int8(g);  // names what is missing
+  }
+}
+
 template <class T>
 inline void gemm(const GemmArgs<T>& g) {
   if (g.int8_dynamic) {
-    gemm_int8(g);
+    const CpuFeatures& f = cpu_features();
+    if (f.avx512_vnni || f.amx_int8)
+      gemm_int8(g);
+    else
+      gemm_int8_exact_fallback(g);
     return;
   }
   if (!use_bf16_products() && gemm_packed_weights(g)) return;

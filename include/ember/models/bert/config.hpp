@@ -1,11 +1,21 @@
-// ember/models/bert/config.hpp — `BertConfig`, the hyperparameters of a BERT model, read from and
-// written to a Hugging Face `config.json`.
+// ember/models/bert/config.hpp — `BertConfig`, the hyperparameters of a BERT-architecture encoder,
+// read from and written to a Hugging Face `config.json`.
 //
-// Field names and defaults are those of `transformers.BertConfig` (transformers 4.44): a file
-// written by Hugging Face loads here, and `to_json()` writes a file Hugging Face loads back
-// (with `model_type: "bert"` and `architectures`). Values ember cannot honour (an unknown
-// `hidden_act`, `position_embedding_type` other than "absolute") are rejected with an
-// `ember::Error` naming the field, the value found and the values supported.
+// One config serves every family ember implements on the shared encoder (models/bert/bert.hpp),
+// chosen by config.json's `model_type` (docs/models.md):
+//   bert                               BERT (Devlin et al. 2019)
+//   roberta, xlm-roberta, camembert    RoBERTa (Liu et al. 2019), XLM-R (Conneau et al. 2020),
+//                                      CamemBERT (Martin et al. 2020): one architecture
+//   distilbert                         DistilBERT (Sanh et al. 2019): its own key names
+//   electra                            ELECTRA (Clark et al. 2020): `embedding_size` ≠ hidden_size
+// Field names and defaults are those of `transformers.BertConfig` (transformers 4.44); a family's
+// own defaults apply when its file leaves a key out (RoBERTa: pad_token_id 1; ELECTRA:
+// embedding_size 128, ...), and DistilBERT's file uses its names (`dim`, `n_layers`, `n_heads`,
+// `hidden_dim`, `activation`, `dropout`, `attention_dropout`), read and written as such. A file
+// written by Hugging Face loads here, and `to_json()` writes a file Hugging Face loads back (with
+// the `model_type` and `architectures`). Values ember cannot honour (an unknown `hidden_act`, a
+// `position_embedding_type` other than "absolute", DistilBERT's `sinusoidal_pos_embds`) are
+// rejected with an `ember::Error` naming the field, the value found and the values supported.
 #pragma once
 
 #include <fstream>
@@ -23,8 +33,19 @@
 
 namespace ember::models::bert {
 
-/// BERT hyperparameters (Devlin et al. 2019, Table/Appendix A; HF `BertConfig`).
+/// The encoder families of the shared implementation (config.json's `model_type`).
+enum class Family {
+  Bert,        ///< "bert"
+  Roberta,     ///< "roberta", "xlm-roberta", "camembert": positions counted from padding_idx + 1
+  DistilBert,  ///< "distilbert": no token types, no pooler, pre_classifier + ReLU head
+  Electra,     ///< "electra": embeddings of embedding_size projected to hidden_size
+};
+
+/// BERT-architecture hyperparameters (Devlin et al. 2019, Table/Appendix A; HF `BertConfig`,
+/// and the families above).
 struct BertConfig {
+  /// "bert", "roberta", "xlm-roberta", "camembert", "distilbert" or "electra".
+  std::string model_type = "bert";
   int64_t vocab_size = 30522;
   int64_t hidden_size = 768;
   int64_t num_hidden_layers = 12;
@@ -34,12 +55,20 @@ struct BertConfig {
   double hidden_dropout_prob = 0.1;
   double attention_probs_dropout_prob = 0.1;
   int64_t max_position_embeddings = 512;
-  int64_t type_vocab_size = 2;
+  int64_t type_vocab_size = 2;  ///< 0: no token-type table (DistilBERT)
+  /// ELECTRA: the width of the embedding tables, projected to hidden_size by
+  /// `embeddings_project` when they differ. 0: hidden_size (every other family).
+  int64_t embedding_size = 0;
   double initializer_range = 0.02;
   double layer_norm_eps = 1e-12;
   int64_t pad_token_id = 0;
   std::string position_embedding_type = "absolute";
-  std::string problem_type;                 ///< "" or "single_label_classification"
+  /// The loss of a sequence-classification head (HF's `problem_type`):
+  /// "single_label_classification" (cross-entropy on int64 class ids),
+  /// "multi_label_classification" (BCE with logits on float 0/1 targets [batch, num_labels]),
+  /// "regression" (MSE on float targets), or "" — decided by the labels as HF does:
+  /// num_labels 1 → regression, int64 labels → single-label, float labels → multi-label.
+  std::string problem_type;
   /// The MLM decoder shares the word-embedding matrix (HF's default, `tie_word_embeddings`).
   bool tie_word_embeddings = true;
   std::map<int64_t, std::string> id2label;  ///< class id -> name; its size is num_labels
@@ -64,6 +93,52 @@ struct BertConfig {
     return m;
   }
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  /// The width of the embedding tables: embedding_size (ELECTRA) or hidden_size.
+  int64_t embedding_dim() const { return embedding_size > 0 ? embedding_size : hidden_size; }
+
+  /// The family of `model_type`; throws `ember::Error` listing the supported ones.
+  Family family() const { return family_of(model_type); }
+  static Family family_of(const std::string& model_type) {
+    if (model_type == "bert") return Family::Bert;
+    if (model_type == "roberta" || model_type == "xlm-roberta" || model_type == "camembert")
+      return Family::Roberta;
+    if (model_type == "distilbert") return Family::DistilBert;
+    if (model_type == "electra") return Family::Electra;
+    EMBER_FAIL("BertConfig: unsupported model_type \"", model_type, "\" (supported: bert, roberta, "
+               "xlm-roberta, camembert, distilbert, electra)");
+  }
+  /// The attribute that holds the encoder in a model with a head, and so the prefix of its
+  /// checkpoint keys (HF's `base_model_prefix`): "bert", "roberta" (also XLM-R and CamemBERT),
+  /// "distilbert" or "electra".
+  std::string base_model_prefix() const {
+    switch (family()) {
+      case Family::Bert: return "bert";
+      case Family::Roberta: return "roberta";
+      case Family::DistilBert: return "distilbert";
+      case Family::Electra: return "electra";
+    }
+    return "bert";
+  }
+  /// The family's class-name stem for `architectures`: "Bert", "Roberta", "XLMRoberta",
+  /// "Camembert", "DistilBert", "Electra".
+  std::string class_prefix() const {
+    if (model_type == "xlm-roberta") return "XLMRoberta";
+    if (model_type == "camembert") return "Camembert";
+    switch (family()) {
+      case Family::Bert: return "Bert";
+      case Family::Roberta: return "Roberta";
+      case Family::DistilBert: return "DistilBert";
+      case Family::Electra: return "Electra";
+    }
+    return "Bert";
+  }
+  /// Dropout before a classification head's projection: config.json's `classifier_dropout`
+  /// when set (DistilBERT: `seq_classif_dropout`, default 0.2), else hidden_dropout_prob.
+  double classifier_dropout() const {
+    const char* key = family() == Family::DistilBert ? "seq_classif_dropout" : "classifier_dropout";
+    if (extra.contains(key) && extra[key].is_number()) return extra[key].get<double>();
+    return family() == Family::DistilBert ? 0.2 : hidden_dropout_prob;
+  }
 
   /// The activation of the feed-forward block; throws for an unsupported `hidden_act`.
   nn::Activation activation() const {
@@ -73,6 +148,38 @@ struct BertConfig {
     if (hidden_act == "relu") return nn::Activation::Relu;
     EMBER_FAIL("BertConfig: unsupported hidden_act \"", hidden_act,
                "\" (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+  }
+
+  /// The config.json keys of the fields whose names differ by family (DistilBERT's own).
+  struct KeyNames {
+    const char *hidden_size, *num_hidden_layers, *num_attention_heads, *intermediate_size,
+        *hidden_act, *hidden_dropout_prob, *attention_probs_dropout_prob;
+  };
+  static const KeyNames& key_names(Family f) {
+    static const KeyNames bert{"hidden_size", "num_hidden_layers", "num_attention_heads",
+                               "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                               "attention_probs_dropout_prob"};
+    static const KeyNames distilbert{"dim", "n_layers", "n_heads", "hidden_dim", "activation",
+                                     "dropout", "attention_dropout"};
+    return f == Family::DistilBert ? distilbert : bert;
+  }
+
+  /// The defaults of the family's HF config class, for keys a file leaves out
+  /// (RobertaConfig, DistilBertConfig, ElectraConfig in transformers 4.44).
+  void set_family_defaults_() {
+    switch (family()) {
+      case Family::Bert: break;
+      case Family::Roberta:
+        if (model_type == "roberta") vocab_size = 50265;  // XLM-R's and CamemBERT's: 30522
+        pad_token_id = 1;
+        break;
+      case Family::DistilBert:
+        num_hidden_layers = 6, type_vocab_size = 0, layer_norm_eps = 1e-12;
+        break;
+      case Family::Electra:
+        embedding_size = 128, hidden_size = 256, num_attention_heads = 4, intermediate_size = 1024;
+        break;
+    }
   }
 
   /// Checks the values a model needs; throws `ember::Error` naming the field.
@@ -86,7 +193,16 @@ struct BertConfig {
     positive("num_attention_heads", num_attention_heads);
     positive("intermediate_size", intermediate_size);
     positive("max_position_embeddings", max_position_embeddings);
-    positive("type_vocab_size", type_vocab_size);
+    const Family fam = family();
+    if (fam == Family::DistilBert)
+      EMBER_CHECK(type_vocab_size == 0 && layer_norm_eps == 1e-12, "BertConfig: a distilbert "
+                  "model has no token types and LayerNorm eps 1e-12, found type_vocab_size ",
+                  type_vocab_size, " and layer_norm_eps ", layer_norm_eps);
+    else
+      positive("type_vocab_size", type_vocab_size);
+    EMBER_CHECK(embedding_size >= 0 && (embedding_size == 0 || fam == Family::Electra),
+                "BertConfig: embedding_size (", embedding_size, ") is an electra setting; "
+                "model_type is \"", model_type, "\"");
     EMBER_CHECK(hidden_size % num_attention_heads == 0, "BertConfig: hidden_size (", hidden_size,
                 ") must be a multiple of num_attention_heads (", num_attention_heads, ")");
     EMBER_CHECK(position_embedding_type == "absolute",
@@ -98,6 +214,10 @@ struct BertConfig {
                 " and ", attention_probs_dropout_prob);
     EMBER_CHECK(pad_token_id >= 0 && pad_token_id < vocab_size, "BertConfig: pad_token_id ",
                 pad_token_id, " is outside the vocabulary (vocab_size ", vocab_size, ")");
+    if (fam == Family::Roberta)  // positions run from pad_token_id + 1 (bert.hpp)
+      EMBER_CHECK(pad_token_id + 1 < max_position_embeddings, "BertConfig: a ", model_type,
+                  " model counts positions from pad_token_id + 1 = ", pad_token_id + 1,
+                  ", which max_position_embeddings (", max_position_embeddings, ") must exceed");
     for (const auto& [layer, heads] : pruned_heads) {
       EMBER_CHECK(layer >= 0 && layer < num_hidden_layers, "BertConfig: pruned_heads names layer ",
                   layer, ", outside [0, ", num_hidden_layers, ")");
@@ -135,26 +255,45 @@ struct BertConfig {
                    "): ", e.what());
       }
     };
+    // The family first: it decides the defaults and, for DistilBERT, the key names.
+    if (j.contains("model_type") && !j["model_type"].is_null()) {
+      EMBER_CHECK(j["model_type"].is_string(), source, ": model_type must be a string, found ",
+                  j["model_type"].type_name());
+      c.model_type = j["model_type"].get<std::string>();
+      try {
+        (void)family_of(c.model_type);
+      } catch (const Error&) {
+        EMBER_FAIL(source, ": model_type is \"", c.model_type, "\"; ember reads bert, roberta, "
+                   "xlm-roberta, camembert, distilbert and electra");
+      }
+    }
+    const Family fam = c.family();
+    c.set_family_defaults_();
+    const KeyNames& k = key_names(fam);
     get("vocab_size", c.vocab_size);
-    get("hidden_size", c.hidden_size);
-    get("num_hidden_layers", c.num_hidden_layers);
-    get("num_attention_heads", c.num_attention_heads);
-    get("intermediate_size", c.intermediate_size);
-    get("hidden_act", c.hidden_act);
-    get("hidden_dropout_prob", c.hidden_dropout_prob);
-    get("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+    get(k.hidden_size, c.hidden_size);
+    get(k.num_hidden_layers, c.num_hidden_layers);
+    get(k.num_attention_heads, c.num_attention_heads);
+    get(k.intermediate_size, c.intermediate_size);
+    get(k.hidden_act, c.hidden_act);
+    get(k.hidden_dropout_prob, c.hidden_dropout_prob);
+    get(k.attention_probs_dropout_prob, c.attention_probs_dropout_prob);
     get("max_position_embeddings", c.max_position_embeddings);
-    get("type_vocab_size", c.type_vocab_size);
     get("initializer_range", c.initializer_range);
-    get("layer_norm_eps", c.layer_norm_eps);
     get("pad_token_id", c.pad_token_id);
-    get("position_embedding_type", c.position_embedding_type);
     get("problem_type", c.problem_type);
     get("tie_word_embeddings", c.tie_word_embeddings);
-    if (j.contains("model_type") && j["model_type"].is_string()) {
-      std::string mt = j["model_type"];
-      EMBER_CHECK(mt == "bert", source, ": model_type is \"", mt, "\", expected \"bert\"");
+    if (fam != Family::DistilBert) {
+      get("type_vocab_size", c.type_vocab_size);
+      get("layer_norm_eps", c.layer_norm_eps);
+      get("position_embedding_type", c.position_embedding_type);
+    } else {
+      bool sinusoidal = false;
+      get("sinusoidal_pos_embds", sinusoidal);
+      EMBER_CHECK(!sinusoidal, source, ": sinusoidal_pos_embds is true; ember's DistilBERT reads "
+                  "learned position embeddings only (sinusoidal_pos_embds false)");
     }
+    if (fam == Family::Electra) get("embedding_size", c.embedding_size);
     if (j.contains("id2label") && j["id2label"].is_object()) {
       for (auto& [k, v] : j["id2label"].items()) {
         int64_t id;
@@ -200,19 +339,19 @@ struct BertConfig {
         }
       }
     }
-    static const char* known[] = {"vocab_size", "hidden_size", "num_hidden_layers",
-                                  "num_attention_heads", "intermediate_size", "hidden_act",
-                                  "hidden_dropout_prob", "attention_probs_dropout_prob",
-                                  "max_position_embeddings", "type_vocab_size",
-                                  "initializer_range", "layer_norm_eps", "pad_token_id",
-                                  "position_embedding_type", "problem_type", "id2label",
-                                  "tie_word_embeddings", "pruned_heads",
-                                  "label2id", "num_labels"};
-    for (auto& [k, v] : j.items()) {
-      bool is_known = false;
-      for (const char* kn : known) is_known = is_known || k == kn;
-      if (!is_known) c.extra[k] = v;
-    }
+    std::set<std::string> known = {"model_type", "vocab_size", "max_position_embeddings",
+                                   "initializer_range", "pad_token_id", "problem_type",
+                                   "id2label", "tie_word_embeddings", "pruned_heads", "label2id",
+                                   "num_labels", k.hidden_size, k.num_hidden_layers,
+                                   k.num_attention_heads, k.intermediate_size, k.hidden_act,
+                                   k.hidden_dropout_prob, k.attention_probs_dropout_prob};
+    if (fam == Family::DistilBert)
+      known.insert("sinusoidal_pos_embds");
+    else
+      known.insert({"type_vocab_size", "layer_norm_eps", "position_embedding_type"});
+    if (fam == Family::Electra) known.insert("embedding_size");
+    for (auto& [key, v] : j.items())
+      if (!known.count(key)) c.extra[key] = v;
     c.validate();
     return c;
   }
@@ -231,26 +370,35 @@ struct BertConfig {
   }
 
   /// A config.json object that Hugging Face transformers reads back as this config.
-  nlohmann::json to_json(const std::string& architecture = "BertModel") const {
+  /// `architecture` names the class (e.g. "RobertaForSequenceClassification"); empty: the
+  /// family's base model ("BertModel", "RobertaModel", ...).
+  nlohmann::json to_json(const std::string& architecture = "") const {
+    const Family fam = family();
+    const KeyNames& k = key_names(fam);
     nlohmann::json j = extra;
-    j["model_type"] = "bert";
-    j["architectures"] = {architecture};
+    j["model_type"] = model_type;
+    j["architectures"] = {architecture.empty() ? class_prefix() + "Model" : architecture};
     j["vocab_size"] = vocab_size;
-    j["hidden_size"] = hidden_size;
-    j["num_hidden_layers"] = num_hidden_layers;
-    j["num_attention_heads"] = num_attention_heads;
-    j["intermediate_size"] = intermediate_size;
-    j["hidden_act"] = hidden_act;
-    j["hidden_dropout_prob"] = hidden_dropout_prob;
-    j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+    j[k.hidden_size] = hidden_size;
+    j[k.num_hidden_layers] = num_hidden_layers;
+    j[k.num_attention_heads] = num_attention_heads;
+    j[k.intermediate_size] = intermediate_size;
+    j[k.hidden_act] = hidden_act;
+    j[k.hidden_dropout_prob] = hidden_dropout_prob;
+    j[k.attention_probs_dropout_prob] = attention_probs_dropout_prob;
     j["max_position_embeddings"] = max_position_embeddings;
-    j["type_vocab_size"] = type_vocab_size;
     j["initializer_range"] = initializer_range;
-    j["layer_norm_eps"] = layer_norm_eps;
     j["pad_token_id"] = pad_token_id;
-    j["position_embedding_type"] = position_embedding_type;
+    if (fam == Family::DistilBert) {
+      j["sinusoidal_pos_embds"] = false;
+    } else {
+      j["type_vocab_size"] = type_vocab_size;
+      j["layer_norm_eps"] = layer_norm_eps;
+      j["position_embedding_type"] = position_embedding_type;
+    }
+    if (fam == Family::Electra) j["embedding_size"] = embedding_dim();
     if (!problem_type.empty()) j["problem_type"] = problem_type;
-    if (!tie_word_embeddings) j["tie_word_embeddings"] = false;
+    j["tie_word_embeddings"] = tie_word_embeddings;
     nlohmann::json id2 = nlohmann::json::object(), l2i = nlohmann::json::object();
     for (auto& [id, name] : id2label) {
       id2[std::to_string(id)] = name;

@@ -47,8 +47,9 @@ std::shared_ptr<BertForSequenceClassification<T>> student_from_teacher(
   Generator scratch(0);  // the throwaway initialization leaves the default stream alone
   auto student = std::make_shared<BertForSequenceClassification<T>>(sc, &scratch);
   student->to(teacher.classifier->weight.device());
-  // Student key → teacher key: "bert.encoder.layer.<i>." becomes "…layer.<from[i]>.".
-  const std::string layer_prefix = "bert.encoder.layer.";
+  // Student key → teacher key: "<prefix>.encoder.layer.<i>." becomes "…layer.<from[i]>."
+  // (prefix "bert", "roberta", ...: any family).
+  const std::string layer_prefix = tc.base_model_prefix() + ".encoder.layer.";
   nn::StateDict<T> theirs = teacher.state_dict();
   std::map<std::string, Tensor<T>> by_name(theirs.begin(), theirs.end());
   NoGradGuard no_grad;

@@ -110,12 +110,12 @@ class BertForMaskedLM : public nn::Module<T> {
   /// the model.
   explicit BertForMaskedLM(const BertConfig& c, Generator* gen = nullptr)
       : nn::Module<T>("BertForMaskedLM"), config_(c) {
-    bert = this->register_module("bert",
+    base_model = this->register_module("bert",
                                  std::make_shared<BertModel<T>>(c, gen, /*add_pooling_layer=*/false));
     cls = this->register_module("cls", std::make_shared<nn::Module<T>>("BertOnlyMLMHead"));
     predictions = cls->register_module(
         "predictions", std::make_shared<BertLMPredictionHead<T>>(
-                           c, bert->embeddings->word_embeddings->weight, gen));
+                           c, base_model->embeddings->word_embeddings->weight, gen));
   }
 
   /// `input_ids` [batch, seq] int64; `attention_mask` [batch, seq] (1 = token, 0 = padding) or
@@ -128,7 +128,7 @@ class BertForMaskedLM : public nn::Module<T> {
                             const Tensor<int64_t>& attention_mask = Tensor<int64_t>(),
                             const Tensor<int64_t>& token_type_ids = Tensor<int64_t>(),
                             const Tensor<int64_t>& labels = Tensor<int64_t>()) const {
-    Tensor<T> h = bert->forward(input_ids, attention_mask, token_type_ids).last_hidden_state;
+    Tensor<T> h = base_model->forward(input_ids, attention_mask, token_type_ids).last_hidden_state;
     MaskedLMOutput<T> out;
     if (!labels.defined()) {
       out.logits = predictions->forward(h);
@@ -170,7 +170,7 @@ class BertForMaskedLM : public nn::Module<T> {
 
   const BertConfig& config() const { return config_; }
 
-  std::shared_ptr<BertModel<T>> bert;
+  std::shared_ptr<BertModel<T>> base_model;  ///< registered as "bert"
   std::shared_ptr<nn::Module<T>> cls;                     ///< "cls" (BertOnlyMLMHead)
   std::shared_ptr<BertLMPredictionHead<T>> predictions;  ///< "cls.predictions"
 

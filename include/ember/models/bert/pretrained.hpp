@@ -1,10 +1,15 @@
-// ember/models/bert/pretrained.hpp — loading and saving Hugging Face-layout BERT directories
-// (`config.json` + `model.safetensors` [+ `vocab.txt`, written by the tokenizer]).
+// ember/models/bert/pretrained.hpp — loading and saving Hugging Face-layout directories of the
+// BERT-architecture families (`config.json` + `model.safetensors` [+ the tokenizer's files]):
+// BERT, RoBERTa / XLM-R / CamemBERT, DistilBERT, ELECTRA (config.json's model_type;
+// models/auto.hpp dispatches on it).
 //
 // Real checkpoints vary in small ways; the loader maps them onto ember's (= Hugging Face's)
 // parameter names before loading:
-//  * with or without the `bert.` prefix (a `BertModel` checkpoint loads into the classifier and
-//    a classifier checkpoint into `BertModel`);
+//  * with or without the family's prefix (`bert.`, `roberta.`, `distilbert.`, `electra.`): a base
+//    model checkpoint loads into a model with a head and a head's checkpoint into the base model;
+//  * DistilBERT's own encoder names (`transformer.layer.<i>.attention.q_lin`, `sa_layer_norm`,
+//    `ffn.lin1`, ...) ↔ BERT's, which ember's shared encoder uses (`distilbert_renames`); saving
+//    writes DistilBERT's names back;
 //  * legacy LayerNorm names `gamma`/`beta` (TensorFlow-converted checkpoints) → `weight`/`bias`;
 //  * `embeddings.position_ids` (a non-trainable buffer older transformers saved) is a known
 //    buffer: checked to be 0, 1, ..., n − 1 (anything else is an error) and not reported;
@@ -74,17 +79,61 @@ inline std::string require_file(const std::string& dir, const std::string& name,
   return path;
 }
 
-/// Maps a checkpoint key onto ember's name for a model whose BERT body sits under `prefix`
-/// ("" for BertModel, "bert." for heads). Returns "" for keys to ignore.
-inline std::string map_key(const std::string& original, const std::string& prefix,
-                           LoadReport& report) {
+/// DistilBERT's names for the parts of an encoder layer and ember's (BERT's) for the same
+/// tensors, attention's first so that `.attention.output.dense.` is matched before
+/// `.output.dense.` when translating back.
+inline const std::vector<std::pair<std::string, std::string>>& distilbert_renames() {
+  static const std::vector<std::pair<std::string, std::string>> r = {
+      {".attention.q_lin.", ".attention.self.query."},
+      {".attention.k_lin.", ".attention.self.key."},
+      {".attention.v_lin.", ".attention.self.value."},
+      {".attention.out_lin.", ".attention.output.dense."},
+      {".sa_layer_norm.", ".attention.output.LayerNorm."},
+      {".ffn.lin1.", ".intermediate.dense."},
+      {".ffn.lin2.", ".output.dense."},
+      {".output_layer_norm.", ".output.LayerNorm."}};
+  return r;
+}
+/// Replaces the first listed part found in `key` (from → to, or to → from with `back`).
+inline std::string rename_part(std::string key, bool back) {
+  for (const auto& [distil, bert] : distilbert_renames()) {
+    const std::string& from = back ? bert : distil;
+    const std::string& to = back ? distil : bert;
+    std::size_t at = key.find(from);
+    if (at != std::string::npos) return key.replace(at, from.size(), to);
+  }
+  return key;
+}
+/// ember's name of an encoder key without prefix (DistilBERT: `transformer.layer.` → BERT's).
+inline std::string encoder_key_from_checkpoint(const std::string& key, const BertConfig& c) {
+  if (c.family() != Family::DistilBert || !starts_with(key, "transformer.layer.")) return key;
+  return rename_part("encoder.layer." + key.substr(18), false);
+}
+/// The checkpoint name of ember's parameter `name` (DistilBERT's names; others unchanged).
+inline std::string checkpoint_key(const std::string& name, const BertConfig& c) {
+  if (c.family() != Family::DistilBert) return name;
+  const std::string body = c.base_model_prefix() + ".encoder.layer.";
+  std::size_t at = starts_with(name, "encoder.layer.") ? 0
+                   : starts_with(name, body)           ? body.size() - 14
+                                                       : std::string::npos;
+  if (at == std::string::npos) return name;
+  return rename_part(name.substr(0, at) + "transformer.layer." + name.substr(at + 14), true);
+}
+
+/// Maps a checkpoint key onto ember's name for a model of config `c` whose encoder sits under
+/// `prefix` ("" for the base model, "<base_model_prefix>." for heads). Returns "" for keys to
+/// ignore.
+inline std::string map_key(const std::string& original, const BertConfig& c,
+                           const std::string& prefix, LoadReport& report) {
   std::string key = original;
   bool legacy = false;
   if (ends_with(key, ".gamma")) key = key.substr(0, key.size() - 6) + ".weight", legacy = true;
   if (ends_with(key, ".beta")) key = key.substr(0, key.size() - 5) + ".bias", legacy = true;
-  if (starts_with(key, "bert.")) key = key.substr(5);
+  const std::string own = c.base_model_prefix() + ".";
+  if (starts_with(key, own)) key = key.substr(own.size());
+  key = encoder_key_from_checkpoint(key, c);
   bool body = starts_with(key, "embeddings.") || starts_with(key, "encoder.") ||
-              starts_with(key, "pooler.");
+              starts_with(key, "pooler.") || starts_with(key, "embeddings_project.");
   if (body) key = prefix + key;  // otherwise a head parameter such as classifier.weight
   if (legacy) report.renamed_keys.push_back(original + " -> " + key);
   return key;
@@ -107,16 +156,16 @@ inline void check_position_ids(const io::SafetensorsFile& file, const std::strin
                 "the positions itself and cannot use another order)");
 }
 
-/// Loads the checkpoint at `path` into `model`, whose BERT body sits under `prefix` ("" for
-/// BertModel, "bert." for a model with a head). Optional, i.e. left at their fresh
+/// Loads the checkpoint at `path` into `model` (of config `config`), whose encoder sits under
+/// `prefix` ("" for the base model, "<base_model_prefix>." for a model with a head). Optional, i.e. left at their fresh
 /// initialization and reported missing: the pooler, and with a prefix every head parameter (the
 /// names outside it: a plain BERT checkpoint gets a fresh head, as in HF). Tied weights
 /// (`Module::tied_state_keys()`, e.g. the MLM decoder) load through their first name: a
 /// checkpoint storing the shared matrix once is complete, as Hugging Face saves it.
-/// `skip_head`: the checkpoint's `classifier.*` is not used (another number of classes).
+/// `skip_head`: the checkpoint's last head layer is not used (another number of classes).
 template <class T>
-void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::string& prefix,
-                     LoadReport& report, bool skip_head = false) {
+void load_checkpoint(nn::Module<T>& model, const BertConfig& config, const std::string& path,
+                     const std::string& prefix, LoadReport& report, bool skip_head = false) {
   io::SafetensorsFile file = io::SafetensorsFile::open(path);
   nn::StateDict<T> own = model.state_dict();
   const std::map<std::string, std::string> tied = model.tied_state_keys();
@@ -125,12 +174,16 @@ void load_checkpoint(nn::Module<T>& model, const std::string& path, const std::s
   for (const std::string& key : file.keys()) {
     if (ends_with(key, ".weight_scale") && file.contains(key.substr(0, key.size() - 6)))
       continue;  // the float scales of an int8 weight: read with it below
-    if (key == "embeddings.position_ids" || key == "bert.embeddings.position_ids") {
+    if (key == "embeddings.position_ids" ||
+        key == config.base_model_prefix() + ".embeddings.position_ids") {
       check_position_ids(file, key, path);  // a known buffer: ember computes positions itself
       continue;
     }
-    std::string name = map_key(key, prefix, report);
-    if (skip_head && starts_with(name, "classifier.")) name.clear();  // re-initialized head
+    std::string name = map_key(key, config, prefix, report);
+    // A head for another number of classes: its last layer is re-initialized.
+    if (skip_head && (name == "classifier.weight" || name == "classifier.bias" ||
+                      starts_with(name, "classifier.out_proj.")))
+      name.clear();
     if (!own_by_name.count(name))
       report.unexpected_keys.push_back(key);
     else
@@ -211,12 +264,13 @@ inline std::pair<Tensor<int8_t>, Tensor<float>> quantize_weight_s8(const Tensor<
   return {q, s};
 }
 
-/// Writes `model`'s weights as save_state_dict does, except that the weight of every Linear
+/// Writes `model`'s weights as io::save_state_dict does — F32, tied weights once — under their
+/// checkpoint names (`checkpoint_key`: DistilBERT's own), except that the weight of every Linear
 /// layer in dynamic int8 is stored as I8 `<name>.weight` with its F32 scales
 /// `<name>.weight_scale` [out_features] (a weight tied to another name is stored once, in float).
 template <class T>
-void save_weights(const nn::Module<T>& model, const std::string& path) {
-  if (!nn::is_quantized_dynamic(model)) return io::save_state_dict(model, path);
+void save_weights(const nn::Module<T>& model, const BertConfig& config, const std::string& path) {
+  const bool int8 = nn::is_quantized_dynamic(model);
   std::set<std::string> int8_weights;
   if constexpr (std::is_same_v<T, float>) {
     for (const auto& [name, m] : model.named_modules())
@@ -227,15 +281,18 @@ void save_weights(const nn::Module<T>& model, const std::string& path) {
   std::vector<std::pair<std::string, io::TensorVariant>> tensors;
   for (auto& [name, t] : model.state_dict()) {
     if (tied.count(name)) continue;
+    const std::string key = checkpoint_key(name, config);
     if (int8_weights.count(name)) {
       auto [q, s] = quantize_weight_s8(t.template to<float>());
-      tensors.emplace_back(name, q);
-      tensors.emplace_back(name + "_scale", s);
+      tensors.emplace_back(key, q);
+      tensors.emplace_back(key + "_scale", s);
     } else {
-      tensors.emplace_back(name, t.template to<float>());
+      tensors.emplace_back(key, t.template to<float>());
     }
   }
-  io::save_safetensors(path, tensors, {{"format", "pt"}, {"quantization", "ember_dynamic_int8"}});
+  std::map<std::string, std::string> meta = {{"format", "pt"}};
+  if (int8) meta["quantization"] = "ember_dynamic_int8";
+  io::save_safetensors(path, tensors, meta);
 }
 
 /// After loading an int8 directory: its Linear layers go back to int8 (nn::quantize_dynamic
@@ -329,10 +386,11 @@ inline void apply_label_options(BertConfig& config, const FromPretrainedOptions&
 }
 }  // namespace detail
 
-/// Loads a `BertModel` from a Hugging Face-layout directory (`config.json`,
-/// `model.safetensors`). Throws `ember::Error` naming the missing file, the bad config field,
-/// or the parameter whose shape disagrees. `options.num_labels`/`id2label` only set the config's
-/// labels (there is no head); `loading_info` receives what was missing or unused.
+/// Loads the encoder (`BertModel`: HF's BertModel, RobertaModel, XLMRobertaModel,
+/// DistilBertModel, ElectraModel — config.json's model_type) from a Hugging Face-layout directory
+/// (`config.json`, `model.safetensors`). Throws `ember::Error` naming the missing file, the bad
+/// config field, or the parameter whose shape disagrees. `options.num_labels`/`id2label` only
+/// set the config's labels (there is no head); `loading_info` receives what was missing or unused.
 template <class T>
 std::shared_ptr<BertModel<T>> bert_model_from_pretrained(
     const std::string& dir, const FromPretrainedOptions& options = {}) {
@@ -341,33 +399,51 @@ std::shared_ptr<BertModel<T>> bert_model_from_pretrained(
   std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
   auto model = std::make_shared<BertModel<T>>(config, options.generator());
   LoadReport local;
-  detail::load_checkpoint(*model, weights, "",
+  detail::load_checkpoint(*model, config, weights, "",
                           options.loading_info() ? *options.loading_info() : local);
   detail::apply_saved_quantization(*model, config, dir);
   return model;
 }
 
-/// Loads a `BertForSequenceClassification` from a Hugging Face-layout directory. A checkpoint
-/// without a classifier (a plain pretrained BERT) gets a fresh one with the options'
-/// `num_labels` / `id2label` classes (unset: the config's); a checkpoint whose classifier has
-/// another number of classes gets a fresh one too (HF's `ignore_mismatched_sizes`: its
-/// classifier tensors are reported as unused). Same errors as `bert_model_from_pretrained`.
+namespace detail {
+/// The shared part of the head models' from_pretrained: the head's last layer is fresh when
+/// the options change the number of classes (HF's `ignore_mismatched_sizes`).
+template <class Model>
+std::shared_ptr<Model> head_model_from_pretrained(const std::string& dir,
+                                                  const FromPretrainedOptions& options) {
+  using T = typename Model::value_type;
+  BertConfig config = read_config(dir);
+  const int64_t saved_labels = config.num_labels();
+  apply_label_options(config, options);
+  std::string weights = require_file(dir, "model.safetensors", "from_pretrained");
+  const bool new_head = config.num_labels() != saved_labels;
+  auto model = std::make_shared<Model>(config, options.generator());
+  LoadReport local;
+  load_checkpoint(*model, config, weights, config.base_model_prefix() + ".",
+                  options.loading_info() ? *options.loading_info() : local, new_head);
+  apply_saved_quantization<T>(*model, config, dir);
+  return model;
+}
+}  // namespace detail
+
+/// Loads a `BertForSequenceClassification` (any family) from a Hugging Face-layout directory. A
+/// checkpoint without a head (a plain pretrained encoder) gets a fresh one with the options'
+/// `num_labels` / `id2label` classes (unset: the config's); a checkpoint whose head has another
+/// number of classes gets a fresh last layer too (HF's `ignore_mismatched_sizes`: its tensors
+/// are reported as unused). Same errors as `bert_model_from_pretrained`.
 template <class T>
 std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretrained(
     const std::string& dir, const FromPretrainedOptions& options = {}) {
-  BertConfig config = detail::read_config(dir);
-  const int64_t saved_labels = config.num_labels();
-  detail::apply_label_options(config, options);
-  std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
-  // A checkpoint's classifier for another number of classes cannot be used (HF's
-  // ignore_mismatched_sizes): the head is freshly initialized and reported as missing.
-  const bool new_head = config.num_labels() != saved_labels;
-  auto model = std::make_shared<BertForSequenceClassification<T>>(config, options.generator());
-  LoadReport local;
-  detail::load_checkpoint(*model, weights, "bert.",
-                          options.loading_info() ? *options.loading_info() : local, new_head);
-  detail::apply_saved_quantization(*model, config, dir);
-  return model;
+  return detail::head_model_from_pretrained<BertForSequenceClassification<T>>(dir, options);
+}
+
+/// Loads a `BertForTokenClassification` (any family); the same rules as
+/// `bert_classifier_from_pretrained` (a fresh `classifier` for a plain encoder or another
+/// number of labels).
+template <class T>
+std::shared_ptr<BertForTokenClassification<T>> bert_token_classifier_from_pretrained(
+    const std::string& dir, const FromPretrainedOptions& options = {}) {
+  return detail::head_model_from_pretrained<BertForTokenClassification<T>>(dir, options);
 }
 
 /// Loads a `BertForMaskedLM` from a Hugging Face-layout directory: a `BertForMaskedLM` or
@@ -375,41 +451,59 @@ std::shared_ptr<BertForSequenceClassification<T>> bert_classifier_from_pretraine
 /// reported as unused), or a plain `BertModel` / classifier one (the MLM head is freshly
 /// initialized, as HF does, and reported as missing). The decoder is tied to the word
 /// embeddings (unless config.json says `tie_word_embeddings: false`), so a checkpoint that stores
-/// the matrix once is complete. Same errors as `bert_model_from_pretrained`.
+/// the matrix once is complete. Same errors as `bert_model_from_pretrained`, and for a model_type
+/// other than bert (the other families' MLM heads are not implemented).
 template <class T>
 std::shared_ptr<BertForMaskedLM<T>> bert_masked_lm_from_pretrained(
     const std::string& dir, const FromPretrainedOptions& options = {}) {
   BertConfig config = detail::read_config(dir);
+  EMBER_CHECK(config.family() == Family::Bert, "from_pretrained: ", dir, " holds a ",
+              config.model_type, " model; ember's masked-LM head is BERT's (model_type bert)");
   detail::apply_label_options(config, options);
   std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
   auto model = std::make_shared<BertForMaskedLM<T>>(config, options.generator());
   LoadReport local;
-  detail::load_checkpoint(*model, weights, "bert.",
+  detail::load_checkpoint(*model, config, weights, "bert.",
                           options.loading_info() ? *options.loading_info() : local);
   detail::apply_saved_quantization(*model, config, dir);
   return model;
 }
 
+namespace detail {
+/// Writes `model.safetensors` and `config.json` (architecture `<class_prefix><suffix>`).
+template <class T>
+void save_model_dir(const nn::Module<T>& model, BertConfig c, const std::string& dir,
+                    const std::string& suffix) {
+  std::filesystem::create_directories(dir);
+  save_weights(model, c, (std::filesystem::path(dir) / "model.safetensors").string());
+  c = config_for_save(model, c);
+  write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
+                    c.to_json(c.class_prefix() + suffix));
+}
+}  // namespace detail
+
 /// Writes `config.json` and `model.safetensors` (F32, Hugging Face names) into `dir` (created if
 /// needed). Hugging Face transformers' `AutoModel.from_pretrained(dir)` loads the result.
 template <class T>
 void save_pretrained(const BertModel<T>& model, const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
-  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
-                            detail::config_for_save(model, model.config()).to_json("BertModel"));
+  detail::save_model_dir(model, model.config(), dir, "Model");
 }
 
-/// Writes `config.json` (with id2label/label2id) and `model.safetensors` for a classifier.
-/// `AutoModelForSequenceClassification.from_pretrained(dir)` loads it and gives the same logits.
+/// Writes `config.json` (with id2label/label2id, problem_type) and `model.safetensors` for a
+/// classifier. `AutoModelForSequenceClassification.from_pretrained(dir)` loads it and gives the
+/// same logits.
 template <class T>
 void save_pretrained(const BertForSequenceClassification<T>& model, const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
-  BertConfig c = detail::config_for_save(model, model.config());
-  if (c.problem_type.empty()) c.problem_type = "single_label_classification";
-  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
-                            c.to_json("BertForSequenceClassification"));
+  BertConfig c = model.config();
+  if (c.problem_type.empty() && c.num_labels() > 1) c.problem_type = "single_label_classification";
+  detail::save_model_dir(model, c, dir, "ForSequenceClassification");
+}
+
+/// Writes `config.json` and `model.safetensors` for a token classifier;
+/// `AutoModelForTokenClassification.from_pretrained(dir)` loads it.
+template <class T>
+void save_pretrained(const BertForTokenClassification<T>& model, const std::string& dir) {
+  detail::save_model_dir(model, model.config(), dir, "ForTokenClassification");
 }
 
 /// Writes `config.json` and `model.safetensors` for a masked-LM model, the tied decoder stored
@@ -417,10 +511,7 @@ void save_pretrained(const BertForSequenceClassification<T>& model, const std::s
 /// gives the same logits.
 template <class T>
 void save_pretrained(const BertForMaskedLM<T>& model, const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  detail::save_weights(model, (std::filesystem::path(dir) / "model.safetensors").string());
-  detail::write_json_atomic((std::filesystem::path(dir) / "config.json").string(),
-                            detail::config_for_save(model, model.config()).to_json("BertForMaskedLM"));
+  detail::save_model_dir(model, model.config(), dir, "ForMaskedLM");
 }
 
 /// Writes the tokenizer's `vocab.txt` (one token per line, id = line number) and a
