@@ -44,8 +44,14 @@ std::shared_ptr<BertForSequenceClassification<T>> student_from_teacher(
     auto it = tc.pruned_heads.find(from[std::size_t(i)]);
     if (it != tc.pruned_heads.end()) sc.pruned_heads[i] = it->second;
   }
-  Generator scratch(0);  // the throwaway initialization leaves the default stream alone
-  auto student = std::make_shared<BertForSequenceClassification<T>>(sc, &scratch);
+  // The student's fresh initialization is overwritten below. It draws from the default
+  // generator, whose state is put back, so the caller's random stream is unchanged. (A local
+  // Generator must not be passed: the model keeps the pointer for its dropout masks, and it
+  // would dangle once this function returns — a crash in the student's first forward.)
+  Generator& dg = default_generator();
+  const uint64_t seed = dg.seed(), offset = dg.offset();
+  auto student = std::make_shared<BertForSequenceClassification<T>>(sc);
+  dg.set_state(seed, offset);
   student->to(teacher.classifier->weight.device());
   // Student key → teacher key: "<prefix>.encoder.layer.<i>." becomes "…layer.<from[i]>."
   // (prefix "bert", "roberta", ...: any family).
