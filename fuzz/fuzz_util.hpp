@@ -18,18 +18,21 @@ namespace ember::fuzz {
 
 /// A folder of this process's own under /dev/shm (memory-backed; /tmp when absent), removed at
 /// exit. Each input overwrites the files in it, so nothing accumulates.
+/// The path lives on the heap and is never freed: the std::atexit handler is registered while
+/// the static is still being initialised, so it runs *after* the static's destructor would
+/// (C++ [basic.start.term]) — a `static path` here was read after destruction at exit.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
+  static const std::filesystem::path* const dir = [] {
     std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp";
-    std::filesystem::path d = base / ("ember_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+    auto* d = new std::filesystem::path(base / ("ember_fuzz_" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(scratch_dir(), ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 /// Writes `bytes` to scratch_dir()/name and returns the path.

@@ -26,11 +26,12 @@
 #ifdef EMBER_HAVE_MPI  // built with MPI (CMake target ember::distributed): --distributed works
 #include <ember/distributed/ddp.hpp>
 #include <ember/distributed/mpi.hpp>
-#ifdef EMBER_HAVE_NCCL  // bert_classification_cuda with NCCL: --distributed --device cuda
-// The NCCL group over the ranks of `bootstrap` on this process's GPU (nccl_group.cu, nvcc).
-std::shared_ptr<ember::distributed::ProcessGroup> nccl_group(
-    ember::distributed::ProcessGroup& bootstrap);
-#endif
+// The NCCL group over the ranks of `bootstrap` on this process's GPU, for --distributed
+// --device cuda. bert_classification_cuda built with NCCL sets it when the program starts
+// (nccl_group.cu, nvcc); null otherwise. A pointer, not a declaration under #ifdef, so that
+// this file compiles once for both programs (CMake's bert_classification_main object library).
+std::shared_ptr<ember::distributed::ProcessGroup> (*nccl_group)(
+    ember::distributed::ProcessGroup& bootstrap) = nullptr;
 #endif
 
 #include <CLI/CLI.hpp>
@@ -84,12 +85,10 @@ struct World {
     if (!main()) (void)std::freopen("/dev/null", "w", stdout);
     gradients = group;
     if (gpu) {
-#ifdef EMBER_HAVE_NCCL
+      EMBER_CHECK(nccl_group != nullptr,
+                  "--distributed --device cuda needs NCCL: this program was built without it "
+                  "(bert_classification_cuda links NCCL when CMake finds nccl.h and libnccl.so)");
       gradients = nccl_group(*group);
-#else
-      EMBER_FAIL("--distributed --device cuda needs NCCL: this program was built without it "
-                 "(bert_classification_cuda links NCCL when CMake finds nccl.h and libnccl.so)");
-#endif
     }
 #else
     EMBER_FAIL("--distributed: this program was built without MPI (CMake links it when it finds "
