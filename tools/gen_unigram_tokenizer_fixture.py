@@ -23,7 +23,7 @@ XLMRobertaTokenizerFast with <mask> lstrip=True (as XLM-R's own file has it) and
                      pre-tokenizer transformers 5's XLMRobertaTokenizer builds itself
                      (Sequence[WhitespaceSplit, Metaspace]), "first"/"never" for Metaspace's
                      other prepend schemes (pre-tokenizer and decoder).
-      group: sst2 | wnut17 | hard | normalizer | unknown | invalid_utf8 | pair | truncation | variant
+      group: sst2 | wnut17 | hard | mixed | normalizer | unknown | invalid_utf8 | pair | truncation | variant
 
 The SentencePiece .model file is not kept (256 KB; everything is in tokenizer.json).
 
@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import REPO_ROOT, command  # noqa: E402
 from gen_bpe_tokenizer_fixture import (SST2, hard_texts, invalid_utf8, make_case, pairs,  # noqa: E402
-                                       read_tsv, read_wnut, truncations)
+                                       read_tsv, read_wnut, mixed_texts, truncations)
 
 OUT = REPO_ROOT / "tests" / "data" / "unigram_tiny"
 VOCAB_SIZE = 1000
@@ -201,6 +201,8 @@ def main():
         cases.append(unigram_case(tok, s, group="hard"))
     for s in hard_texts():
         cases.append(unigram_case(tok, s, group="hard"))
+    for s in mixed_texts():
+        cases.append(unigram_case(tok, s, group="mixed"))
     for raw in invalid_utf8():
         cases.append(unigram_case(tok, raw.decode("utf-8", errors="replace"), raw=raw, group="invalid_utf8"))
     raw_a, raw_b = b"caf\xc3 \xff<mask>", b"\xe2\x82\xac 5 \x80"
