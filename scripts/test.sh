@@ -5,8 +5,9 @@
 # under AddressSanitizer + UBSan and runs them, then builds the libFuzzer targets and runs each
 # briefly on its seed corpus (scripts/fuzz.sh --smoke).
 # Compile time is the budget on CI's 2 cores, so each translation unit compiles once: the doctest
-# binaries only in the sanitizer build (EMBER_BUILD_UNIT_TESTS=OFF in the Release pass; a plain
-# `cmake --preset release` builds them too), bench_cuda not at all (scripts/gpu_bundle.sh and
+# binaries only in the sanitizer build (EMBER_BUILD_UNIT_TESTS=OFF in the Release pass; CMake
+# caches it, so after this script `cmake --preset release -DEMBER_BUILD_UNIT_TESTS=ON` brings
+# them back in build/release), bench_cuda not at all (scripts/gpu_bundle.sh and
 # scripts/gpu_check.sh build it where it runs).
 #   scripts/test.sh            Release + sanitizer builds + fuzz smoke run
 #   EMBER_SKIP_ASAN=1 scripts/test.sh   no sanitizer build: the unit tests are built and run in
