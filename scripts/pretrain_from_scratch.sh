@@ -5,6 +5,8 @@
 # package wordnet-base, WordNet 3.0 licence: use, copy and distribute with the copyright notice;
 # ~117,659 definitions with examples, ~1.46 M words) — then fine-tuned on SST-2, against the same
 # architecture fine-tuned from random initialization (`bert_pretraining init`, same seed).
+# --corpus FILE pretrains on another text file instead (one document per line), e.g. WordNet as
+# dictionary entries with their words: `python3 tools/wordnet_corpus.py > entries.txt`.
 #
 # The comparison is tuned alike for both starting points: 1,000 labelled SST-2 examples (the
 # low-resource setting of the continued-pretraining check), learning rates 1e-4, 3e-4, 1e-3 ×
@@ -14,12 +16,14 @@
 #
 #   scripts/pretrain_from_scratch.sh [--build-dir DIR] [--threads N] [--steps S]
 #                                    [--train-examples N] [--out DIR]
+#                                    [--lrs "1e-4 3e-4 1e-3"] [--epochs "3 10"] [--corpus FILE]
 # Pretraining: S optimizer steps (default 5,000) of 64 blocks of 64 tokens, lr 1e-3, warmup 5%;
 # an interrupted run continues where its checkpoint left it (`pretrain --resume`). Finished
 # fine-tunes are not run again. Installs wordnet-base if missing (apt-get, needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build/release threads=2 steps=5000 examples=1000 out=runs/from-scratch
+lrs="1e-4 3e-4 1e-3" epochs_list="3 10" corpus=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build=$2; shift 2 ;;
@@ -27,6 +31,9 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --train-examples) examples=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --lrs) lrs=$2; shift 2 ;;
+    --epochs) epochs_list=$2; shift 2 ;;
+    --corpus) corpus=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,30 +44,36 @@ if [ ! -f /usr/share/wordnet/data.noun ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wordnet-base
 fi
-# One gloss per line: the text after " | " of every synset line (licence lines start with spaces).
-cat /usr/share/wordnet/data.{noun,verb,adj,adv} | grep -v '^  ' | sed -n 's/^[^|]*| //p' |
-  sed 's/ *$//' > "$out/wordnet_glosses.txt"
-echo "== $(date -u +%FT%TZ) corpus: $(wc -l < "$out/wordnet_glosses.txt") glosses, $(wc -w < "$out/wordnet_glosses.txt") words"
+if [ -z "$corpus" ]; then
+  # One gloss per line: the text after " | " of every synset line (licence lines start with spaces).
+  corpus=$out/wordnet_glosses.txt
+  cat /usr/share/wordnet/data.{noun,verb,adj,adv} | grep -v '^  ' | sed -n 's/^[^|]*| //p' |
+    sed 's/ *$//' > "$corpus"
+fi
+[ -s "$corpus" ] || { echo "corpus $corpus is missing or empty" >&2; exit 2; }
+echo "== $(date -u +%FT%TZ) corpus $corpus: $(wc -l < "$corpus") lines, $(wc -w < "$corpus") words"
 
 cat > "$out/config.json" <<'JSON'
 {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024,
  "max_position_embeddings": 512}
 JSON
 [ -f "$out/vocab/vocab.txt" ] ||
-  "$pre" train-vocab --corpus "$out/wordnet_glosses.txt" --vocab-size 8000 --output "$out/vocab"
+  "$pre" train-vocab --corpus "$corpus" --vocab-size 8000 --output "$out/vocab"
 [ -f "$out/random/model.safetensors" ] ||
   "$pre" init --config "$out/config.json" --vocab "$out/vocab/vocab.txt" --output "$out/random" --seed 42
-if [ ! -f "$out/pretrained/model.safetensors" ]; then
+# Done when the checkpoint is at the last step (model.safetensors is also written at each
+# evaluation, so its presence alone does not mean the run finished).
+if ! grep -q "\"global_step\": $steps," "$out/pretrained/checkpoint/trainer_state.json" 2>/dev/null; then
   "$pre" pretrain --config "$out/config.json" --vocab "$out/vocab/vocab.txt" \
-    --corpus "$out/wordnet_glosses.txt" --output "$out/pretrained" --max-steps "$steps" \
+    --corpus "$corpus" --output "$out/pretrained" --max-steps "$steps" \
     --batch-size 64 --seq-len 64 --lr 1e-3 --warmup-ratio 0.05 --weight-decay 0.01 \
     --eval-every 500 --threads "$threads" --seed 42 --resume 2>"$out/pretrain.progress"
 fi
 python3 tools/plot_pretraining.py "$out/pretrained/metrics.jsonl" "$out/pretraining.svg" \
-  --title "small BERT (4 x 256) from scratch on WordNet glosses"
+  --title "small BERT (4 x 256) from scratch on $(basename "$corpus")"
 
-for lr in 1e-4 3e-4 1e-3; do
-  for epochs in 3 10; do
+for lr in $lrs; do
+  for epochs in $epochs_list; do
     for start in random pretrained; do
       bash scripts/finetune_seeds.sh "$start-lr$lr-ep$epochs" "$out/$start" "$out" "$build" \
         "$threads" "$examples" "$lr" "$epochs"
