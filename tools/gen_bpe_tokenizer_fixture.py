@@ -74,19 +74,25 @@ def read_tsv(path: Path, n: int | None = None) -> list[str]:
     return out if n is None else out[:n]
 
 
+def wnut_sentences(name: str) -> list[list[str]]:
+    """The sentences of wnut17/NAME (CoNLL: token TAB tag, blank line between sentences), as lists
+    of tokens."""
+    sents, cur = [], []
+    for line in (WNUT / name).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            cur.append(line.split("\t")[0])
+        elif cur:
+            sents.append(cur)
+            cur = []
+    if cur:
+        sents.append(cur)
+    return sents
+
+
 def read_wnut(n: int) -> list[str]:
     """The first n sentences of wnut17/dev.conll that hold something other than ASCII letters,
     joined with spaces (tokens as in the file)."""
-    sents, cur = [], []
-    for line in (WNUT / "dev.conll").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if cur:
-                sents.append(" ".join(cur))
-            cur = []
-            continue
-        cur.append(line.split("\t")[0])
-    if cur:
-        sents.append(" ".join(cur))
+    sents = [" ".join(t) for t in wnut_sentences("dev.conll")]
     interesting = [s for s in sents if any(ord(c) > 127 for c in s) or "@" in s or "http" in s or "#" in s]
     return interesting[:n]
 
@@ -231,11 +237,7 @@ def mixed_texts(n: int = 1800, seed: int = 2017) -> list[str]:
     leading / trailing whitespace and controls (NUL, DEL, ZWSP, BOM, soft hyphen) put in at random.
     Special-token spellings (<s>, <mask>, ...) stay in the hard group."""
     rng = random.Random(seed)
-    real = []
-    for name in ("train.conll", "dev.conll"):
-        for line in (WNUT / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                real.append(line.split("\t")[0])
+    real = [t for name in ("train.conll", "dev.conll") for sent in wnut_sentences(name) for t in sent]
     words = sorted({w for t in hard_texts() for w in t.split() if "<" not in w and ">" not in w})
     seps = [" "] * 6 + ["", "  ", "   ", "\t", "\n", " \n ", "\r\n", "\u00a0", "\u3000", " \t "]
     controls = ["\x00", "\x01", "\x7f", "\u200b", "\ufeff", "\u00ad", "\u0301", "\u200d"]
