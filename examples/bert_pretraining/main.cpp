@@ -260,6 +260,13 @@ int run_pretrain(const PretrainArgs& a) {
                                    state.user.at("collator_offset").get<uint64_t>());
     std::printf("resumed from %s at step %lld\n", ckpt_dir.c_str(), (long long)state.global_step);
   }
+  // Running the same command again after it stopped must not train past the stop it names (the
+  // loop below tests `global_step == stop_at_step` after each step, so it would never stop).
+  if (a.stop_at_step > 0 && state.global_step >= a.stop_at_step) {
+    std::printf("already at step %lld (--stop-at-step %lld): nothing to do\n",
+                (long long)state.global_step, (long long)a.stop_at_step);
+    return 0;
+  }
   std::printf("pretrain: %lld steps (batch %lld x %lld, %lld per epoch), lr %g, mask %.2f%s\n",
               (long long)total_steps, (long long)a.batch_size, (long long)a.grad_accum,
               (long long)steps_per_epoch, a.lr, a.mask_prob,
