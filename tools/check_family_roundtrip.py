@@ -5,13 +5,14 @@ transformers and give ember's logits (issue #20, must-show 1: "ember's save -> H
 The C++ test case "families: save_pretrained ..." (ember_test_model) changes each tiny family
 model (tests/data/<family>_tiny, sequence and token classification) by one SGD step, saves it
 with ember's save_pretrained and, when EMBER_FAMILY_SAVE_DIR is set, keeps the directories there
-with ember_logits.safetensors (input_ids, attention_mask and ember's logits). This script loads
-each directory with AutoModelForSequenceClassification / AutoModelForTokenClassification and
-compares the logits.
+with ember_logits.safetensors (input_ids, attention_mask and ember's logits); the test case
+"families: masked LM ..." does the same for each family's masked-LM model (<family>_masked_lm,
+the decoder tied). This script loads each directory with AutoModelForSequenceClassification /
+AutoModelForTokenClassification / AutoModelForMaskedLM and compares the logits.
 
 Usage (repo root, after tools/setup_torch_cpu.sh and a build):
     mkdir -p /tmp/saved && EMBER_FAMILY_SAVE_DIR=/tmp/saved \\
-        build/release/tests/ember_test_model --test-case='families: save_pretrained*'
+        build/release/tests/ember_test_model --test-case='families: save_pretrained*,families: masked LM*'
     .venv-torch/bin/python tools/check_family_roundtrip.py /tmp/saved [--rtol 1e-5]
 Exit status 0 when every directory loads with no missing or unexpected keys and
 max|HF - ember| <= rtol * max|ember| for each.
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+from transformers import (AutoModelForMaskedLM, AutoModelForSequenceClassification,
+                          AutoModelForTokenClassification)
 
 
 def main():
@@ -36,7 +38,8 @@ def main():
     torch.set_num_threads(1)
     failed = 0
     for d in dirs:
-        auto = AutoModelForTokenClassification if d.name.endswith("_token") else AutoModelForSequenceClassification
+        auto = (AutoModelForTokenClassification if d.name.endswith("_token") else
+                AutoModelForMaskedLM if d.name.endswith("_masked_lm") else AutoModelForSequenceClassification)
         model, info = auto.from_pretrained(d, output_loading_info=True, attn_implementation="eager")
         model.eval()
         ref = load_file(d / "ember_logits.safetensors")

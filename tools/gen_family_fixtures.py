@@ -12,6 +12,10 @@ electra/electra_tiny:
   tests/data/DIR/token_classification/{config.json, model.safetensors, golden.safetensors}
                                                     <Family>ForTokenClassification (5 labels), same
                                                     body weights; forward + backward of case a
+  tests/data/DIR/masked_lm/{config.json, model.safetensors, golden.safetensors}
+                                                    <Family>ForMaskedLM, same body weights, decoder
+                                                    tied to the word embeddings; forward + backward
+                                                    of case a with 30% of its tokens masked
 and
   tests/data/problem_types/{multi_label,regression}/{config.json, model.safetensors,
                                                      golden.safetensors, golden.json}
@@ -65,6 +69,8 @@ PERTURB_SEED = 1234
 PERTURB_SCALE = 0.1
 TC_LABEL_SEED = 99
 TC_NUM_LABELS = 5
+MLM_MASK_SEED = 77
+MLM_PROBABILITY = 0.3
 
 # Case a: 3 single SST-2 dev sentences (the rows of tests/data/bert_tiny case a; the longest in
 # the middle so rows 0 and 2 carry padding), SST-2 labels. Case b: 2 pairs (bert_tiny case b),
@@ -88,14 +94,15 @@ def family_specs(vocab_sizes: dict) -> dict:
     return {
         "roberta": dict(
             dir="roberta_tiny", base="roberta", seq=T.RobertaForSequenceClassification,
-            tc=T.RobertaForTokenClassification, cfg=T.RobertaConfig, tok_cls=T.RobertaTokenizerFast,
+            tc=T.RobertaForTokenClassification, mlm=T.RobertaForMaskedLM, cfg=T.RobertaConfig,
+            tok_cls=T.RobertaTokenizerFast,
             config=dict(vocab_size=vocab_sizes["roberta"], **BODY, max_position_embeddings=MAX_POS + 2,
                         type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0,
                         eos_token_id=2, num_labels=3),
             token_types=True),
         "xlm-roberta": dict(
             dir="xlmr_tiny", base="roberta", seq=T.XLMRobertaForSequenceClassification,
-            tc=T.XLMRobertaForTokenClassification, cfg=T.XLMRobertaConfig,
+            tc=T.XLMRobertaForTokenClassification, mlm=T.XLMRobertaForMaskedLM, cfg=T.XLMRobertaConfig,
             tok_cls=T.XLMRobertaTokenizerFast,
             config=dict(vocab_size=vocab_sizes["xlm-roberta"], **BODY, max_position_embeddings=MAX_POS + 2,
                         type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0,
@@ -103,7 +110,7 @@ def family_specs(vocab_sizes: dict) -> dict:
             token_types=True),
         "distilbert": dict(
             dir="distilbert_tiny", base="distilbert", seq=T.DistilBertForSequenceClassification,
-            tc=T.DistilBertForTokenClassification, cfg=T.DistilBertConfig,
+            tc=T.DistilBertForTokenClassification, mlm=T.DistilBertForMaskedLM, cfg=T.DistilBertConfig,
             tok_cls=T.DistilBertTokenizerFast,
             config=dict(vocab_size=vocab_sizes["wordpiece"], max_position_embeddings=MAX_POS,
                         sinusoidal_pos_embds=False, n_layers=2, n_heads=4, dim=32, hidden_dim=64,
@@ -112,7 +119,8 @@ def family_specs(vocab_sizes: dict) -> dict:
             token_types=False),
         "electra": dict(
             dir="electra_tiny", base="electra", seq=T.ElectraForSequenceClassification,
-            tc=T.ElectraForTokenClassification, cfg=T.ElectraConfig, tok_cls=T.ElectraTokenizerFast,
+            tc=T.ElectraForTokenClassification, mlm=T.ElectraForMaskedLM, cfg=T.ElectraConfig,
+            tok_cls=T.ElectraTokenizerFast,
             config=dict(vocab_size=vocab_sizes["wordpiece"], embedding_size=16, **BODY,
                         max_position_embeddings=MAX_POS, type_vocab_size=2, layer_norm_eps=1e-12,
                         pad_token_id=0, num_labels=3),
@@ -371,7 +379,8 @@ def gen_family(name: str, spec: dict, tok, dev, vocab_how: str, wordpiece_vocab_
         tok_files = sorted(set(tok_files) | {"vocab.txt"})
     file_keys = rewrite_model_file(d, f"tiny {spec['seq'].__name__} (tests/data/{spec['dir']}), "
                                       "see golden.json / tools/README.md")
-    keep = {"config.json", "model.safetensors", "golden.safetensors", "golden.json", "token_classification"} | set(tok_files)
+    keep = {"config.json", "model.safetensors", "golden.safetensors", "golden.json", "token_classification",
+            "masked_lm"} | set(tok_files)
     clean_dir(d, keep)
     linked = []
     src_dir = {"roberta": BPE_DIR, "xlm-roberta": UNIGRAM_DIR}.get(name)
@@ -403,19 +412,9 @@ def gen_family(name: str, spec: dict, tok, dev, vocab_how: str, wordpiece_vocab_
                     attn_implementation=model.config._attn_implementation)
 
     # Token classification: same body, a freshly seeded 5-way classifier.
-    tc = build(spec["tc"], spec["cfg"], {**cfg_kwargs, "num_labels": TC_NUM_LABELS})
-    body = {n: v for n, v in model.state_dict().items() if n.startswith(base + ".")}
-    missing, unexpected = tc.load_state_dict(body, strict=False)
-    assert not unexpected, unexpected
-    assert all(not m.startswith(base + ".") for m in missing), missing
-    tc_perturbed = perturb(tc, only_prefix_not=base, seed=PERTURB_SEED + 1)
-    tc.eval()
+    tc, tc_perturbed, tc_file_keys = head_model(spec["tc"], spec, {**cfg_kwargs, "num_labels": TC_NUM_LABELS},
+                                                model, PERTURB_SEED + 1, tc_dir)
     tc_names = [n for n, _ in tc.named_parameters()]
-    tc_dir.mkdir(parents=True, exist_ok=True)
-    tc.save_pretrained(str(tc_dir))
-    tc_file_keys = rewrite_model_file(tc_dir, f"tiny {spec['tc'].__name__} (tests/data/{spec['dir']}/"
-                                              "token_classification), body = ../model.safetensors")
-    clean_dir(tc_dir, {"config.json", "model.safetensors", "golden.safetensors"})
     check_reload(spec["tc"], tc_dir, tc, cases["a"]["enc"])
     ca = cases["a"]
     labels = token_labels(ca, TC_LABEL_SEED)
@@ -435,6 +434,8 @@ def gen_family(name: str, spec: dict, tok, dev, vocab_how: str, wordpiece_vocab_
                                 f"padding, else randint(0,{TC_NUM_LABELS}) from torch.Generator().manual_seed({TC_LABEL_SEED}); "
                                 "loss = mean CE over labels != -100",
                     attn_implementation=tc.config._attn_implementation)
+
+    mlm_json = gen_masked_lm(spec, model, cases["a"], tok, d / "masked_lm")
 
     fc.save_json(d / "golden.json", {
         "family": name,
@@ -466,8 +467,86 @@ def gen_family(name: str, spec: dict, tok, dev, vocab_how: str, wordpiece_vocab_
             "parameter_names": tc_names,
             "model_safetensors_keys": sorted(tc_file_keys),
         },
+        "masked_lm": mlm_json,
     })
     return {"dir": spec["dir"], "params": param_names, "tc_params": tc_names}
+
+
+def head_model(cls, spec: dict, cfg_kwargs: dict, model, seed: int, out: Path):
+    """cls(config) with `model`'s body, its head's LayerNorms and biases perturbed from `seed`,
+    eval mode, saved into `out` (save_pretrained's config.json + model.safetensors). Returns the
+    model, the perturbed names and the saved file's keys."""
+    base = spec["base"]
+    head = build(cls, spec["cfg"], cfg_kwargs)
+    body = {n: v for n, v in model.state_dict().items() if n.startswith(base + ".")}
+    missing, unexpected = head.load_state_dict(body, strict=False)
+    assert not unexpected, unexpected
+    assert all(not m.startswith(base + ".") for m in missing), missing
+    perturbed = perturb(head, only_prefix_not=base, seed=seed)
+    head.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    head.save_pretrained(str(out))
+    file_keys = rewrite_model_file(out, f"tiny {cls.__name__} (tests/data/{spec['dir']}/{out.name}), "
+                                        "body = ../model.safetensors")
+    clean_dir(out, {"config.json", "model.safetensors", "golden.safetensors"})
+    return head, perturbed, file_keys
+
+
+def gen_masked_lm(spec: dict, model, case: dict, tok, out: Path) -> dict:
+    """<Family>ForMaskedLM with the sequence model's body and a freshly seeded, perturbed head
+    (the decoder tied to the word embeddings) into `out`; golden forward + backward of case a
+    with MLM_PROBABILITY of its ordinary tokens replaced by the mask token."""
+    base = spec["base"]
+    mlm, perturbed, file_keys = head_model(spec["mlm"], spec, spec["config"], model, PERTURB_SEED + 2, out)
+    assert mlm.get_output_embeddings().weight is getattr(mlm, base).embeddings.word_embeddings.weight  # tied
+    names = [n for n, _ in mlm.named_parameters()]
+
+    enc = dict(case["enc"])
+    g = torch.Generator().manual_seed(MLM_MASK_SEED)
+    ordinary = ~case["special"].bool() & enc["attention_mask"].bool()
+    chosen = (torch.rand(enc["input_ids"].shape, generator=g) < MLM_PROBABILITY) & ordinary
+    assert int(chosen.sum()) >= 4, chosen
+    labels = enc["input_ids"].masked_fill(~chosen, -100)
+    enc["input_ids"] = enc["input_ids"].masked_fill(chosen, tok.mask_token_id)
+    check_reload(spec["mlm"], out, mlm, enc)
+    mlm.zero_grad(set_to_none=True)
+    res = mlm(**enc, labels=labels)
+    vocab = res.logits.shape[-1]
+    manual = F.cross_entropy(res.logits.reshape(-1, vocab), labels.reshape(-1), ignore_index=-100)
+    assert torch.allclose(res.loss, manual, rtol=0, atol=1e-6)
+    res.loss.backward()
+    positions = torch.nonzero(labels.reshape(-1) != -100).reshape(-1)
+    t = {f"a.{n}": v for n, v in enc.items()}
+    t["a.labels"] = labels
+    t["a.masked_positions"] = positions
+    t["a.masked_logits"] = res.logits.detach().reshape(-1, vocab)[positions]
+    t["a.loss"] = res.loss.detach().reshape(1)
+    # The tied matrix's gradient under the encoder's name: XLMRobertaForMaskedLM registers its
+    # lm_head before the encoder, so named_parameters() calls the tie lm_head.decoder.weight.
+    embedding = getattr(mlm, base).embeddings.word_embeddings.weight
+    tied_name = next(n for n, p in mlm.named_parameters() if p is embedding)
+    g = grads(mlm, "a.")
+    g[f"a.grad.{base}.embeddings.word_embeddings.weight"] = g.pop(f"a.grad.{tied_name}")
+    t.update(g)
+    fc.save_tensors(out / "golden.safetensors", t,
+                    description=f"tiny {spec['mlm'].__name__}: eval-mode forward + backward of case a "
+                                "(../golden.safetensors case a) with the chosen tokens replaced by the mask "
+                                "token; labels = the original id there, else -100; masked_logits = HF's logits "
+                                "at masked_positions (flat b * seq + s); loss = mean CE over labels != -100",
+                    attn_implementation=mlm.config._attn_implementation)
+    return {
+        "model_class": spec["mlm"].__name__,
+        "seed": f"torch.manual_seed(0) then {spec['mlm'].__name__}(config); load_state_dict(body of the sequence "
+                f"model, strict=False); head LayerNorm and biases += {PERTURB_SCALE} * N(0,1) from "
+                f"Generator().manual_seed({PERTURB_SEED + 2})",
+        "perturbed_parameters": perturbed,
+        "masking": f"each non-special, non-padding token of case a with probability {MLM_PROBABILITY} "
+                   f"(torch.rand from Generator().manual_seed({MLM_MASK_SEED})) -> {tok.mask_token} "
+                   f"(id {tok.mask_token_id})",
+        "labels": labels.tolist(),
+        "parameter_names": names,
+        "model_safetensors_keys": sorted(file_keys),
+    }
 
 
 # ----------------------------------------------------------------------------------------------

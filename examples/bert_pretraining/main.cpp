@@ -374,8 +374,9 @@ int run_fill_mask(const std::string& model_dir, const std::string& input_file, i
   ember::models::bert::LoadReport report;
   auto model = ember::models::bert::bert_masked_lm_from_pretrained<float>(
       model_dir, ember::models::bert::FromPretrainedOptions().loading_info(&report));
-  for (const std::string& key : report.missing_keys)
-    EMBER_CHECK(key.rfind("cls.", 0) != 0, model_dir, " has no masked-LM head (", key,
+  const std::string body = model->config().base_model_prefix() + ".";
+  for (const std::string& key : report.missing_keys)  // a key outside the encoder: the head's
+    EMBER_CHECK(key.rfind(body, 0) == 0, model_dir, " has no masked-LM head (", key,
                 " is missing), so its predictions would be random; pretrain it first "
                 "(`bert_pretraining pretrain --model ", model_dir, " ...`)");
   model->to(dev);

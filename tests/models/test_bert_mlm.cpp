@@ -90,7 +90,7 @@ TEST_CASE("BertForMaskedLM: the tied decoder's gradient is the sum of both uses"
   tied->forward(b.ids, b.mask, b.types, b.labels).loss.backward();
   untied.forward(b.ids, b.mask, b.types, b.labels).loss.backward();
   Tensor<float> input_use = untied.base_model->embeddings->word_embeddings->weight.grad();
-  Tensor<float> decoder_use = untied.predictions->decoder_weight.grad();
+  Tensor<float> decoder_use = untied.lm_head->decoder_weight.grad();
   ember::test::check_max_close(tied->base_model->embeddings->word_embeddings->weight.grad(), input_use + decoder_use, 1e-6,
               "tied gradient = input use + decoder use");
   // Both uses matter: neither alone is the tied gradient.
@@ -170,9 +170,9 @@ TEST_CASE("tied weights: both names in state_dict, stored once, loaded from a si
   back = bert_masked_lm_from_pretrained<float>(dir.string(), FromPretrainedOptions().loading_info(&report));
   CHECK(report.missing_keys.empty());
   CHECK(report.unexpected_keys.empty());
-  ember::test::check_max_close(back->predictions->decoder_weight, model->base_model->embeddings->word_embeddings->weight,
+  ember::test::check_max_close(back->lm_head->decoder_weight, model->base_model->embeddings->word_embeddings->weight,
               0, "decoder = word embeddings");
-  CHECK(back->predictions->decoder_weight.data() == back->base_model->embeddings->word_embeddings->weight.data());
+  CHECK(back->lm_head->decoder_weight.data() == back->base_model->embeddings->word_embeddings->weight.data());
 
   // load_state_dict (strict) takes a dict without the tied names.
   nn::StateDict<float> once;
@@ -213,10 +213,10 @@ TEST_CASE("BertForMaskedLM loads BertForPreTraining, BertModel and classifier ch
                               "cls.predictions.transform.LayerNorm.weight",
                               "cls.predictions.transform.LayerNorm.bias"});
   CHECK(report.unexpected_keys.size() == 4);  // bert.pooler.dense.*, classifier.*
-  CHECK(max(fresh->predictions->bias * fresh->predictions->bias).item() == 0.0f);
-  const double sd = std::sqrt(mean(fresh->predictions->transform->dense->weight * fresh->predictions->transform->dense->weight).item());
+  CHECK(max(fresh->lm_head->bias * fresh->lm_head->bias).item() == 0.0f);
+  const double sd = std::sqrt(mean(fresh->lm_head->dense->weight * fresh->lm_head->dense->weight).item());
   CHECK(sd == doctest::Approx(0.02).epsilon(0.1));  // normal(0, initializer_range)
-  CHECK(fresh->predictions->decoder_weight.data() ==
+  CHECK(fresh->lm_head->decoder_weight.data() ==
         fresh->base_model->embeddings->word_embeddings->weight.data());
 
   // A config that contradicts the checkpoint: an error naming the parameter and both shapes.
@@ -245,7 +245,7 @@ TEST_CASE("BertForMaskedLM from a config: HF's initialization, labels checked") 
   BertForMaskedLM<float> model(c, &gen);
   Tensor<float> pad_row = model.base_model->embeddings->word_embeddings->weight.select(0, 0);
   CHECK(max(pad_row * pad_row).item() == 0.0f);
-  CHECK(max(model.predictions->bias * model.predictions->bias).item() == 0.0f);
+  CHECK(max(model.lm_head->bias * model.lm_head->bias).item() == 0.0f);
   auto ids = from_vector<int64_t>({2, 5, 7, 9}, {1, 4});
   CHECK_THROWS_WITH_AS(model.forward(ids, {}, {}, from_vector<int64_t>({-100, 100, -100, -100}, {1, 4})),
                        doctest::Contains("outside the vocabulary"), ember::Error);
@@ -256,5 +256,5 @@ TEST_CASE("BertForMaskedLM from a config: HF's initialization, labels checked") 
   CHECK(out.loss.item() == 0.0f);
   CHECK(out.logits.size(0) == 0);
   out.loss.backward();
-  CHECK(max(model.predictions->bias.grad() * model.predictions->bias.grad()).item() == 0.0f);
+  CHECK(max(model.lm_head->bias.grad() * model.lm_head->bias.grad()).item() == 0.0f);
 }

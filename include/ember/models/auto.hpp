@@ -57,7 +57,8 @@ struct AutoModelForTokenClassification {
   }
 };
 
-/// `AutoModelForMaskedLM`: BERT's masked-LM head (model_type bert only so far).
+/// `AutoModelForMaskedLM`: the family's masked-LM head (masked_lm.hpp); logits [batch, seq,
+/// vocab_size], or with labels the masked positions' rows and their mean cross-entropy.
 struct AutoModelForMaskedLM {
   template <class T = float>
   static std::shared_ptr<bert::BertForMaskedLM<T>> from_pretrained(

@@ -446,24 +446,23 @@ std::shared_ptr<BertForTokenClassification<T>> bert_token_classifier_from_pretra
   return detail::head_model_from_pretrained<BertForTokenClassification<T>>(dir, options);
 }
 
-/// Loads a `BertForMaskedLM` from a Hugging Face-layout directory: a `BertForMaskedLM` or
-/// `BertForPreTraining` checkpoint (its next-sentence head `cls.seq_relationship.*` and pooler are
-/// reported as unused), or a plain `BertModel` / classifier one (the MLM head is freshly
-/// initialized, as HF does, and reported as missing). The decoder is tied to the word
-/// embeddings (unless config.json says `tie_word_embeddings: false`), so a checkpoint that stores
-/// the matrix once is complete. Same errors as `bert_model_from_pretrained`, and for a model_type
-/// other than bert (the other families' MLM heads are not implemented).
+/// Loads a masked-LM model of any family (`BertForMaskedLM`, `RobertaForMaskedLM`,
+/// `XLMRobertaForMaskedLM`, `DistilBertForMaskedLM`, `ElectraForMaskedLM`; masked_lm.hpp) from a
+/// Hugging Face-layout directory: a masked-LM checkpoint, a `BertForPreTraining` one (its
+/// next-sentence head `cls.seq_relationship.*` and pooler are reported as unused), or a plain
+/// encoder / classifier one (the MLM head is freshly initialized, as HF does, and reported as
+/// missing). The decoder is tied to the word embeddings (unless config.json says
+/// `tie_word_embeddings: false`), so a checkpoint that stores the matrix once is complete. Same
+/// errors as `bert_model_from_pretrained`.
 template <class T>
 std::shared_ptr<BertForMaskedLM<T>> bert_masked_lm_from_pretrained(
     const std::string& dir, const FromPretrainedOptions& options = {}) {
   BertConfig config = detail::read_config(dir);
-  EMBER_CHECK(config.family() == Family::Bert, "from_pretrained: ", dir, " holds a ",
-              config.model_type, " model; ember's masked-LM head is BERT's (model_type bert)");
   detail::apply_label_options(config, options);
   std::string weights = detail::require_file(dir, "model.safetensors", "from_pretrained");
   auto model = std::make_shared<BertForMaskedLM<T>>(config, options.generator());
   LoadReport local;
-  detail::load_checkpoint(*model, config, weights, "bert.",
+  detail::load_checkpoint(*model, config, weights, config.base_model_prefix() + ".",
                           options.loading_info() ? *options.loading_info() : local);
   detail::apply_saved_quantization(*model, config, dir);
   return model;
