@@ -19,14 +19,16 @@ Sources (install them with `apt-get install wordnet-base dict-gcide fortunes`):
   Format of the data files (wndb(5WN)): `offset lex_filenum ss_type w_cnt word lex_id ... p_cnt
   [pointer_symbol offset pos source/target]... | gloss`; w_cnt is two hex digits; adjective
   words may carry a syntactic marker "(a)", "(p)" or "(ip)"; licence lines start with spaces.
-- `gcide`: the Collaborative International Dictionary of English 0.48 (package dict-gcide, GNU
-  GPL v3+): Webster's Revised Unabridged Dictionary of 1913 with later additions, ~128,000
-  entries, many with quotations from English literature. One entry per line, its markup
-  removed: the `\\Ab*do"men\\` pronunciations, the `[1913 Webster]` / `[PJC]` source tags and the
-  bracketed etymologies and usage labels (`[L. ...]`, `[Obs.]`), the `{...}` cross-reference
-  braces (their words kept); the accent codes (`['e]`, `[=a]`, `[ae]`) become plain letters.
-- `fortunes`: the fortune-cookie collection (package fortunes; BSD licence, the files' own
-  notices), ~15,000 quotations, jokes and short texts in modern English; one per line.
+- `gcide`: the Collaborative International Dictionary of English 0.48 (package dict-gcide; GNU
+  GPL v2 or later, /usr/share/doc/dict-gcide/copyright): Webster's Revised Unabridged Dictionary
+  of 1913 with later additions, ~128,000 entries, many with quotations from English literature.
+  One entry per line, its markup removed: the `\\Ab*do"men\\` pronunciations, the `[1913
+  Webster]` / `[PJC]` source tags and the bracketed etymologies and usage labels (`[L. ...]`,
+  `[Obs.]`), the `{...}` cross-reference braces (their words kept); the accent codes (`['e]`,
+  `[=a]`, `[ae]`) become plain letters.
+- `fortunes`: the fortune-cookie collection (package fortunes; BSD fortune(6) data,
+  /usr/share/doc/fortunes/copyright), ~15,000 quotations, jokes and short texts in modern
+  English; one per line.
 
 The default writes all three (~6.4 M words), source after source; `--shuffle SEED` writes the
 documents in a seeded random order instead, so that a held-out tail (`pretrain
