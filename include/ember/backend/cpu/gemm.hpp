@@ -48,7 +48,8 @@
 // parallel region runs them single-threaded.
 //
 // Kernels trust their callers: sizes ≥ 0, layouts accepted by `gemm_layout`, outputs that do not
-// overlap inputs or each other. Indices handed to a BLAS must fit in int.
+// overlap inputs or each other. A product handed to a BLAS must have sizes and leading dimensions
+// that fit in int (checked: ember::Error otherwise).
 #pragma once
 
 #include <ember/backend/cpu/gemm_bf16.hpp>
@@ -163,6 +164,23 @@ inline void blas_gemm(char ta, char tb, int m, int n, int k, double alpha, const
 }
 #endif
 
+/// Which library runs a product of T (see the header comment): oneDNN for float when built with
+/// it, else the BLAS for float and double when Eigen forwards to one, else Eigen.
+template <class T>
+inline constexpr bool kDnnlGemm =
+#ifdef EMBER_HAVE_DNNL
+    std::is_same_v<T, float>;
+#else
+    false;
+#endif
+template <class T>
+inline constexpr bool kBlasGemm =
+#ifdef EIGEN_USE_BLAS
+    std::is_same_v<T, float> || std::is_same_v<T, double>;
+#else
+    false;
+#endif
+
 /// One product on the calling thread's terms (no thread-count changes).
 template <class T>
 inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t a_rs,
@@ -184,8 +202,11 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
   GemmLayout la, lb;
   gemm_layout(m, k, a_rs, a_cs, &la);
   gemm_layout(k, n, b_rs, b_cs, &lb);
+  // One library per type, chosen at compile time by `if constexpr`, so the branches not taken are
+  // never instantiated: Eigen's GEBP product is compiled only where it runs. (Instantiating it
+  // for float and double cost ~3 s of compile in every translation unit that uses a tensor.)
+  if constexpr (kDnnlGemm<T>) {
 #ifdef EMBER_HAVE_DNNL
-  if constexpr (std::is_same_v<T, float>) {
     // Row-major C: a row-major operand is used as stored ('N'), a column-major one is the
     // row-major storage of its transpose ('T'), with the same leading dimension.
     const dnnl_status_t st =
@@ -193,26 +214,26 @@ inline void gemm_impl(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int6
                    lb.ld, beta, c, lc.ld);
     EMBER_CHECK(st == dnnl_success, "oneDNN dnnl_sgemm failed (status ", int(st), ") for ", m,
                 "x", k, " · ", k, "x", n);
-    return;
-  }
 #endif
+  } else if constexpr (kBlasGemm<T>) {
 #ifdef EIGEN_USE_BLAS
-  constexpr int64_t kIntMax = 2147483647;
-  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    if (std::max({m, n, k, la.ld, lb.ld, lc.ld}) <= kIntMax) {
-      // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: a row-major operand read column-major is
-      // its transpose ('N'), a column-major one needs 'T'.
-      blas_gemm(lb.row_major ? 'N' : 'T', la.row_major ? 'N' : 'T', int(n), int(m), int(k), alpha,
-                b, int(lb.ld), a, int(la.ld), beta, c, int(lc.ld));
-      return;
-    }
-  }
+    // The BLAS takes 32-bit ints (so does Eigen's own forwarding to it, BlasIndex = int).
+    constexpr int64_t kIntMax = 2147483647;
+    EMBER_CHECK(std::max({m, n, k, la.ld, lb.ld, lc.ld}) <= kIntMax,
+                "gemm: sizes or leading dimensions over 2^31 - 1 do not fit the BLAS's int (m ", m,
+                ", n ", n, ", k ", k, ", leading dimensions ", la.ld, ", ", lb.ld, ", ", lc.ld, ")");
+    // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: a row-major operand read column-major is
+    // its transpose ('N'), a column-major one needs 'T'.
+    blas_gemm(lb.row_major ? 'N' : 'T', la.row_major ? 'N' : 'T', int(n), int(m), int(k), alpha, b,
+              int(lb.ld), a, int(la.ld), beta, c, int(lc.ld));
 #endif
-  RowMatMap<T> mc(c, m, n, Eigen::OuterStride<>(lc.ld));
-  if (la.row_major)
-    gemm_dispatch_b<T, Eigen::RowMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
-  else
-    gemm_dispatch_b<T, Eigen::ColMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
+  } else {
+    RowMatMap<T> mc(c, m, n, Eigen::OuterStride<>(lc.ld));
+    if (la.row_major)
+      gemm_dispatch_b<T, Eigen::RowMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
+    else
+      gemm_dispatch_b<T, Eigen::ColMajor>(m, n, k, alpha, a, la.ld, b, lb, beta, mc);
+  }
 }
 
 #ifdef EMBER_HAVE_DNNL
