@@ -411,6 +411,23 @@ TEST_CASE("backend gemm: transpose flags, alpha/beta, column-major C, beta = 0 i
     CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-5));
 }
 
+TEST_CASE("backend gemm: sizes over the BLAS's int range are an error, not a truncated product") {
+  if (!backend::cpu::detail::kBlasGemm<double>) {
+    MESSAGE("skipped: double products do not go to a BLAS in this build (EMBER_USE_BLAS=OFF)");
+    return;
+  }
+  // k = 2^31 (one more than int holds): refused before either operand is read, so one element
+  // of storage each is enough.
+  const int64_t k = int64_t(1) << 31;
+  const double a = 1, b = 1;
+  double c = 0;
+  std::string e = error_of(
+      [&] { backend::cpu::gemm<double>(1, 1, k, 1.0, &a, k, 1, &b, 1, 1, 0.0, &c, 1, 1); });
+  CHECK(e.find("2^31 - 1") != std::string::npos);
+  CHECK(e.find("k 2147483648") != std::string::npos);
+  CHECK(c == 0);
+}
+
 TEST_CASE("matmul and linear: errors name the op and both shapes") {
   auto a = rnd<float>({2, 3}, 1), b = rnd<float>({4, 5}, 2);
   std::string e = error_of([&] { matmul(a, b); });
