@@ -90,12 +90,17 @@ fi
 python3 tools/plot_pretraining.py "$out/pretrained/metrics.jsonl" "$out/pretraining.svg" \
   --title "small BERT (4 x 256) from scratch on $(basename "$corpus")"
 
+# Runs on another number of labelled examples than the default 1,000 carry it in their names
+# ("-full" for all of SST-2 train, --train-examples 0), so that the grids do not share logs.
+tag=""
+[ "$examples" = 1000 ] || tag="-n$examples"
+[ "$examples" = 0 ] && tag="-full"
 for lr in $lrs; do
   for epochs in $epochs_list; do
     for start in random pretrained; do
-      bash scripts/finetune_seeds.sh "$start-lr$lr-ep$epochs" "$out/$start" "$out" "$build" \
+      bash scripts/finetune_seeds.sh "$start-lr$lr-ep$epochs$tag" "$out/$start" "$out" "$build" \
         "$threads" "$examples" "$lr" "$epochs"
     done
   done
-done | tee "$out/finetune.txt"
-python3 tools/accuracy_summary.py --choose "$out/finetune.txt"
+done | tee "$out/finetune$tag.txt"
+python3 tools/accuracy_summary.py --choose "$out/finetune$tag.txt"
