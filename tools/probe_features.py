@@ -15,9 +15,10 @@ whether the pretrained knowledge is in the tokens' states but not at [CLS].
 
 --train-examples: sizes of the seeded random subsets of train.tsv to fit on (0: all of it);
 default 1000 and 0. Prints one line per model, feature and size: dev and validation accuracy.
-Needs torch, transformers and scikit-learn (tools/setup_torch_cpu.sh installs them)."""
+Needs torch, transformers and scikit-learn (tools/setup_torch_cpu.sh installs them).
+Reads SST-2 with tools/hf_train_sst2.py's reader."""
 import argparse
-import csv
+import json
 import time
 
 import numpy as np
@@ -25,13 +26,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel, BertTokenizerFast
 
+from hf_train_sst2 import read_tsv
+
 SST2 = "examples/data/sst2"
-
-
-def read_tsv(path):
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [r["sentence"] for r in rows], np.array([int(r["label"]) for r in rows])
 
 
 @torch.no_grad()
@@ -67,15 +64,18 @@ def main():
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    train_x, train_y = read_tsv(f"{SST2}/train.tsv")
-    val_x, val_y = read_tsv(f"{SST2}/validation.tsv")
-    dev_x, dev_y = read_tsv(f"{SST2}/dev.tsv")
-    rng = np.random.default_rng(a.seed)
-    val_idx = rng.permutation(len(val_x))[:1000]   # 1,000 validation sentences, as the fine-tunes
+    (train_x, train_y), (val_x, val_y), (dev_x, dev_y) = (
+        (x, np.array(y)) for x, y in (read_tsv(f"{SST2}/{f}.tsv")
+                                     for f in ("train", "validation", "dev")))
+    # 1,000 validation sentences, as many as the fine-tunes validate on (a different subset:
+    # numpy's seeded permutation, not ember's).
+    val_idx = np.random.default_rng(a.seed).permutation(len(val_x))[:1000]
     val_x, val_y = [val_x[i] for i in val_idx], val_y[val_idx]
     for path in a.models:
         t0 = time.time()
-        tok = BertTokenizerFast(f"{path}/vocab.txt", do_lower_case=True)
+        with open(f"{path}/tokenizer_config.json", encoding="utf-8") as f:
+            lower = json.load(f).get("do_lower_case", True)
+        tok = BertTokenizerFast(f"{path}/vocab.txt", do_lower_case=lower)
         model = AutoModel.from_pretrained(path, add_pooling_layer=False).eval()
         feats = {name: encode(model, tok, xs, a.max_length)
                  for name, xs in (("train", train_x), ("val", val_x), ("dev", dev_x))}
